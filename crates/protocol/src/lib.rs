@@ -1,0 +1,16 @@
+//! The Kafka wire protocol as Gatehouse needs it, with no I/O.
+//!
+//! * [`frame`] splits length-prefixed frames off a read buffer, refusing bad lengths before
+//!   anything is allocated for them.
+//! * [`header`] peeks at a request header (API key, version, correlation id) without decoding
+//!   the body, so frames nobody needs to change are forwarded as they arrived.
+//! * [`versions`] is the table of API keys and versions the gateway forwards, and the
+//!   intersection with what an upstream broker offers.
+//! * [`codec`] decodes and encodes typed messages when a stage asks for them.
+
+pub mod codec;
+pub mod frame;
+pub mod header;
+pub mod versions;
+
+pub use kafka_protocol;
