@@ -1,1 +1,20 @@
+//! Routing: which upstream cluster and broker a client connection talks to, and keeping every
+//! broker address a client learns a gateway address.
+//!
+//! * [`topology`]: streaming domains and routes, validated (built by `gatehouse-config`).
+//! * [`broker_map`]: port-based broker identification, node id ↔ gateway port.
+//! * [`upstream`]: connections to upstream brokers (plaintext or TLS), the node directory
+//!   learned from metadata, and discovery through the bootstrap server.
+//! * [`rewrite`]: the response rewrites (Metadata, FindCoordinator, DescribeCluster,
+//!   KIP-951 node endpoints in Produce/Fetch, ApiVersions intersection).
+//! * [`metrics`]: counters the admin API exposes.
 
+pub mod broker_map;
+pub mod metrics;
+pub mod rewrite;
+pub mod tls;
+pub mod topology;
+pub mod upstream;
+
+pub use broker_map::{BrokerMap, NodeIdRange, Target};
+pub use topology::{BootstrapServer, HostPort, Route, StreamingDomain, Topology};

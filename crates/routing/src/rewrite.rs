@@ -1,0 +1,155 @@
+//! Keeping every broker address a client learns a gateway address.
+//!
+//! Responses are decoded only for the API keys and versions that can carry a broker address
+//! ([`rewrites_response`]); all others pass through as raw frames. Each real address seen is
+//! recorded in the upstream's node directory (so a later connection to that node's virtual
+//! port knows where to go) and replaced with the route's host and the node's gateway port.
+//!
+//! A broker whose id lies outside every `nodeIdRange` has no gateway port. It is dropped from
+//! broker lists (clients then see its partitions as leaderless, which they retry), a
+//! coordinator on it is answered COORDINATOR_NOT_AVAILABLE, and it is logged once and counted
+//! in `gatehouse_unmapped_node_ids_total` so the operator can widen the range.
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse,
+    MetadataResponse, ProduceResponse, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::ResponseError;
+
+use gatehouse_protocol::codec::{decode_response, encode_response, CodecResult};
+use gatehouse_protocol::versions::intersect;
+
+use crate::metrics::metrics;
+use crate::topology::Route;
+use crate::upstream::UpstreamCluster;
+
+/// Whether the routing stage must see responses of this key and version.
+pub fn rewrites_response(key: ApiKey, version: i16) -> bool {
+    match key {
+        ApiKey::Metadata | ApiKey::FindCoordinator | ApiKey::DescribeCluster | ApiKey::ApiVersions => true,
+        // KIP-951: node_endpoints appear in Produce v10+ and Fetch v16+.
+        ApiKey::Produce => version >= 10,
+        ApiKey::Fetch => version >= 16,
+        _ => false,
+    }
+}
+
+/// Rewrites responses for one route and the upstream it forwards to.
+pub struct AddressRewriter<'a> {
+    route: &'a Route,
+    upstream: &'a UpstreamCluster,
+    host: StrBytes,
+}
+
+impl<'a> AddressRewriter<'a> {
+    pub fn new(route: &'a Route, upstream: &'a UpstreamCluster) -> Self {
+        let host = StrBytes::from_string(route.endpoint.host.clone());
+        Self { route, upstream, host }
+    }
+
+    /// The frame to send the client: the original when nothing needed to change.
+    pub fn rewrite(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
+        match key {
+            ApiKey::Metadata => self.each::<MetadataResponse>(frame, key, version, |r, s| {
+                r.brokers.retain_mut(|b| s.virtualise(b.node_id.0, &mut b.host, &mut b.port));
+                true
+            }),
+            ApiKey::DescribeCluster => self.each::<DescribeClusterResponse>(frame, key, version, |r, s| {
+                r.brokers.retain_mut(|b| s.virtualise(b.broker_id.0, &mut b.host, &mut b.port));
+                true
+            }),
+            ApiKey::FindCoordinator => self.each::<FindCoordinatorResponse>(frame, key, version, |r, s| {
+                if version < 4 {
+                    s.coordinator(r.error_code, &mut r.node_id.0, &mut r.host, &mut r.port)
+                        .map(|code| r.error_code = code);
+                } else {
+                    for c in &mut r.coordinators {
+                        s.coordinator(c.error_code, &mut c.node_id.0, &mut c.host, &mut c.port)
+                            .map(|code| c.error_code = code);
+                    }
+                }
+                true
+            }),
+            ApiKey::Produce => self.each::<ProduceResponse>(frame, key, version, |r, s| {
+                !r.node_endpoints.is_empty() && {
+                    r.node_endpoints.retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
+                    true
+                }
+            }),
+            ApiKey::Fetch => self.each::<FetchResponse>(frame, key, version, |r, s| {
+                !r.node_endpoints.is_empty() && {
+                    r.node_endpoints.retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
+                    true
+                }
+            }),
+            ApiKey::ApiVersions => rewrite_api_versions(frame, version),
+            _ => Ok(frame),
+        }
+    }
+
+    /// Decodes, lets `edit` change the message (it says whether it did), re-encodes if so.
+    fn each<T: Decodable + Encodable>(
+        &self,
+        frame: Bytes,
+        key: ApiKey,
+        version: i16,
+        edit: impl FnOnce(&mut T, &Self) -> bool,
+    ) -> CodecResult<Bytes> {
+        let (header, mut body) = decode_response::<T>(&frame, key, version)?;
+        if !edit(&mut body, self) {
+            return Ok(frame);
+        }
+        metrics().responses_rewritten.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        encode_response(&header, &body, key, version)
+    }
+
+    /// Replaces a real broker address with its virtual one. False when the node has no
+    /// gateway port (the caller drops the entry).
+    fn virtualise(&self, node_id: i32, host: &mut StrBytes, port: &mut i32) -> bool {
+        self.upstream.learn(node_id, host, *port);
+        match self.route.brokers.port_for(node_id) {
+            Some(p) => {
+                *host = self.host.clone();
+                *port = p as i32;
+                true
+            }
+            None => {
+                if metrics().unmapped_node_id(&self.upstream.domain, node_id) {
+                    tracing::warn!(
+                        domain = %self.upstream.domain, route = %self.route.name, node_id,
+                        "broker id is outside every nodeIdRange of the domain; it is hidden from \
+                         clients until the range includes it"
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Rewrites one coordinator; returns a new error code when it cannot be reached.
+    fn coordinator(&self, error: i16, node_id: &mut i32, host: &mut StrBytes, port: &mut i32) -> Option<i16> {
+        if error != 0 || self.virtualise(*node_id, host, port) {
+            return None;
+        }
+        *node_id = -1;
+        *host = StrBytes::default();
+        *port = -1;
+        Some(ResponseError::CoordinatorNotAvailable.code())
+    }
+}
+
+/// Narrows the upstream's ApiVersions answer to what the gateway forwards.
+fn rewrite_api_versions(frame: Bytes, version: i16) -> CodecResult<Bytes> {
+    // A broker that does not support the requested version answers in v0 format.
+    let (header, mut body, version) = match decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, version) {
+        Ok((h, b)) => (h, b, version),
+        Err(_) => {
+            let (h, b) = decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, 0)?;
+            (h, b, 0)
+        }
+    };
+    intersect(&mut body.api_keys);
+    encode_response::<ApiVersionsResponse>(&ResponseHeader::default().with_correlation_id(header.correlation_id), &body, ApiKey::ApiVersions, version)
+}

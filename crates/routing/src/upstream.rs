@@ -1,0 +1,209 @@
+//! Connections to upstream brokers.
+//!
+//! An [`UpstreamCluster`] is one listener of one streaming domain: the bootstrap endpoint, the
+//! TLS settings for it, and the directory of broker addresses learned from the metadata that
+//! passes through the gateway. A client connection on a virtual broker port is forwarded to
+//! the address the directory holds for that node; when the gateway has not seen it yet (it
+//! restarted while clients kept their metadata), it asks the bootstrap server.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use dashmap::DashMap;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestHeader};
+use kafka_protocol::protocol::StrBytes;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use gatehouse_protocol::codec::{decode_response, encode_request};
+
+use crate::broker_map::Target;
+use crate::metrics::metrics;
+use crate::topology::HostPort;
+
+/// Largest metadata answer accepted during discovery.
+const DISCOVERY_MAX_FRAME: usize = 64 * 1024 * 1024;
+
+#[derive(Debug)]
+pub struct UpstreamCluster {
+    pub domain: String,
+    pub listener_id: String,
+    pub bootstrap: HostPort,
+    tls: Option<Arc<ClientConfig>>,
+    connect_timeout: Duration,
+    /// node id → real broker address, as the upstream advertises it on this listener.
+    directory: DashMap<i32, HostPort>,
+}
+
+impl UpstreamCluster {
+    pub fn new(
+        domain: String,
+        listener_id: String,
+        bootstrap: HostPort,
+        tls: Option<Arc<ClientConfig>>,
+        connect_timeout: Duration,
+    ) -> Self {
+        Self { domain, listener_id, bootstrap, tls, connect_timeout, directory: DashMap::new() }
+    }
+
+    /// Records where an upstream node lives, as seen in a response passing through.
+    pub fn learn(&self, node_id: i32, host: &str, port: i32) {
+        let Ok(port) = u16::try_from(port) else { return };
+        let known = self.directory.get(&node_id).is_some_and(|a| a.port == port && a.host == host);
+        if !known {
+            tracing::debug!(domain = %self.domain, node_id, %host, port, "learned upstream broker address");
+            self.directory.insert(node_id, HostPort { host: host.to_string(), port });
+        }
+    }
+
+    /// Opens a connection to the broker a client connection is for.
+    pub async fn connect(&self, target: Target) -> io::Result<UpstreamStream> {
+        let addr = match target {
+            Target::Bootstrap => self.bootstrap.clone(),
+            Target::Node(id) => self.resolve(id).await?,
+        };
+        self.connect_to(&addr).await.inspect_err(|_| metrics().upstream_connect_failure(&self.domain))
+    }
+
+    async fn resolve(&self, node_id: i32) -> io::Result<HostPort> {
+        if let Some(addr) = self.directory.get(&node_id) {
+            return Ok(addr.clone());
+        }
+        self.discover().await?;
+        self.directory.get(&node_id).map(|a| a.clone()).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("node {node_id} is not a broker of domain '{}' (its metadata does not list it)", self.domain),
+            )
+        })
+    }
+
+    async fn connect_to(&self, addr: &HostPort) -> io::Result<UpstreamStream> {
+        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect((addr.host.as_str(), addr.port)))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {addr} timed out")))??;
+        tcp.set_nodelay(true)?;
+        let Some(tls) = &self.tls else {
+            return Ok(UpstreamStream::Plain(tcp));
+        };
+        let name = ServerName::try_from(addr.host.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
+        let handshake = TlsConnector::from(tls.clone()).connect(name, tcp);
+        let stream = tokio::time::timeout(self.connect_timeout, handshake)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("TLS handshake with {addr} timed out")))??;
+        Ok(UpstreamStream::Tls(Box::new(stream)))
+    }
+
+    /// Asks the bootstrap server for the cluster's brokers and fills the directory.
+    pub async fn discover(&self) -> io::Result<()> {
+        let mut conn = self.connect_to(&self.bootstrap).await.inspect_err(|_| metrics().upstream_connect_failure(&self.domain))?;
+        let versions: ApiVersionsResponse = exchange(&mut conn, ApiKey::ApiVersions, 0, &ApiVersionsRequest::default()).await?;
+        let ours = ApiKey::Metadata.valid_versions();
+        let theirs = versions
+            .api_keys
+            .iter()
+            .find(|k| k.api_key == ApiKey::Metadata as i16)
+            .ok_or_else(|| invalid("upstream does not offer Metadata"))?;
+        let version = theirs.max_version.min(ours.max);
+        if version < theirs.min_version.max(ours.min) {
+            return Err(invalid("no Metadata version in common with the upstream"));
+        }
+        let request = MetadataRequest::default().with_topics(Some(vec![]));
+        let metadata: MetadataResponse = exchange(&mut conn, ApiKey::Metadata, version, &request).await?;
+        for b in &metadata.brokers {
+            self.learn(b.node_id.0, &b.host, b.port);
+        }
+        Ok(())
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+/// One request/response round trip on a connection of the gateway's own.
+async fn exchange<Req, Resp>(conn: &mut UpstreamStream, key: ApiKey, version: i16, req: &Req) -> io::Result<Resp>
+where
+    Req: kafka_protocol::protocol::Encodable,
+    Resp: kafka_protocol::protocol::Decodable,
+{
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(1)
+        .with_client_id(Some(StrBytes::from_static_str("gatehouse")));
+    let frame = encode_request(&header, req).map_err(|e| invalid(e.to_string()))?;
+    conn.write_all(&frame).await?;
+    let len = conn.read_i32().await?;
+    if len <= 0 || len as usize > DISCOVERY_MAX_FRAME {
+        return Err(invalid(format!("bad response length {len}")));
+    }
+    let mut buf = BytesMut::with_capacity(4 + len as usize);
+    buf.extend_from_slice(&len.to_be_bytes());
+    buf.resize(4 + len as usize, 0);
+    conn.read_exact(&mut buf[4..]).await?;
+    let frame: Bytes = buf.freeze();
+    let (_, resp) = decode_response::<Resp>(&frame, key, version).map_err(|e| invalid(e.to_string()))?;
+    Ok(resp)
+}
+
+/// A connection to an upstream broker, plaintext or TLS.
+pub enum UpstreamStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for UpstreamStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for UpstreamStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(s) => s.is_write_vectored(),
+            Self::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
