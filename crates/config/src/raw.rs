@@ -1,0 +1,118 @@
+//! The configuration file as written: serde types that refuse unknown fields.
+
+use serde::Deserialize;
+
+use crate::ConfigError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawConfig {
+    #[serde(default)]
+    pub gateway: RawGateway,
+    pub admin: Option<RawAdmin>,
+    #[serde(default)]
+    pub streaming_domains: Vec<RawDomain>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawGateway {
+    pub max_frame_bytes: Option<u64>,
+    pub upstream_connect_timeout_ms: Option<u64>,
+    pub max_in_flight_requests: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAdmin {
+    pub listen: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawDomain {
+    pub name: String,
+    #[serde(rename = "type", default = "kafka")]
+    pub kind: String,
+    pub kafka_cluster: RawKafkaCluster,
+}
+
+fn kafka() -> String {
+    "kafka".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawKafkaCluster {
+    pub name: Option<String>,
+    pub bootstrap_servers: Vec<RawBootstrapServer>,
+    pub node_id_ranges: Vec<RawNodeIdRange>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawBootstrapServer {
+    pub id: String,
+    pub endpoint: String,
+    pub ssl: Option<RawSsl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSsl {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawNodeIdRange {
+    pub name: String,
+    pub start: i64,
+    pub end: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRoute {
+    pub name: String,
+    pub endpoint: String,
+    pub bind_host: Option<String>,
+    #[serde(default)]
+    pub broker_identification_strategy: RawIdentification,
+    pub streaming_domain: RawRouteDomain,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawIdentification {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Default for RawIdentification {
+    fn default() -> Self {
+        Self { kind: "port".into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRouteDomain {
+    pub name: String,
+    pub bootstrap_server_id: String,
+}
+
+/// Parses YAML, reporting the path of the field serde stopped at.
+pub fn parse(text: &str, file: &str) -> Result<RawConfig, ConfigError> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_yaml appends "at line L column C" to its messages; keep it, it helps.
+        ConfigError { file: file.into(), path: if path == "." { "(document)".into() } else { path }, reason: inner.to_string() }
+    })
+}
