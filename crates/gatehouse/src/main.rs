@@ -1,1 +1,109 @@
-fn main() {}
+//! `gatehouse`: the Kafka-protocol gateway.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use gatehouse_config::GatewayConfig;
+use gatehouse_proxy::{ConnectionLimits, Gateway};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "A Kafka-protocol gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway. Without --config, runs the embedded default: one upstream broker at
+    /// 127.0.0.1:9092 served to clients on 127.0.0.1:19092.
+    Serve {
+        #[arg(long, short, env = "GATEHOUSE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file and print what it would serve.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Print the embedded default configuration.
+    DefaultConfig,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::DefaultConfig => {
+            print!("{}", gatehouse_config::DEFAULT_CONFIG);
+            Ok(())
+        }
+        Command::Check { config } => load(Some(config)).map(|c| print_summary(&c)),
+        Command::Serve { config } => load(config).and_then(serve),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: Option<PathBuf>) -> anyhow::Result<GatewayConfig> {
+    Ok(match path {
+        Some(p) => gatehouse_config::load_file(&p)?,
+        None => gatehouse_config::embedded_default(),
+    })
+}
+
+fn print_summary(config: &GatewayConfig) {
+    for route in config.topology.routes.values() {
+        println!(
+            "route {}: bootstrap {} (listening on {}), {} node ports -> domain {} via {}",
+            route.name,
+            route.endpoint,
+            route.bind,
+            route.brokers.node_port_count(),
+            route.domain,
+            route.bootstrap_server_id
+        );
+    }
+}
+
+fn serve(config: GatewayConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let ready = gatehouse_admin::Readiness::default();
+        if let Some(admin) = &config.admin {
+            gatehouse_admin::serve(admin.listen, ready.clone()).await?;
+        }
+        let limits = ConnectionLimits {
+            max_frame_bytes: config.gateway.max_frame_bytes,
+            max_in_flight_requests: config.gateway.max_in_flight_requests,
+        };
+        let gateway = Gateway::new(config.topology, limits);
+        let _listeners = gateway.bind().await?;
+        ready.set_ready();
+        for route in gateway.topology().routes.values() {
+            // One line per route a script can read: where clients bootstrap.
+            println!("gatehouse: route {} bootstrap {}", route.name, route.endpoint);
+        }
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,1 +1,98 @@
+//! Listeners and the per-connection pipeline.
+//!
+//! Each route listens on its bootstrap port and one port per upstream node. A client
+//! connection is served by two loops: the request pump reads frames from the client, peeks at
+//! their headers, and forwards them upstream untouched; the response pump reads the upstream's
+//! answers, hands the few that carry broker addresses to the routing stage to rewrite, and
+//! writes them back in order. A bounded queue between the two carries what each expected
+//! response needs, and bounds how many requests a client may have in flight.
 
+mod connection;
+mod io;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use gatehouse_routing::metrics::metrics;
+use gatehouse_routing::{Target, Topology};
+use tokio::net::TcpListener;
+
+/// Limits applied to every client connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    pub max_frame_bytes: usize,
+    pub max_in_flight_requests: usize,
+}
+
+/// The running data plane: the current topology snapshot and the limits.
+pub struct Gateway {
+    topology: ArcSwap<Topology>,
+    limits: ConnectionLimits,
+}
+
+impl Gateway {
+    pub fn new(topology: Topology, limits: ConnectionLimits) -> Arc<Self> {
+        Arc::new(Self { topology: ArcSwap::from_pointee(topology), limits })
+    }
+
+    /// The topology new connections use. Readers never block: a swap replaces the pointer.
+    pub fn topology(&self) -> Arc<Topology> {
+        self.topology.load_full()
+    }
+
+    /// Replaces the topology for connections accepted from now on.
+    pub fn swap_topology(&self, topology: Topology) {
+        self.topology.store(Arc::new(topology));
+    }
+
+    /// Binds every listener of every route (all or nothing: a port in use stops start-up with
+    /// its route named), then serves them until the process ends.
+    pub async fn bind(self: &Arc<Self>) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+        let topology = self.topology();
+        let mut listeners = Vec::new();
+        for route in topology.routes.values() {
+            for (addr, target) in route.brokers.listeners(route.bind) {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("route '{}': cannot listen on {addr}", route.name))?;
+                listeners.push((listener, route.name.clone(), target));
+            }
+            tracing::info!(
+                route = %route.name, bootstrap = %route.endpoint, bind = %route.bind,
+                node_ports = route.brokers.node_port_count(), domain = %route.domain,
+                "route listening"
+            );
+        }
+        Ok(listeners
+            .into_iter()
+            .map(|(listener, route, target)| tokio::spawn(accept_loop(self.clone(), listener, route.into(), target)))
+            .collect())
+    }
+}
+
+async fn accept_loop(gateway: Arc<Gateway>, listener: TcpListener, route: Arc<str>, target: Target) {
+    loop {
+        match listener.accept().await {
+            Ok((socket, peer)) => {
+                metrics().connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::spawn(connection::serve(gateway.clone(), socket, peer, route.clone(), target));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off rather than spin.
+                tracing::warn!(route = %route, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Where a listener is; used in logs.
+pub fn describe(addr: SocketAddr, target: Target) -> String {
+    match target {
+        Target::Bootstrap => format!("{addr} (bootstrap)"),
+        Target::Node(id) => format!("{addr} (node {id})"),
+    }
+}

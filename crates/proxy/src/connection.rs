@@ -1,0 +1,291 @@
+//! One client connection: the request pump and the response pump.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::{self, error::TryRecvError, error::TrySendError};
+
+use gatehouse_protocol::codec::api_versions_too_new;
+use gatehouse_protocol::frame::{FrameSplitter, Split};
+use gatehouse_protocol::header::{produce_acks, response_correlation_id, RequestHeaderPeek};
+use gatehouse_protocol::versions::{admit, Admission};
+use gatehouse_routing::metrics::metrics;
+use gatehouse_routing::rewrite::{rewrites_response, AddressRewriter};
+use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
+use gatehouse_routing::{Route, Target};
+
+use crate::io::write_batch;
+use crate::{describe, Gateway};
+
+/// Smallest read from a socket; larger frames grow the buffer as their bytes arrive, never
+/// ahead of them, so a peer announcing a big frame and sending nothing pins little memory.
+const READ_CHUNK: usize = 16 * 1024;
+const MAX_READ_RESERVE: usize = 1024 * 1024;
+
+/// What the response pump must do next, in the order the client sent its requests.
+enum Pending {
+    /// The upstream connection was opened; its read side.
+    Connected(ReadHalf<UpstreamStream>),
+    /// A forwarded request whose response the upstream will send.
+    Forwarded { correlation_id: i32, key: ApiKey, version: i16 },
+    /// An answer the gateway gives itself.
+    Local(Bytes),
+}
+
+/// Why a connection ended, for the log.
+enum End {
+    ClientClosed,
+    ResponsePumpGone,
+    BadInput(&'static str, String),
+    Upstream(String),
+}
+
+struct ActiveGuard;
+impl ActiveGuard {
+    fn new() -> Self {
+        metrics().connections_active.fetch_add(1, Relaxed);
+        Self
+    }
+}
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        metrics().connections_active.fetch_sub(1, Relaxed);
+    }
+}
+
+pub async fn serve(gateway: Arc<Gateway>, socket: TcpStream, peer: SocketAddr, route_name: Arc<str>, target: Target) {
+    let _active = ActiveGuard::new();
+    let local = socket.local_addr().ok();
+    let _ = socket.set_nodelay(true);
+    let topology = gateway.topology();
+    let Some(route) = topology.routes.get(&*route_name).cloned() else {
+        tracing::warn!(%peer, route = %route_name, "route no longer exists; closing");
+        return;
+    };
+    let Some(upstream) = topology.upstream_for(&route) else {
+        tracing::error!(%peer, route = %route_name, "route has no upstream; closing");
+        return;
+    };
+    let where_ = local.map(|a| describe(a, target)).unwrap_or_default();
+    tracing::debug!(%peer, route = %route.name, listener = %where_, "client connected");
+
+    let (client_rd, client_wr) = socket.into_split();
+    let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
+    let splitter = FrameSplitter::new(gateway.limits.max_frame_bytes);
+    let responses = tokio::spawn(response_pump(rx, client_wr, route.clone(), upstream.clone(), splitter, peer));
+    let end = request_pump(client_rd, tx, &upstream, target, splitter).await;
+    match &end {
+        End::ClientClosed | End::ResponsePumpGone => {}
+        End::BadInput(reason, detail) => {
+            metrics().client_protocol_error(reason);
+            tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: {detail}");
+        }
+        End::Upstream(detail) => {
+            tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: upstream unavailable: {detail}");
+        }
+    }
+    if matches!(end, End::ClientClosed) {
+        // Let answers to requests already sent reach a client that only half-closed.
+        let _ = responses.await;
+    } else {
+        responses.abort();
+    }
+}
+
+/// Reads client frames and forwards them. Returns when the client closes, sends something
+/// the gateway refuses, or the response side ends.
+async fn request_pump(
+    mut client: OwnedReadHalf,
+    tx: mpsc::Sender<Pending>,
+    upstream: &UpstreamCluster,
+    target: Target,
+    splitter: FrameSplitter,
+) -> End {
+    let mut buf = BytesMut::new();
+    let mut upstream_wr: Option<WriteHalf<UpstreamStream>> = None;
+    let mut batch: Vec<Bytes> = Vec::new();
+    loop {
+        let need = loop {
+            let frame = match splitter.split(&mut buf) {
+                Ok(Split::Frame(f)) => f.freeze(),
+                Ok(Split::NeedMore(n)) => break n,
+                Err(e) => return End::BadInput("frame", e.to_string()),
+            };
+            let body = &frame[4..];
+            let peek = match RequestHeaderPeek::parse(body) {
+                Ok(p) => p,
+                Err(e) => return End::BadInput("header", e.to_string()),
+            };
+            let key = match admit(peek.api_key, peek.api_version) {
+                Admission::Forward(key) => key,
+                Admission::ApiVersionsTooNew => {
+                    let answer = Pending::Local(api_versions_too_new(peek.correlation_id));
+                    if let Err(end) = enqueue(&tx, answer, &mut upstream_wr, &mut batch).await {
+                        return end;
+                    }
+                    continue;
+                }
+                Admission::Refuse(reason) => return End::BadInput("unsupported", reason.to_string()),
+            };
+            // Walk the rest of the header so a truncated one is refused here, not upstream.
+            if let Err(e) = peek.body_offset(key, body) {
+                return End::BadInput("header", format!("{key:?} v{}: {e}", peek.api_version));
+            }
+            let expects_response = match key {
+                ApiKey::Produce => match produce_acks(&peek, body) {
+                    Ok(acks) => acks != 0,
+                    Err(e) => return End::BadInput("header", format!("Produce v{}: {e}", peek.api_version)),
+                },
+                _ => true,
+            };
+            if upstream_wr.is_none() {
+                match upstream.connect(target).await {
+                    Ok(stream) => {
+                        let (rd, wr) = tokio::io::split(stream);
+                        upstream_wr = Some(wr);
+                        if let Err(end) = enqueue(&tx, Pending::Connected(rd), &mut upstream_wr, &mut batch).await {
+                            return end;
+                        }
+                    }
+                    Err(e) => return End::Upstream(e.to_string()),
+                }
+            }
+            if expects_response {
+                let pending = Pending::Forwarded { correlation_id: peek.correlation_id, key, version: peek.api_version };
+                if let Err(end) = enqueue(&tx, pending, &mut upstream_wr, &mut batch).await {
+                    return end;
+                }
+            }
+            metrics().requests_forwarded.fetch_add(1, Relaxed);
+            batch.push(frame);
+        };
+        if let Err(end) = flush(&mut upstream_wr, &mut batch).await {
+            return end;
+        }
+        buf.reserve(need.clamp(READ_CHUNK, MAX_READ_RESERVE));
+        tokio::select! {
+            read = client.read_buf(&mut buf) => match read {
+                Ok(0) => return End::ClientClosed,
+                Ok(_) => {}
+                Err(_) => return End::ClientClosed,
+            },
+            _ = tx.closed() => return End::ResponsePumpGone,
+        }
+    }
+}
+
+/// Queues what the response pump needs. When the queue is full (the client has the maximum
+/// number of requests in flight), forwards what is batched first, since the responses the
+/// queue is waiting for may depend on it, then waits: the client is not read meanwhile.
+async fn enqueue(
+    tx: &mpsc::Sender<Pending>,
+    pending: Pending,
+    upstream_wr: &mut Option<WriteHalf<UpstreamStream>>,
+    batch: &mut Vec<Bytes>,
+) -> Result<(), End> {
+    match tx.try_send(pending) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Closed(_)) => Err(End::ResponsePumpGone),
+        Err(TrySendError::Full(pending)) => {
+            flush(upstream_wr, batch).await?;
+            tx.send(pending).await.map_err(|_| End::ResponsePumpGone)
+        }
+    }
+}
+
+async fn flush(upstream_wr: &mut Option<WriteHalf<UpstreamStream>>, batch: &mut Vec<Bytes>) -> Result<(), End> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let wr = upstream_wr.as_mut().expect("frames are batched only once connected");
+    write_batch(wr, batch).await.map_err(|e| End::Upstream(e.to_string()))
+}
+
+/// Reads upstream responses in request order, rewrites those that carry broker addresses,
+/// and writes them to the client, batching whatever is ready.
+async fn response_pump(
+    mut rx: mpsc::Receiver<Pending>,
+    mut client: OwnedWriteHalf,
+    route: Arc<Route>,
+    upstream: Arc<UpstreamCluster>,
+    splitter: FrameSplitter,
+    peer: SocketAddr,
+) {
+    let rewriter = AddressRewriter::new(&route, &upstream);
+    let mut upstream_rd: Option<ReadHalf<UpstreamStream>> = None;
+    let mut buf = BytesMut::new();
+    let mut out: Vec<Bytes> = Vec::new();
+    let result: Result<(), String> = async {
+        loop {
+            let pending = match rx.try_recv() {
+                Ok(p) => p,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    write_batch(&mut client, &mut out).await.map_err(|e| format!("client write: {e}"))?;
+                    match upstream_rd.as_mut() {
+                        None => match rx.recv().await {
+                            Some(p) => p,
+                            None => break,
+                        },
+                        // While idle, notice an upstream that goes away.
+                        Some(rd) => {
+                            buf.reserve(READ_CHUNK);
+                            tokio::select! {
+                                p = rx.recv() => match p { Some(p) => p, None => break },
+                                read = rd.read_buf(&mut buf) => match read {
+                                    Ok(0) | Err(_) => return Err("upstream closed the connection".to_string()),
+                                    Ok(_) => continue,
+                                },
+                            }
+                        }
+                    }
+                }
+            };
+            match pending {
+                Pending::Local(answer) => out.push(answer),
+                Pending::Connected(rd) => upstream_rd = Some(rd),
+                Pending::Forwarded { correlation_id, key, version } => {
+                    let rd = upstream_rd.as_mut().ok_or("response expected before connecting")?;
+                    let frame = loop {
+                        match splitter.split(&mut buf).map_err(|e| format!("upstream frame: {e}"))? {
+                            Split::Frame(f) => break f.freeze(),
+                            Split::NeedMore(n) => {
+                                write_batch(&mut client, &mut out).await.map_err(|e| format!("client write: {e}"))?;
+                                buf.reserve(n.clamp(READ_CHUNK, MAX_READ_RESERVE));
+                                match rd.read_buf(&mut buf).await {
+                                    Ok(0) | Err(_) => return Err("upstream closed the connection".to_string()),
+                                    Ok(_) => {}
+                                }
+                            }
+                        }
+                    };
+                    let got = response_correlation_id(&frame[4..]);
+                    if got != Some(correlation_id) {
+                        return Err(format!("upstream answered correlation id {got:?}, expected {correlation_id}"));
+                    }
+                    let frame = if rewrites_response(key, version) {
+                        // A response that cannot be rewritten must not reach the client with
+                        // the upstream's real addresses in it.
+                        rewriter.rewrite(key, version, frame).map_err(|e| format!("{key:?} v{version} response: {e}"))?
+                    } else {
+                        frame
+                    };
+                    out.push(frame);
+                }
+            }
+        }
+        write_batch(&mut client, &mut out).await.map_err(|e| format!("client write: {e}"))?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(%peer, route = %route.name, "closing client connection: {e}");
+    }
+    let _ = client.shutdown().await;
+}
