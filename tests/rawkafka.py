@@ -1,0 +1,83 @@
+"""Hand-built Kafka frames for probing what no client library sends."""
+from __future__ import annotations
+
+import socket
+import struct
+
+
+def request(api_key: int, version: int, correlation_id: int, body: bytes = b"", client_id: bytes | None = b"probe",
+            flexible_header: bool = False) -> bytes:
+    header = struct.pack(">hhi", api_key, version, correlation_id)
+    header += struct.pack(">h", -1) if client_id is None else struct.pack(">h", len(client_id)) + client_id
+    if flexible_header:
+        header += b"\x00"  # no tagged fields
+    payload = header + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def api_versions_v3(correlation_id: int) -> bytes:
+    body = b"\x06probe" + b"\x041.0" + b"\x00"  # compact strings + no tagged fields
+    return request(18, 3, correlation_id, body, flexible_header=True)
+
+
+def connect(port: int, timeout: float = 5.0) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(out)} of {n} bytes")
+        out += chunk
+    return out
+
+
+def read_frame(s: socket.socket) -> bytes:
+    (n,) = struct.unpack(">i", recv_exact(s, 4))
+    return recv_exact(s, n)
+
+
+def closed_by_peer(s: socket.socket, timeout: float = 5.0) -> bool:
+    """True when the peer closes (EOF or reset) within the timeout without sending anything."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def uvarint(b: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = b[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
+
+
+def parse_api_versions(frame: bytes, version: int) -> tuple[int, int, dict[int, tuple[int, int]]]:
+    """(correlation id, error code, {api key: (min, max)}) of an ApiVersions response."""
+    corr, error = struct.unpack(">ih", frame[:6])
+    at = 6
+    keys = {}
+    if version >= 3:
+        n, at = uvarint(frame, at)
+        n -= 1
+    else:
+        (n,) = struct.unpack(">i", frame[at:at + 4])
+        at += 4
+    for _ in range(n):
+        k, lo, hi = struct.unpack(">hhh", frame[at:at + 6])
+        at += 6
+        if version >= 3:
+            _, at = uvarint(frame, at)  # tagged fields
+        keys[k] = (lo, hi)
+    return corr, error, keys
