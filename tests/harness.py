@@ -117,20 +117,21 @@ class Process:
 class Tansu(Process):
     """A Tansu broker with in-memory storage: one independent Kafka cluster."""
 
-    def __init__(self, workdir: Path, port: int, cluster_id: str) -> None:
+    def __init__(self, workdir: Path, port: int, cluster_id: str, advertised_port: int | None = None) -> None:
         super().__init__(f"tansu-{port}", workdir)
         self.port = port
         self.cluster_id = cluster_id
+        self.advertised_port = advertised_port or port
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> "Tansu":
-        url = f"tcp://127.0.0.1:{self.port}"
         self._spawn([
             str(tansu_binary()), "broker", "--cluster-id", self.cluster_id,
-            "--listener-url", url, "--advertised-listener-url", url,
+            "--listener-url", f"tcp://127.0.0.1:{self.port}",
+            "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised_port}",
             "--storage-engine", "memory://tansu/",
         ])
         wait_for_port(self.port, proc=self.proc)
@@ -140,9 +141,10 @@ class Tansu(Process):
 class Stunnel(Process):
     """A TLS front for a plaintext broker (Tansu's own TLS flags do not work)."""
 
-    def __init__(self, workdir: Path, port: int, backend: int, cert: Path, key: Path) -> None:
+    def __init__(self, workdir: Path, port: int, backend: int, cert: Path, key: Path,
+                 client_ca: Path | None = None) -> None:
         super().__init__(f"stunnel-{port}", workdir)
-        self.port, self.backend, self.cert, self.key = port, backend, cert, key
+        self.port, self.backend, self.cert, self.key, self.client_ca = port, backend, cert, key, client_ca
         self.conf = workdir / f"stunnel-{port}.conf"
 
     def start(self) -> "Stunnel":
@@ -153,6 +155,8 @@ class Stunnel(Process):
             f"accept = 127.0.0.1:{self.port}\n"
             f"connect = 127.0.0.1:{self.backend}\n"
             f"cert = {self.cert}\nkey = {self.key}\n"
+            # With a client CA, stunnel demands a client certificate signed by it (mTLS).
+            + (f"verifyChain = yes\nrequireCert = yes\nCAfile = {self.client_ca}\n" if self.client_ca else "")
         )
         binary = shutil.which("stunnel4") or shutil.which("stunnel")
         if binary is None:
@@ -230,10 +234,11 @@ class Cluster:
         self.ports = Ports()
         self.processes: list[Process] = []
 
-    def tansu(self, cluster_id: str = "c1") -> Tansu:
-        t = Tansu(self.workdir, self.ports.one(), cluster_id).start()
+    def tansu(self, cluster_id: str = "c1", port: int | None = None, advertised_port: int | None = None,
+              start: bool = True) -> Tansu:
+        t = Tansu(self.workdir, port or self.ports.one(), cluster_id, advertised_port)
         self.processes.append(t)
-        return t
+        return t.start() if start else t
 
     def gatehouse(self, domains: list[dict], routes: list[dict] | None = None, admin: bool = True,
                   gateway: dict | None = None, name: str = "gatehouse", start: bool = True) -> Gatehouse:
@@ -253,8 +258,9 @@ class Cluster:
         count = sum(r["end"] - r["start"] + 1 for r in domain["kafkaCluster"]["nodeIdRanges"])
         return self.ports.block(count + 1)
 
-    def stunnel(self, backend: int, cert: Path, key: Path) -> Stunnel:
-        s = Stunnel(self.workdir, self.ports.one(), backend, cert, key).start()
+    def stunnel(self, backend: int, cert: Path, key: Path, port: int | None = None,
+                client_ca: Path | None = None) -> Stunnel:
+        s = Stunnel(self.workdir, port or self.ports.one(), backend, cert, key, client_ca).start()
         self.processes.append(s)
         return s
 

@@ -111,8 +111,14 @@ pub fn parse(text: &str, file: &str) -> Result<RawConfig, ConfigError> {
     let de = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        // serde_yaml appends "at line L column C" to its messages; keep it, it helps.
-        ConfigError { file: file.into(), path: if path == "." { "(document)".into() } else { path }, reason: inner.to_string() }
+        // serde_yaml starts its message with the parent's path ("routes[0]: ...") and ends it
+        // with "at line L column C". The path is already ours to give; the position helps.
+        let mut reason = e.into_inner().to_string();
+        if let Some((prefix, rest)) = reason.split_once(": ") {
+            if path.starts_with(prefix) {
+                reason = rest.to_string();
+            }
+        }
+        ConfigError { file: file.into(), path: if path == "." { "(document)".into() } else { path }, reason }
     })
 }
