@@ -41,11 +41,17 @@ async fn ready_handler(State(ready): State<Readiness>) -> impl IntoResponse {
 }
 
 async fn metrics_handler() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics().render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics().render(),
+    )
 }
 
 /// Binds the admin listener now (so a port in use stops start-up) and serves it in the background.
-pub async fn serve(listen: SocketAddr, ready: Readiness) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+pub async fn serve(
+    listen: SocketAddr,
+    ready: Readiness,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("admin API: cannot listen on {listen}: {e}"))?;

@@ -71,5 +71,6 @@ pub fn load_str(text: &str, file: &str, base: &Path) -> Result<GatewayConfig, Co
 
 /// The embedded default configuration.
 pub fn embedded_default() -> GatewayConfig {
-    load_str(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME, Path::new(".")).expect("the embedded default is valid")
+    load_str(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME, Path::new("."))
+        .expect("the embedded default is valid")
 }

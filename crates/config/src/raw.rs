@@ -95,7 +95,9 @@ pub struct RawIdentification {
 
 impl Default for RawIdentification {
     fn default() -> Self {
-        Self { kind: "port".into() }
+        Self {
+            kind: "port".into(),
+        }
     }
 }
 
@@ -119,6 +121,14 @@ pub fn parse(text: &str, file: &str) -> Result<RawConfig, ConfigError> {
                 reason = rest.to_string();
             }
         }
-        ConfigError { file: file.into(), path: if path == "." { "(document)".into() } else { path }, reason }
+        ConfigError {
+            file: file.into(),
+            path: if path == "." {
+                "(document)".into()
+            } else {
+                path
+            },
+            reason,
+        }
     })
 }

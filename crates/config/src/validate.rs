@@ -9,7 +9,9 @@ use std::time::Duration;
 use gatehouse_protocol::frame::DEFAULT_MAX_FRAME_BYTES;
 use gatehouse_routing::tls::UpstreamTlsSettings;
 use gatehouse_routing::upstream::UpstreamCluster;
-use gatehouse_routing::{BootstrapServer, BrokerMap, HostPort, NodeIdRange, Route, StreamingDomain, Target, Topology};
+use gatehouse_routing::{
+    BootstrapServer, BrokerMap, HostPort, NodeIdRange, Route, StreamingDomain, Target, Topology,
+};
 
 use crate::raw::{RawConfig, RawDomain, RawRoute};
 use crate::{AdminSettings, ConfigError, GatewayConfig, GatewaySettings};
@@ -24,7 +26,11 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-        ConfigError { file: self.file.into(), path: path.into(), reason: reason.into() }
+        ConfigError {
+            file: self.file.into(),
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -32,8 +38,11 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
     let ctx = Ctx { file, base };
     let g = &raw.gateway;
     let max_frame_bytes = g.max_frame_bytes.unwrap_or(DEFAULT_MAX_FRAME_BYTES as u64);
-    if max_frame_bytes < 1024 || max_frame_bytes > MAX_FRAME_LIMIT {
-        return Err(ctx.err("gateway.maxFrameBytes", format!("must be between 1024 and {MAX_FRAME_LIMIT}")));
+    if !(1024..=MAX_FRAME_LIMIT).contains(&max_frame_bytes) {
+        return Err(ctx.err(
+            "gateway.maxFrameBytes",
+            format!("must be between 1024 and {MAX_FRAME_LIMIT}"),
+        ));
     }
     let timeout_ms = g.upstream_connect_timeout_ms.unwrap_or(10_000);
     if timeout_ms == 0 {
@@ -41,7 +50,10 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
     }
     let max_in_flight = g.max_in_flight_requests.unwrap_or(1000);
     if !(1..=100_000).contains(&max_in_flight) {
-        return Err(ctx.err("gateway.maxInFlightRequests", "must be between 1 and 100000"));
+        return Err(ctx.err(
+            "gateway.maxInFlightRequests",
+            "must be between 1 and 100000",
+        ));
     }
     let gateway = GatewaySettings {
         max_frame_bytes: max_frame_bytes as usize,
@@ -51,22 +63,38 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
 
     let admin = match &raw.admin {
         Some(a) => Some(AdminSettings {
-            listen: a.listen.parse().map_err(|_| ctx.err("admin.listen", format!("'{}' is not an ip:port socket address", a.listen)))?,
+            listen: a.listen.parse().map_err(|_| {
+                ctx.err(
+                    "admin.listen",
+                    format!("'{}' is not an ip:port socket address", a.listen),
+                )
+            })?,
         }),
         None => None,
     };
 
     if raw.streaming_domains.is_empty() {
-        return Err(ctx.err("streamingDomains", "at least one streaming domain is required"));
+        return Err(ctx.err(
+            "streamingDomains",
+            "at least one streaming domain is required",
+        ));
     }
     if raw.routes.is_empty() {
         return Err(ctx.err("routes", "at least one route is required"));
     }
     let mut domains = BTreeMap::new();
     for (i, d) in raw.streaming_domains.iter().enumerate() {
-        let domain = build_domain(&ctx, &format!("streamingDomains[{i}]"), d, gateway.upstream_connect_timeout)?;
+        let domain = build_domain(
+            &ctx,
+            &format!("streamingDomains[{i}]"),
+            d,
+            gateway.upstream_connect_timeout,
+        )?;
         if domains.insert(d.name.clone(), Arc::new(domain)).is_some() {
-            return Err(ctx.err(format!("streamingDomains[{i}].name"), format!("duplicate streaming domain '{}'", d.name)));
+            return Err(ctx.err(
+                format!("streamingDomains[{i}].name"),
+                format!("duplicate streaming domain '{}'", d.name),
+            ));
         }
     }
 
@@ -86,10 +114,17 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
             ports.claim(&ctx, &format!("{at}.endpoint"), addr, what)?;
         }
         if routes.insert(r.name.clone(), Arc::new(route)).is_some() {
-            return Err(ctx.err(format!("{at}.name"), format!("duplicate route '{}'", r.name)));
+            return Err(ctx.err(
+                format!("{at}.name"),
+                format!("duplicate route '{}'", r.name),
+            ));
         }
     }
-    Ok(GatewayConfig { gateway, admin, topology: Topology { domains, routes } })
+    Ok(GatewayConfig {
+        gateway,
+        admin,
+        topology: Topology { domains, routes },
+    })
 }
 
 fn non_empty(ctx: &Ctx, path: &str, value: &str) -> Result<(), ConfigError> {
@@ -99,20 +134,32 @@ fn non_empty(ctx: &Ctx, path: &str, value: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn build_domain(ctx: &Ctx, at: &str, d: &RawDomain, timeout: Duration) -> Result<StreamingDomain, ConfigError> {
+fn build_domain(
+    ctx: &Ctx,
+    at: &str,
+    d: &RawDomain,
+    timeout: Duration,
+) -> Result<StreamingDomain, ConfigError> {
     non_empty(ctx, &format!("{at}.name"), &d.name)?;
     if d.kind != "kafka" {
-        return Err(ctx.err(format!("{at}.type"), format!("unknown type '{}' (only 'kafka' exists)", d.kind)));
+        return Err(ctx.err(
+            format!("{at}.type"),
+            format!("unknown type '{}' (only 'kafka' exists)", d.kind),
+        ));
     }
     let k = &d.kafka_cluster;
     if k.bootstrap_servers.is_empty() {
-        return Err(ctx.err(format!("{at}.kafkaCluster.bootstrapServers"), "at least one bootstrap server is required"));
+        return Err(ctx.err(
+            format!("{at}.kafkaCluster.bootstrapServers"),
+            "at least one bootstrap server is required",
+        ));
     }
     let mut bootstrap_servers = BTreeMap::new();
     for (j, b) in k.bootstrap_servers.iter().enumerate() {
         let bat = format!("{at}.kafkaCluster.bootstrapServers[{j}]");
         non_empty(ctx, &format!("{bat}.id"), &b.id)?;
-        let endpoint = HostPort::parse(&b.endpoint).map_err(|e| ctx.err(format!("{bat}.endpoint"), e))?;
+        let endpoint =
+            HostPort::parse(&b.endpoint).map_err(|e| ctx.err(format!("{bat}.endpoint"), e))?;
         let tls = match &b.ssl {
             None => None,
             Some(s) => {
@@ -122,17 +169,30 @@ fn build_domain(ctx: &Ctx, at: &str, d: &RawDomain, timeout: Duration) -> Result
                     cert_file: resolve(&s.cert_file),
                     key_file: resolve(&s.key_file),
                 };
-                Some(settings.build().map_err(|e| ctx.err(format!("{bat}.ssl.{}", e.field), e.reason))?)
+                Some(
+                    settings
+                        .build()
+                        .map_err(|e| ctx.err(format!("{bat}.ssl.{}", e.field), e.reason))?,
+                )
             }
         };
         let upstream = UpstreamCluster::new(d.name.clone(), b.id.clone(), endpoint, tls, timeout);
-        let server = BootstrapServer { id: b.id.clone(), upstream: Arc::new(upstream) };
+        let server = BootstrapServer {
+            id: b.id.clone(),
+            upstream: Arc::new(upstream),
+        };
         if bootstrap_servers.insert(b.id.clone(), server).is_some() {
-            return Err(ctx.err(format!("{bat}.id"), format!("duplicate bootstrap server id '{}'", b.id)));
+            return Err(ctx.err(
+                format!("{bat}.id"),
+                format!("duplicate bootstrap server id '{}'", b.id),
+            ));
         }
     }
     if k.node_id_ranges.is_empty() {
-        return Err(ctx.err(format!("{at}.kafkaCluster.nodeIdRanges"), "at least one node id range is required"));
+        return Err(ctx.err(
+            format!("{at}.kafkaCluster.nodeIdRanges"),
+            "at least one node id range is required",
+        ));
     }
     let mut node_ids: Vec<NodeIdRange> = Vec::new();
     for (j, r) in k.node_id_ranges.iter().enumerate() {
@@ -142,14 +202,33 @@ fn build_domain(ctx: &Ctx, at: &str, d: &RawDomain, timeout: Duration) -> Result
             return Err(ctx.err(&rat, format!("node ids must be between 0 and {}", i32::MAX)));
         }
         if r.end < r.start {
-            return Err(ctx.err(&rat, format!("empty range: end {} is below start {}", r.end, r.start)));
+            return Err(ctx.err(
+                &rat,
+                format!("empty range: end {} is below start {}", r.end, r.start),
+            ));
         }
-        let range = NodeIdRange { name: r.name.clone(), start: r.start as i32, end: r.end as i32 };
-        if let Some(other) = node_ids.iter().find(|o| o.start <= range.end && range.start <= o.end) {
-            return Err(ctx.err(&rat, format!("overlaps range '{}' ({}..{})", other.name, other.start, other.end)));
+        let range = NodeIdRange {
+            name: r.name.clone(),
+            start: r.start as i32,
+            end: r.end as i32,
+        };
+        if let Some(other) = node_ids
+            .iter()
+            .find(|o| o.start <= range.end && range.start <= o.end)
+        {
+            return Err(ctx.err(
+                &rat,
+                format!(
+                    "overlaps range '{}' ({}..{})",
+                    other.name, other.start, other.end
+                ),
+            ));
         }
         if node_ids.iter().any(|o| o.name == range.name) {
-            return Err(ctx.err(format!("{rat}.name"), format!("duplicate range name '{}'", range.name)));
+            return Err(ctx.err(
+                format!("{rat}.name"),
+                format!("duplicate range name '{}'", range.name),
+            ));
         }
         node_ids.push(range);
     }
@@ -161,9 +240,15 @@ fn build_domain(ctx: &Ctx, at: &str, d: &RawDomain, timeout: Duration) -> Result
     })
 }
 
-fn build_route(ctx: &Ctx, at: &str, r: &RawRoute, domains: &BTreeMap<String, Arc<StreamingDomain>>) -> Result<Route, ConfigError> {
+fn build_route(
+    ctx: &Ctx,
+    at: &str,
+    r: &RawRoute,
+    domains: &BTreeMap<String, Arc<StreamingDomain>>,
+) -> Result<Route, ConfigError> {
     non_empty(ctx, &format!("{at}.name"), &r.name)?;
-    let endpoint = HostPort::parse(&r.endpoint).map_err(|e| ctx.err(format!("{at}.endpoint"), e))?;
+    let endpoint =
+        HostPort::parse(&r.endpoint).map_err(|e| ctx.err(format!("{at}.endpoint"), e))?;
     match r.broker_identification_strategy.kind.as_str() {
         "port" => {}
         "host" => {
@@ -179,18 +264,45 @@ fn build_route(ctx: &Ctx, at: &str, r: &RawRoute, domains: &BTreeMap<String, Arc
     let sd = &r.streaming_domain;
     let domain = domains.get(&sd.name).ok_or_else(|| {
         let known: Vec<_> = domains.keys().map(String::as_str).collect();
-        ctx.err(format!("{at}.streamingDomain.name"), format!("no streaming domain named '{}' (known: {})", sd.name, known.join(", ")))
+        ctx.err(
+            format!("{at}.streamingDomain.name"),
+            format!(
+                "no streaming domain named '{}' (known: {})",
+                sd.name,
+                known.join(", ")
+            ),
+        )
     })?;
-    if !domain.bootstrap_servers.contains_key(&sd.bootstrap_server_id) {
-        let known: Vec<_> = domain.bootstrap_servers.keys().map(String::as_str).collect();
+    if !domain
+        .bootstrap_servers
+        .contains_key(&sd.bootstrap_server_id)
+    {
+        let known: Vec<_> = domain
+            .bootstrap_servers
+            .keys()
+            .map(String::as_str)
+            .collect();
         return Err(ctx.err(
             format!("{at}.streamingDomain.bootstrapServerId"),
-            format!("domain '{}' has no bootstrap server '{}' (known: {})", sd.name, sd.bootstrap_server_id, known.join(", ")),
+            format!(
+                "domain '{}' has no bootstrap server '{}' (known: {})",
+                sd.name,
+                sd.bootstrap_server_id,
+                known.join(", ")
+            ),
         ));
     }
     let ip: IpAddr = match &r.bind_host {
-        Some(h) => h.parse().map_err(|_| ctx.err(format!("{at}.bindHost"), format!("'{h}' is not an IP address")))?,
-        None => endpoint.host.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        Some(h) => h.parse().map_err(|_| {
+            ctx.err(
+                format!("{at}.bindHost"),
+                format!("'{h}' is not an IP address"),
+            )
+        })?,
+        None => endpoint
+            .host
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
     };
     let brokers = BrokerMap::new(endpoint.port, domain.node_ids.clone());
     let last = endpoint.port as u64 + brokers.node_port_count() as u64;
@@ -221,10 +333,25 @@ fn build_route(ctx: &Ctx, at: &str, r: &RawRoute, domains: &BTreeMap<String, Arc
 struct PortBook(HashMap<u16, Vec<(IpAddr, String)>>);
 
 impl PortBook {
-    fn claim(&mut self, ctx: &Ctx, path: &str, addr: SocketAddr, what: String) -> Result<(), ConfigError> {
+    fn claim(
+        &mut self,
+        ctx: &Ctx,
+        path: &str,
+        addr: SocketAddr,
+        what: String,
+    ) -> Result<(), ConfigError> {
         let holders = self.0.entry(addr.port()).or_default();
-        if let Some((_, other)) = holders.iter().find(|(ip, _)| *ip == addr.ip() || ip.is_unspecified() || addr.ip().is_unspecified()) {
-            return Err(ctx.err(path, format!("port {} is needed for {what} but is already {other}", addr.port())));
+        if let Some((_, other)) = holders
+            .iter()
+            .find(|(ip, _)| *ip == addr.ip() || ip.is_unspecified() || addr.ip().is_unspecified())
+        {
+            return Err(ctx.err(
+                path,
+                format!(
+                    "port {} is needed for {what} but is already {other}",
+                    addr.port()
+                ),
+            ));
         }
         holders.push((addr.ip(), what));
         Ok(())

@@ -42,7 +42,11 @@ fn the_confluent_shape_loads() {
 #[test]
 fn shipped_examples_and_default_are_valid() {
     gatehouse_config::embedded_default();
-    gatehouse_config::load_file(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/gatehouse.yaml"))).unwrap();
+    gatehouse_config::load_file(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/gatehouse.yaml"
+    )))
+    .unwrap();
 }
 
 #[test]
@@ -55,15 +59,26 @@ fn unknown_field_is_named_with_its_path() {
 
 #[test]
 fn route_naming_a_missing_domain() {
-    let e = err(&GOOD.replace("{ name: kafka1-domain, bootstrap", "{ name: nowhere, bootstrap"));
+    let e = err(&GOOD.replace(
+        "{ name: kafka1-domain, bootstrap",
+        "{ name: nowhere, bootstrap",
+    ));
     assert_eq!(e.path, "routes[0].streamingDomain.name");
-    assert!(e.reason.contains("no streaming domain named 'nowhere'"), "{e}");
-    assert!(e.to_string().starts_with("test.yaml: routes[0].streamingDomain.name: "));
+    assert!(
+        e.reason.contains("no streaming domain named 'nowhere'"),
+        "{e}"
+    );
+    assert!(e
+        .to_string()
+        .starts_with("test.yaml: routes[0].streamingDomain.name: "));
 }
 
 #[test]
 fn route_naming_a_missing_listener() {
-    let e = err(&GOOD.replace("bootstrapServerId: internal-listener", "bootstrapServerId: external"));
+    let e = err(&GOOD.replace(
+        "bootstrapServerId: internal-listener",
+        "bootstrapServerId: external",
+    ));
     assert_eq!(e.path, "routes[0].streamingDomain.bootstrapServerId");
 }
 
@@ -80,7 +95,9 @@ fn empty_and_overlapping_node_id_ranges() {
     assert_eq!(e.path, "streamingDomains[0].kafkaCluster.nodeIdRanges[1]");
     assert!(e.reason.contains("overlaps range 'pool-1'"), "{e}");
 
-    let e = err(&GOOD.replace("- { name: pool-1, start: 0, end: 5 }", "[]").replace("nodeIdRanges:\n        []", "nodeIdRanges: []"));
+    let e = err(&GOOD
+        .replace("- { name: pool-1, start: 0, end: 5 }", "[]")
+        .replace("nodeIdRanges:\n        []", "nodeIdRanges: []"));
     assert!(e.path.ends_with("nodeIdRanges"), "{e}");
 }
 
@@ -94,7 +111,10 @@ fn overlapping_ports_between_routes() {
 "#;
     let e = err(&format!("{GOOD}{second}"));
     assert_eq!(e.path, "routes[1].endpoint");
-    assert!(e.reason.contains("port 19095") && e.reason.contains("node 2 on route 'switchover-route'"), "{e}");
+    assert!(
+        e.reason.contains("port 19095") && e.reason.contains("node 2 on route 'switchover-route'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -106,12 +126,18 @@ fn sni_without_tls_is_refused() {
 #[test]
 fn bad_endpoint_and_missing_tls_file() {
     let e = err(&GOOD.replace("\"127.0.0.1:9092\"", "\"127.0.0.1\""));
-    assert_eq!(e.path, "streamingDomains[0].kafkaCluster.bootstrapServers[0].endpoint");
+    assert_eq!(
+        e.path,
+        "streamingDomains[0].kafkaCluster.bootstrapServers[0].endpoint"
+    );
     let e = err(&GOOD.replace(
         "endpoint: \"127.0.0.1:9092\"",
         "endpoint: \"127.0.0.1:9092\"\n          ssl: { caFile: /nonexistent/ca.pem }",
     ));
-    assert_eq!(e.path, "streamingDomains[0].kafkaCluster.bootstrapServers[0].ssl.caFile");
+    assert_eq!(
+        e.path,
+        "streamingDomains[0].kafkaCluster.bootstrapServers[0].ssl.caFile"
+    );
     assert!(e.reason.contains("/nonexistent/ca.pem"), "{e}");
 }
 

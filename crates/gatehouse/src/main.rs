@@ -35,7 +35,9 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -77,7 +79,9 @@ fn print_summary(config: &GatewayConfig) {
 }
 
 fn serve(config: GatewayConfig) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let ready = gatehouse_admin::Readiness::default();
         if let Some(admin) = &config.admin {
@@ -92,7 +96,10 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         ready.set_ready();
         for route in gateway.topology().routes.values() {
             // One line per route a script can read: where clients bootstrap.
-            println!("gatehouse: route {} bootstrap {}", route.name, route.endpoint);
+            println!(
+                "gatehouse: route {} bootstrap {}",
+                route.name, route.endpoint
+            );
         }
         shutdown_signal().await;
         tracing::info!("shutting down");
@@ -101,7 +108,8 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
 }
 
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

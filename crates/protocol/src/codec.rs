@@ -45,7 +45,8 @@ pub fn encode_response<T: Encodable>(
 pub fn decode_request<T: Decodable>(frame: &Bytes) -> CodecResult<(RequestHeader, T)> {
     let mut buf = frame.slice(LENGTH_PREFIX..);
     let peek = crate::header::RequestHeaderPeek::parse(&buf)?;
-    let key = ApiKey::try_from(peek.api_key).map_err(|_| anyhow::anyhow!("unknown API key {}", peek.api_key))?;
+    let key = ApiKey::try_from(peek.api_key)
+        .map_err(|_| anyhow::anyhow!("unknown API key {}", peek.api_key))?;
     let header = RequestHeader::decode(&mut buf, key.request_header_version(peek.api_version))?;
     let body = T::decode(&mut buf, peek.api_version)?;
     Ok((header, body))
@@ -82,17 +83,24 @@ mod tests {
     #[test]
     fn too_new_answer_is_a_v0_error_listing_our_versions() {
         let frame = api_versions_too_new(7);
-        let (h, r): (_, ApiVersionsResponse) = decode_response(&frame, ApiKey::ApiVersions, 0).unwrap();
+        let (h, r): (_, ApiVersionsResponse) =
+            decode_response(&frame, ApiKey::ApiVersions, 0).unwrap();
         assert_eq!(h.correlation_id, 7);
         assert_eq!(r.error_code, ResponseError::UnsupportedVersion.code());
-        assert!(r.api_keys.iter().any(|k| k.api_key == ApiKey::ApiVersions as i16 && k.max_version == 4));
+        assert!(r
+            .api_keys
+            .iter()
+            .any(|k| k.api_key == ApiKey::ApiVersions as i16 && k.max_version == 4));
     }
 
     /// The kafka-protocol issue #152 pattern: a tiny frame whose array count claims billions of
     /// elements must be a decode error, not a multi-gigabyte allocation (or an abort).
     #[test]
     fn huge_array_counts_are_refused_without_allocating() {
-        for (version, count) in [(1i16, vec![0x7f, 0xff, 0xff, 0xff]), (12, vec![0xff, 0xff, 0xff, 0xff, 0x07])] {
+        for (version, count) in [
+            (1i16, vec![0x7f, 0xff, 0xff, 0xff]),
+            (12, vec![0xff, 0xff, 0xff, 0xff, 0x07]),
+        ] {
             let mut frame = BytesMut::new();
             write_frame::<()>(&mut frame, |b| {
                 b.extend_from_slice(&3i16.to_be_bytes()); // Metadata

@@ -59,7 +59,10 @@ impl FrameSplitter {
             n => n as usize,
         };
         if len > self.max_frame_bytes {
-            return Err(FrameError::TooLarge { len, max: self.max_frame_bytes });
+            return Err(FrameError::TooLarge {
+                len,
+                max: self.max_frame_bytes,
+            });
         }
         let total = LENGTH_PREFIX + len;
         if buf.len() < total {
@@ -109,20 +112,35 @@ mod tests {
     #[test]
     fn short_prefix_needs_more() {
         let s = FrameSplitter::new(16);
-        assert!(matches!(s.split(&mut buf(&[0, 0])).unwrap(), Split::NeedMore(2)));
+        assert!(matches!(
+            s.split(&mut buf(&[0, 0])).unwrap(),
+            Split::NeedMore(2)
+        ));
     }
 
     #[test]
     fn refuses_negative_zero_and_oversized_lengths_before_reading_them() {
         let s = FrameSplitter::new(16);
-        assert_eq!(s.split(&mut buf(&[0xff, 0xff, 0xff, 0xff])).unwrap_err(), FrameError::Negative(-1));
-        assert_eq!(s.split(&mut buf(&[0, 0, 0, 0])).unwrap_err(), FrameError::Empty);
+        assert_eq!(
+            s.split(&mut buf(&[0xff, 0xff, 0xff, 0xff])).unwrap_err(),
+            FrameError::Negative(-1)
+        );
+        assert_eq!(
+            s.split(&mut buf(&[0, 0, 0, 0])).unwrap_err(),
+            FrameError::Empty
+        );
         let mut huge = buf(&[0x7f, 0xff, 0xff, 0xff]);
         assert_eq!(
             s.split(&mut huge).unwrap_err(),
-            FrameError::TooLarge { len: i32::MAX as usize, max: 16 }
+            FrameError::TooLarge {
+                len: i32::MAX as usize,
+                max: 16
+            }
         );
-        assert!(huge.capacity() < 64, "nothing was reserved for the declared length");
+        assert!(
+            huge.capacity() < 64,
+            "nothing was reserved for the declared length"
+        );
     }
 
     #[test]

@@ -89,7 +89,8 @@ pub fn produce_acks(peek: &RequestHeaderPeek, body: &[u8]) -> Result<i16, Header
 
 /// Correlation id of a response frame body (the first field of every response header).
 pub fn response_correlation_id(body: &[u8]) -> Option<i32> {
-    body.get(..4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    body.get(..4)
+        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn read_i16(b: &[u8], at: usize) -> Option<i16> {
@@ -139,7 +140,9 @@ mod tests {
             .with_request_api_version(version)
             .with_correlation_id(42)
             .with_client_id(Some(StrBytes::from_static_str("probe")));
-        header.encode(&mut b, ApiKey::Produce.request_header_version(version)).unwrap();
+        header
+            .encode(&mut b, ApiKey::Produce.request_header_version(version))
+            .unwrap();
         let req = ProduceRequest::default()
             .with_acks(acks)
             .with_timeout_ms(1000)
@@ -168,7 +171,10 @@ mod tests {
 
     #[test]
     fn truncated_headers_are_errors_not_panics() {
-        assert_eq!(RequestHeaderPeek::parse(&[0, 3, 0]).unwrap_err(), HeaderError::Truncated(3));
+        assert_eq!(
+            RequestHeaderPeek::parse(&[0, 3, 0]).unwrap_err(),
+            HeaderError::Truncated(3)
+        );
         // Metadata v1, client id claims 300 bytes but the frame ends.
         let body = [0, 3, 0, 1, 0, 0, 0, 1, 0x01, 0x2c, b'x'];
         let p = RequestHeaderPeek::parse(&body).unwrap();
@@ -180,6 +186,9 @@ mod tests {
         let b = encode_produce(9, 1, None);
         let p = RequestHeaderPeek::parse(&b).unwrap();
         let cut = p.body_offset(ApiKey::Produce, &b).unwrap();
-        assert_eq!(produce_acks(&p, &b[..cut]).unwrap_err(), HeaderError::BodyTruncated);
+        assert_eq!(
+            produce_acks(&p, &b[..cut]).unwrap_err(),
+            HeaderError::BodyTruncated
+        );
     }
 }

@@ -140,7 +140,10 @@ pub fn gateway_api_versions() -> Vec<ApiVersion> {
         .iter()
         .map(|k| {
             let r = k.valid_versions();
-            ApiVersion::default().with_api_key(*k as i16).with_min_version(r.min).with_max_version(r.max)
+            ApiVersion::default()
+                .with_api_key(*k as i16)
+                .with_min_version(r.min)
+                .with_max_version(r.max)
         })
         .collect()
 }
@@ -162,7 +165,10 @@ mod tests {
     use super::*;
 
     fn v(key: i16, min: i16, max: i16) -> ApiVersion {
-        ApiVersion::default().with_api_key(key).with_min_version(min).with_max_version(max)
+        ApiVersion::default()
+            .with_api_key(key)
+            .with_min_version(min)
+            .with_max_version(max)
     }
 
     #[test]
@@ -175,7 +181,10 @@ mod tests {
             v(ApiKey::Metadata as i16, 4, 9), // already inside
         ];
         intersect(&mut offered);
-        let got: Vec<_> = offered.iter().map(|e| (e.api_key, e.min_version, e.max_version)).collect();
+        let got: Vec<_> = offered
+            .iter()
+            .map(|e| (e.api_key, e.min_version, e.max_version))
+            .collect();
         assert_eq!(got, vec![(0, 3, 13), (3, 4, 9)]);
     }
 
@@ -183,8 +192,17 @@ mod tests {
     fn admission_follows_the_broker_rules() {
         assert_eq!(admit(3, 12), Admission::Forward(ApiKey::Metadata));
         assert_eq!(admit(18, 99), Admission::ApiVersionsTooNew);
-        assert_eq!(admit(3, 99), Admission::Refuse(RefuseReason::UnsupportedVersion(ApiKey::Metadata, 99)));
-        assert_eq!(admit(1234, 0), Admission::Refuse(RefuseReason::UnknownApiKey(1234)));
-        assert_eq!(admit(52, 0), Admission::Refuse(RefuseReason::NotForwarded(ApiKey::Vote)));
+        assert_eq!(
+            admit(3, 99),
+            Admission::Refuse(RefuseReason::UnsupportedVersion(ApiKey::Metadata, 99))
+        );
+        assert_eq!(
+            admit(1234, 0),
+            Admission::Refuse(RefuseReason::UnknownApiKey(1234))
+        );
+        assert_eq!(
+            admit(52, 0),
+            Admission::Refuse(RefuseReason::NotForwarded(ApiKey::Vote))
+        );
     }
 }

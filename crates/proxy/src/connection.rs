@@ -33,7 +33,11 @@ enum Pending {
     /// The upstream connection was opened; its read side.
     Connected(ReadHalf<UpstreamStream>),
     /// A forwarded request whose response the upstream will send.
-    Forwarded { correlation_id: i32, key: ApiKey, version: i16 },
+    Forwarded {
+        correlation_id: i32,
+        key: ApiKey,
+        version: i16,
+    },
     /// An answer the gateway gives itself.
     Local(Bytes),
 }
@@ -59,7 +63,13 @@ impl Drop for ActiveGuard {
     }
 }
 
-pub async fn serve(gateway: Arc<Gateway>, socket: TcpStream, peer: SocketAddr, route_name: Arc<str>, target: Target) {
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    route_name: Arc<str>,
+    target: Target,
+) {
     let _active = ActiveGuard::new();
     let local = socket.local_addr().ok();
     let _ = socket.set_nodelay(true);
@@ -78,7 +88,14 @@ pub async fn serve(gateway: Arc<Gateway>, socket: TcpStream, peer: SocketAddr, r
     let (client_rd, client_wr) = socket.into_split();
     let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
     let splitter = FrameSplitter::new(gateway.limits.max_frame_bytes);
-    let responses = tokio::spawn(response_pump(rx, client_wr, route.clone(), upstream.clone(), splitter, peer));
+    let responses = tokio::spawn(response_pump(
+        rx,
+        client_wr,
+        route.clone(),
+        upstream.clone(),
+        splitter,
+        peer,
+    ));
     let end = request_pump(client_rd, tx, &upstream, target, splitter).await;
     match &end {
         End::ClientClosed | End::ResponsePumpGone => {}
@@ -131,7 +148,9 @@ async fn request_pump(
                     }
                     continue;
                 }
-                Admission::Refuse(reason) => return End::BadInput("unsupported", reason.to_string()),
+                Admission::Refuse(reason) => {
+                    return End::BadInput("unsupported", reason.to_string())
+                }
             };
             // Walk the rest of the header so a truncated one is refused here, not upstream.
             if let Err(e) = peek.body_offset(key, body) {
@@ -140,7 +159,12 @@ async fn request_pump(
             let expects_response = match key {
                 ApiKey::Produce => match produce_acks(&peek, body) {
                     Ok(acks) => acks != 0,
-                    Err(e) => return End::BadInput("header", format!("Produce v{}: {e}", peek.api_version)),
+                    Err(e) => {
+                        return End::BadInput(
+                            "header",
+                            format!("Produce v{}: {e}", peek.api_version),
+                        )
+                    }
                 },
                 _ => true,
             };
@@ -149,7 +173,9 @@ async fn request_pump(
                     Ok(stream) => {
                         let (rd, wr) = tokio::io::split(stream);
                         upstream_wr = Some(wr);
-                        if let Err(end) = enqueue(&tx, Pending::Connected(rd), &mut upstream_wr, &mut batch).await {
+                        if let Err(end) =
+                            enqueue(&tx, Pending::Connected(rd), &mut upstream_wr, &mut batch).await
+                        {
                             return end;
                         }
                     }
@@ -157,7 +183,11 @@ async fn request_pump(
                 }
             }
             if expects_response {
-                let pending = Pending::Forwarded { correlation_id: peek.correlation_id, key, version: peek.api_version };
+                let pending = Pending::Forwarded {
+                    correlation_id: peek.correlation_id,
+                    key,
+                    version: peek.api_version,
+                };
                 if let Err(end) = enqueue(&tx, pending, &mut upstream_wr, &mut batch).await {
                     return end;
                 }
@@ -199,12 +229,19 @@ async fn enqueue(
     }
 }
 
-async fn flush(upstream_wr: &mut Option<WriteHalf<UpstreamStream>>, batch: &mut Vec<Bytes>) -> Result<(), End> {
+async fn flush(
+    upstream_wr: &mut Option<WriteHalf<UpstreamStream>>,
+    batch: &mut Vec<Bytes>,
+) -> Result<(), End> {
     if batch.is_empty() {
         return Ok(());
     }
-    let wr = upstream_wr.as_mut().expect("frames are batched only once connected");
-    write_batch(wr, batch).await.map_err(|e| End::Upstream(e.to_string()))
+    let wr = upstream_wr
+        .as_mut()
+        .expect("frames are batched only once connected");
+    write_batch(wr, batch)
+        .await
+        .map_err(|e| End::Upstream(e.to_string()))
 }
 
 /// Reads upstream responses in request order, rewrites those that carry broker addresses,

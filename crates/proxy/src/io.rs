@@ -10,7 +10,10 @@ const MAX_SLICES: usize = 64;
 
 /// Writes every chunk, in order, then empties the batch. Frames are written from the buffers
 /// they were read into: record data is never copied.
-pub async fn write_batch<W: AsyncWrite + Unpin>(w: &mut W, batch: &mut Vec<Bytes>) -> std::io::Result<()> {
+pub async fn write_batch<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    batch: &mut Vec<Bytes>,
+) -> std::io::Result<()> {
     let mut first = 0;
     while first < batch.len() {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
@@ -44,11 +47,15 @@ mod tests {
     #[tokio::test]
     async fn writes_every_byte_in_order_across_partial_writes() {
         let (mut a, mut b) = tokio::io::duplex(7); // tiny pipe: forces partial writes
-        let mut batch: Vec<Bytes> = (0..100u8).map(|i| Bytes::from(vec![i; (i % 5) as usize + 1])).collect();
+        let mut batch: Vec<Bytes> = (0..100u8)
+            .map(|i| Bytes::from(vec![i; (i % 5) as usize + 1]))
+            .collect();
         let expected: Vec<u8> = batch.iter().flat_map(|c| c.to_vec()).collect();
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
-            tokio::io::AsyncReadExt::read_to_end(&mut b, &mut got).await.unwrap();
+            tokio::io::AsyncReadExt::read_to_end(&mut b, &mut got)
+                .await
+                .unwrap();
             got
         });
         write_batch(&mut a, &mut batch).await.unwrap();

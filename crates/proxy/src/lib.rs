@@ -35,7 +35,10 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(topology: Topology, limits: ConnectionLimits) -> Arc<Self> {
-        Arc::new(Self { topology: ArcSwap::from_pointee(topology), limits })
+        Arc::new(Self {
+            topology: ArcSwap::from_pointee(topology),
+            limits,
+        })
     }
 
     /// The topology new connections use. Readers never block: a swap replaces the pointer.
@@ -68,17 +71,32 @@ impl Gateway {
         }
         Ok(listeners
             .into_iter()
-            .map(|(listener, route, target)| tokio::spawn(accept_loop(self.clone(), listener, route.into(), target)))
+            .map(|(listener, route, target)| {
+                tokio::spawn(accept_loop(self.clone(), listener, route.into(), target))
+            })
             .collect())
     }
 }
 
-async fn accept_loop(gateway: Arc<Gateway>, listener: TcpListener, route: Arc<str>, target: Target) {
+async fn accept_loop(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    route: Arc<str>,
+    target: Target,
+) {
     loop {
         match listener.accept().await {
             Ok((socket, peer)) => {
-                metrics().connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::spawn(connection::serve(gateway.clone(), socket, peer, route.clone(), target));
+                metrics()
+                    .connections_accepted
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::spawn(connection::serve(
+                    gateway.clone(),
+                    socket,
+                    peer,
+                    route.clone(),
+                    target,
+                ));
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off rather than spin.

@@ -44,7 +44,10 @@ pub struct BrokerMap {
 impl BrokerMap {
     /// `ranges` must be validated (non-empty, start <= end, no overlaps, ports fit in u16).
     pub fn new(bootstrap_port: u16, ranges: Vec<NodeIdRange>) -> Self {
-        Self { bootstrap_port, ranges }
+        Self {
+            bootstrap_port,
+            ranges,
+        }
     }
 
     /// Number of node ports after the bootstrap port.
@@ -68,10 +71,14 @@ impl BrokerMap {
     /// Every port this route listens on, with what it serves.
     pub fn listeners(&self, bind: SocketAddr) -> impl Iterator<Item = (SocketAddr, Target)> + '_ {
         let bootstrap = std::iter::once((bind, Target::Bootstrap));
-        let nodes = self.ranges.iter().flat_map(|r| r.start..=r.end).map(move |id| {
-            let port = self.port_for(id).expect("validated ranges fit");
-            (SocketAddr::new(bind.ip(), port), Target::Node(id))
-        });
+        let nodes = self
+            .ranges
+            .iter()
+            .flat_map(|r| r.start..=r.end)
+            .map(move |id| {
+                let port = self.port_for(id).expect("validated ranges fit");
+                (SocketAddr::new(bind.ip(), port), Target::Node(id))
+            });
         bootstrap.chain(nodes)
     }
 }
@@ -81,7 +88,11 @@ mod tests {
     use super::*;
 
     fn range(start: i32, end: i32) -> NodeIdRange {
-        NodeIdRange { name: format!("r{start}"), start, end }
+        NodeIdRange {
+            name: format!("r{start}"),
+            start,
+            end,
+        }
     }
 
     #[test]
@@ -95,7 +106,10 @@ mod tests {
 
     #[test]
     fn sparse_ids_take_one_port_each() {
-        let m = BrokerMap::new(9000, vec![range(100, 100), range(200, 200), range(300, 300)]);
+        let m = BrokerMap::new(
+            9000,
+            vec![range(100, 100), range(200, 200), range(300, 300)],
+        );
         assert_eq!(
             [100, 200, 300].map(|id| m.port_for(id)),
             [Some(9001), Some(9002), Some(9003)]
@@ -105,7 +119,12 @@ mod tests {
         let l: Vec<_> = m.listeners(bind).map(|(a, t)| (a.port(), t)).collect();
         assert_eq!(
             l,
-            vec![(9000, Target::Bootstrap), (9001, Target::Node(100)), (9002, Target::Node(200)), (9003, Target::Node(300))]
+            vec![
+                (9000, Target::Bootstrap),
+                (9001, Target::Node(100)),
+                (9002, Target::Node(200)),
+                (9003, Target::Node(300))
+            ]
         );
     }
 }

@@ -28,7 +28,10 @@ use crate::upstream::UpstreamCluster;
 /// Whether the routing stage must see responses of this key and version.
 pub fn rewrites_response(key: ApiKey, version: i16) -> bool {
     match key {
-        ApiKey::Metadata | ApiKey::FindCoordinator | ApiKey::DescribeCluster | ApiKey::ApiVersions => true,
+        ApiKey::Metadata
+        | ApiKey::FindCoordinator
+        | ApiKey::DescribeCluster
+        | ApiKey::ApiVersions => true,
         // KIP-951: node_endpoints appear in Produce v10+ and Fetch v16+.
         ApiKey::Produce => version >= 10,
         ApiKey::Fetch => version >= 16,
@@ -46,41 +49,61 @@ pub struct AddressRewriter<'a> {
 impl<'a> AddressRewriter<'a> {
     pub fn new(route: &'a Route, upstream: &'a UpstreamCluster) -> Self {
         let host = StrBytes::from_string(route.endpoint.host.clone());
-        Self { route, upstream, host }
+        Self {
+            route,
+            upstream,
+            host,
+        }
     }
 
     /// The frame to send the client: the original when nothing needed to change.
     pub fn rewrite(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
         match key {
             ApiKey::Metadata => self.each::<MetadataResponse>(frame, key, version, |r, s| {
-                r.brokers.retain_mut(|b| s.virtualise(b.node_id.0, &mut b.host, &mut b.port));
+                r.brokers
+                    .retain_mut(|b| s.virtualise(b.node_id.0, &mut b.host, &mut b.port));
                 true
             }),
-            ApiKey::DescribeCluster => self.each::<DescribeClusterResponse>(frame, key, version, |r, s| {
-                r.brokers.retain_mut(|b| s.virtualise(b.broker_id.0, &mut b.host, &mut b.port));
-                true
-            }),
-            ApiKey::FindCoordinator => self.each::<FindCoordinatorResponse>(frame, key, version, |r, s| {
-                if version < 4 {
-                    s.coordinator(r.error_code, &mut r.node_id.0, &mut r.host, &mut r.port)
-                        .map(|code| r.error_code = code);
-                } else {
-                    for c in &mut r.coordinators {
-                        s.coordinator(c.error_code, &mut c.node_id.0, &mut c.host, &mut c.port)
-                            .map(|code| c.error_code = code);
+            ApiKey::DescribeCluster => {
+                self.each::<DescribeClusterResponse>(frame, key, version, |r, s| {
+                    r.brokers
+                        .retain_mut(|b| s.virtualise(b.broker_id.0, &mut b.host, &mut b.port));
+                    true
+                })
+            }
+            ApiKey::FindCoordinator => {
+                self.each::<FindCoordinatorResponse>(frame, key, version, |r, s| {
+                    if version < 4 {
+                        s.coordinator(
+                            &mut r.error_code,
+                            &mut r.node_id.0,
+                            &mut r.host,
+                            &mut r.port,
+                        );
+                    } else {
+                        for c in &mut r.coordinators {
+                            s.coordinator(
+                                &mut c.error_code,
+                                &mut c.node_id.0,
+                                &mut c.host,
+                                &mut c.port,
+                            );
+                        }
                     }
-                }
-                true
-            }),
+                    true
+                })
+            }
             ApiKey::Produce => self.each::<ProduceResponse>(frame, key, version, |r, s| {
                 !r.node_endpoints.is_empty() && {
-                    r.node_endpoints.retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
+                    r.node_endpoints
+                        .retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
                     true
                 }
             }),
             ApiKey::Fetch => self.each::<FetchResponse>(frame, key, version, |r, s| {
                 !r.node_endpoints.is_empty() && {
-                    r.node_endpoints.retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
+                    r.node_endpoints
+                        .retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
                     true
                 }
             }),
@@ -101,7 +124,9 @@ impl<'a> AddressRewriter<'a> {
         if !edit(&mut body, self) {
             return Ok(frame);
         }
-        metrics().responses_rewritten.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        metrics()
+            .responses_rewritten
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         encode_response(&header, &body, key, version)
     }
 
@@ -128,28 +153,36 @@ impl<'a> AddressRewriter<'a> {
         }
     }
 
-    /// Rewrites one coordinator; returns a new error code when it cannot be reached.
-    fn coordinator(&self, error: i16, node_id: &mut i32, host: &mut StrBytes, port: &mut i32) -> Option<i16> {
-        if error != 0 || self.virtualise(*node_id, host, port) {
-            return None;
+    /// Rewrites one coordinator; one on a node without a gateway port becomes
+    /// COORDINATOR_NOT_AVAILABLE (retriable) instead of leaking its real address.
+    fn coordinator(&self, error: &mut i16, node_id: &mut i32, host: &mut StrBytes, port: &mut i32) {
+        if *error != 0 || self.virtualise(*node_id, host, port) {
+            return;
         }
+        *error = ResponseError::CoordinatorNotAvailable.code();
         *node_id = -1;
         *host = StrBytes::default();
         *port = -1;
-        Some(ResponseError::CoordinatorNotAvailable.code())
     }
 }
 
 /// Narrows the upstream's ApiVersions answer to what the gateway forwards.
 fn rewrite_api_versions(frame: Bytes, version: i16) -> CodecResult<Bytes> {
     // A broker that does not support the requested version answers in v0 format.
-    let (header, mut body, version) = match decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, version) {
-        Ok((h, b)) => (h, b, version),
-        Err(_) => {
-            let (h, b) = decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, 0)?;
-            (h, b, 0)
-        }
-    };
+    let (header, mut body, version) =
+        match decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, version) {
+            Ok((h, b)) => (h, b, version),
+            Err(_) => {
+                let (h, b) =
+                    decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, 0)?;
+                (h, b, 0)
+            }
+        };
     intersect(&mut body.api_keys);
-    encode_response::<ApiVersionsResponse>(&ResponseHeader::default().with_correlation_id(header.correlation_id), &body, ApiKey::ApiVersions, version)
+    encode_response::<ApiVersionsResponse>(
+        &ResponseHeader::default().with_correlation_id(header.correlation_id),
+        &body,
+        ApiKey::ApiVersions,
+        version,
+    )
 }

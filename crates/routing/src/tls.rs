@@ -26,16 +26,25 @@ pub struct TlsSettingsError {
 }
 
 fn err(field: &'static str, reason: impl Into<String>) -> TlsSettingsError {
-    TlsSettingsError { field, reason: reason.into() }
+    TlsSettingsError {
+        field,
+        reason: reason.into(),
+    }
 }
 
-fn read_certs(field: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSettingsError> {
+fn read_certs(
+    field: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsSettingsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| err(field, format!("cannot read {}: {e}", path.display())))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| err(field, format!("{} is not valid PEM: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(err(field, format!("{} holds no certificate", path.display())));
+        return Err(err(
+            field,
+            format!("{} holds no certificate", path.display()),
+        ));
     }
     Ok(certs)
 }
@@ -70,8 +79,12 @@ impl UpstreamTlsSettings {
                     .map_err(|e| err("keyFile", e.to_string()))?
             }
             (None, None) => builder.with_no_client_auth(),
-            (Some(_), None) => return Err(err("keyFile", "certFile is set but keyFile is missing")),
-            (None, Some(_)) => return Err(err("certFile", "keyFile is set but certFile is missing")),
+            (Some(_), None) => {
+                return Err(err("keyFile", "certFile is set but keyFile is missing"))
+            }
+            (None, Some(_)) => {
+                return Err(err("certFile", "keyFile is set but certFile is missing"))
+            }
         };
         Ok(Arc::new(config))
     }

@@ -27,11 +27,16 @@ impl HostPort {
         if host.is_empty() {
             return Err(format!("'{s}' has no host"));
         }
-        let port: u16 = port.parse().map_err(|_| format!("'{s}' has no valid port"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("'{s}' has no valid port"))?;
         if port == 0 {
             return Err(format!("'{s}': port 0 is not allowed"));
         }
-        Ok(Self { host: host.to_string(), port })
+        Ok(Self {
+            host: host.to_string(),
+            port,
+        })
     }
 }
 
@@ -89,7 +94,13 @@ impl Topology {
     /// which the loader prevents.
     pub fn upstream_for(&self, route: &Route) -> Option<Arc<UpstreamCluster>> {
         let domain = self.domains.get(&route.domain)?;
-        Some(domain.bootstrap_servers.get(&route.bootstrap_server_id)?.upstream.clone())
+        Some(
+            domain
+                .bootstrap_servers
+                .get(&route.bootstrap_server_id)?
+                .upstream
+                .clone(),
+        )
     }
 }
 
@@ -99,8 +110,17 @@ mod tests {
 
     #[test]
     fn host_port_parsing() {
-        assert_eq!(HostPort::parse("a:1").unwrap(), HostPort { host: "a".into(), port: 1 });
-        assert_eq!(HostPort::parse("[::1]:9092").unwrap().to_string(), "[::1]:9092");
+        assert_eq!(
+            HostPort::parse("a:1").unwrap(),
+            HostPort {
+                host: "a".into(),
+                port: 1
+            }
+        );
+        assert_eq!(
+            HostPort::parse("[::1]:9092").unwrap().to_string(),
+            "[::1]:9092"
+        );
         assert!(HostPort::parse("nohost").is_err());
         assert!(HostPort::parse(":9092").is_err());
         assert!(HostPort::parse("a:99999").is_err());

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestHeader};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
+    RequestHeader,
+};
 use kafka_protocol::protocol::StrBytes;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
@@ -51,16 +54,34 @@ impl UpstreamCluster {
         tls: Option<Arc<ClientConfig>>,
         connect_timeout: Duration,
     ) -> Self {
-        Self { domain, listener_id, bootstrap, tls, connect_timeout, directory: DashMap::new() }
+        Self {
+            domain,
+            listener_id,
+            bootstrap,
+            tls,
+            connect_timeout,
+            directory: DashMap::new(),
+        }
     }
 
     /// Records where an upstream node lives, as seen in a response passing through.
     pub fn learn(&self, node_id: i32, host: &str, port: i32) {
-        let Ok(port) = u16::try_from(port) else { return };
-        let known = self.directory.get(&node_id).is_some_and(|a| a.port == port && a.host == host);
+        let Ok(port) = u16::try_from(port) else {
+            return;
+        };
+        let known = self
+            .directory
+            .get(&node_id)
+            .is_some_and(|a| a.port == port && a.host == host);
         if !known {
             tracing::debug!(domain = %self.domain, node_id, %host, port, "learned upstream broker address");
-            self.directory.insert(node_id, HostPort { host: host.to_string(), port });
+            self.directory.insert(
+                node_id,
+                HostPort {
+                    host: host.to_string(),
+                    port,
+                },
+            );
         }
     }
 
@@ -70,7 +91,9 @@ impl UpstreamCluster {
             Target::Bootstrap => self.bootstrap.clone(),
             Target::Node(id) => self.resolve(id).await?,
         };
-        self.connect_to(&addr).await.inspect_err(|_| metrics().upstream_connect_failure(&self.domain))
+        self.connect_to(&addr)
+            .await
+            .inspect_err(|_| metrics().upstream_connect_failure(&self.domain))
     }
 
     async fn resolve(&self, node_id: i32) -> io::Result<HostPort> {
@@ -87,9 +110,17 @@ impl UpstreamCluster {
     }
 
     async fn connect_to(&self, addr: &HostPort) -> io::Result<UpstreamStream> {
-        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect((addr.host.as_str(), addr.port)))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {addr} timed out")))??;
+        let tcp = tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect((addr.host.as_str(), addr.port)),
+        )
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connecting to {addr} timed out"),
+            )
+        })??;
         tcp.set_nodelay(true)?;
         let Some(tls) = &self.tls else {
             return Ok(UpstreamStream::Plain(tcp));
@@ -99,14 +130,28 @@ impl UpstreamCluster {
         let handshake = TlsConnector::from(tls.clone()).connect(name, tcp);
         let stream = tokio::time::timeout(self.connect_timeout, handshake)
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("TLS handshake with {addr} timed out")))??;
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("TLS handshake with {addr} timed out"),
+                )
+            })??;
         Ok(UpstreamStream::Tls(Box::new(stream)))
     }
 
     /// Asks the bootstrap server for the cluster's brokers and fills the directory.
     pub async fn discover(&self) -> io::Result<()> {
-        let mut conn = self.connect_to(&self.bootstrap).await.inspect_err(|_| metrics().upstream_connect_failure(&self.domain))?;
-        let versions: ApiVersionsResponse = exchange(&mut conn, ApiKey::ApiVersions, 0, &ApiVersionsRequest::default()).await?;
+        let mut conn = self
+            .connect_to(&self.bootstrap)
+            .await
+            .inspect_err(|_| metrics().upstream_connect_failure(&self.domain))?;
+        let versions: ApiVersionsResponse = exchange(
+            &mut conn,
+            ApiKey::ApiVersions,
+            0,
+            &ApiVersionsRequest::default(),
+        )
+        .await?;
         let ours = ApiKey::Metadata.valid_versions();
         let theirs = versions
             .api_keys
@@ -118,7 +163,8 @@ impl UpstreamCluster {
             return Err(invalid("no Metadata version in common with the upstream"));
         }
         let request = MetadataRequest::default().with_topics(Some(vec![]));
-        let metadata: MetadataResponse = exchange(&mut conn, ApiKey::Metadata, version, &request).await?;
+        let metadata: MetadataResponse =
+            exchange(&mut conn, ApiKey::Metadata, version, &request).await?;
         for b in &metadata.brokers {
             self.learn(b.node_id.0, &b.host, b.port);
         }
@@ -131,7 +177,12 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 }
 
 /// One request/response round trip on a connection of the gateway's own.
-async fn exchange<Req, Resp>(conn: &mut UpstreamStream, key: ApiKey, version: i16, req: &Req) -> io::Result<Resp>
+async fn exchange<Req, Resp>(
+    conn: &mut UpstreamStream,
+    key: ApiKey,
+    version: i16,
+    req: &Req,
+) -> io::Result<Resp>
 where
     Req: kafka_protocol::protocol::Encodable,
     Resp: kafka_protocol::protocol::Decodable,
@@ -152,7 +203,8 @@ where
     buf.resize(4 + len as usize, 0);
     conn.read_exact(&mut buf[4..]).await?;
     let frame: Bytes = buf.freeze();
-    let (_, resp) = decode_response::<Resp>(&frame, key, version).map_err(|e| invalid(e.to_string()))?;
+    let (_, resp) =
+        decode_response::<Resp>(&frame, key, version).map_err(|e| invalid(e.to_string()))?;
     Ok(resp)
 }
 
@@ -163,7 +215,11 @@ pub enum UpstreamStream {
 }
 
 impl AsyncRead for UpstreamStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -172,14 +228,22 @@ impl AsyncRead for UpstreamStream {
 }
 
 impl AsyncWrite for UpstreamStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),

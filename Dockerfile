@@ -1,0 +1,15 @@
+# The same locked release binary the tests use, on a slim runtime image.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p gatehouse
+
+FROM debian:bookworm-slim
+RUN useradd --system --uid 10001 gatehouse
+COPY --from=build /src/target/release/gatehouse /usr/local/bin/gatehouse
+COPY config/ /etc/gatehouse/
+USER gatehouse
+# The embedded default binds loopback; in a container pass a configuration whose routes bind
+# 0.0.0.0 (bindHost) and advertise a host clients can reach.
+ENTRYPOINT ["gatehouse"]
+CMD ["serve", "--config", "/etc/gatehouse/gatehouse.yaml"]
