@@ -117,11 +117,13 @@ class Process:
 class Tansu(Process):
     """A Tansu broker with in-memory storage: one independent Kafka cluster."""
 
-    def __init__(self, workdir: Path, port: int, cluster_id: str, advertised_port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int, cluster_id: str, advertised_port: int | None = None,
+                 storage: str = "memory://tansu/") -> None:
         super().__init__(f"tansu-{port}", workdir)
         self.port = port
         self.cluster_id = cluster_id
         self.advertised_port = advertised_port or port
+        self.storage = storage
 
     @property
     def bootstrap(self) -> str:
@@ -132,7 +134,7 @@ class Tansu(Process):
             str(tansu_binary()), "broker", "--cluster-id", self.cluster_id,
             "--listener-url", f"tcp://127.0.0.1:{self.port}",
             "--advertised-listener-url", f"tcp://127.0.0.1:{self.advertised_port}",
-            "--storage-engine", "memory://tansu/",
+            "--storage-engine", self.storage,
         ])
         wait_for_port(self.port, proc=self.proc)
         return self

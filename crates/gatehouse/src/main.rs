@@ -8,6 +8,12 @@ use tracing_subscriber::EnvFilter;
 use gatehouse_config::GatewayConfig;
 use gatehouse_proxy::{ConnectionLimits, Gateway};
 
+#[cfg(feature = "count-allocations")]
+mod counting_alloc;
+#[cfg(feature = "count-allocations")]
+#[global_allocator]
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
+
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "A Kafka-protocol gateway")]
 struct Cli {
@@ -34,6 +40,8 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    #[cfg(feature = "count-allocations")]
+    gatehouse_routing::metrics::register_extra(counting_alloc::render);
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),

@@ -11,6 +11,7 @@
 pub mod codec;
 pub mod frame;
 pub mod header;
+pub mod scan;
 pub mod versions;
 
 pub use kafka_protocol;

@@ -23,6 +23,14 @@ pub struct Metrics {
     pub unmapped_node_ids: DashMap<(String, i32), AtomicU64>,
 }
 
+/// Extra lines a build may add to the metrics output (the benchmark build's allocation counters).
+static EXTRA: OnceLock<fn() -> String> = OnceLock::new();
+
+/// Registers a renderer for extra metrics; only the first registration counts.
+pub fn register_extra(render: fn() -> String) {
+    let _ = EXTRA.set(render);
+}
+
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::default)

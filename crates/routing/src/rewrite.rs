@@ -19,6 +19,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
 use gatehouse_protocol::codec::{decode_response, encode_response, CodecResult};
+use gatehouse_protocol::scan::{fetch_has_top_level_tags, produce_has_top_level_tags};
 use gatehouse_protocol::versions::intersect;
 
 use crate::metrics::metrics;
@@ -93,6 +94,10 @@ impl<'a> AddressRewriter<'a> {
                     true
                 })
             }
+            // Walk first: only a response that has top-level tagged fields can carry
+            // node_endpoints, and only then is it worth decoding.
+            ApiKey::Produce if !produce_has_top_level_tags(&frame, version)? => Ok(frame),
+            ApiKey::Fetch if !fetch_has_top_level_tags(&frame, version)? => Ok(frame),
             ApiKey::Produce => self.each::<ProduceResponse>(frame, key, version, |r, s| {
                 !r.node_endpoints.is_empty() && {
                     r.node_endpoints

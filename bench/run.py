@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Gatehouse benchmark.
+
+Runs librdkafka's rdkafka_performance directly against a Tansu broker and through Gatehouse
+(release build) in front of the same broker, interleaved, for several rounds, and prints
+medians and the ratio gateway/direct per scenario. Also reports the gateway's CPU per GB and
+per 1000 requests (from /proc), added produce latency (librdkafka's own request round-trip
+statistics), RSS with 10 000 idle client connections, and heap allocations per forwarded
+request (a build with a counting allocator). Nothing here asserts a timing: it measures.
+
+Usage: scripts/bench [--rounds N] [--quick] [--only a,b,...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from clients import create_topic  # noqa: E402
+from harness import Gatehouse, Ports, Tansu, domain  # noqa: E402
+
+BENCH_DIR = ROOT / "target" / "bench"
+PERF = BENCH_DIR / "librdkafka" / "examples" / "rdkafka_performance"
+GATEWAY = ROOT / "target" / "release" / "gatehouse"
+COUNTING_GATEWAY = ROOT / "target" / "bench-alloc" / "release" / "gatehouse"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- building the tools
+
+def build(counting: bool) -> None:
+    if not PERF.exists():
+        manifest = ROOT / "bench" / "librdkafka-src" / "Cargo.toml"
+        subprocess.run(["cargo", "fetch", "--locked", "--manifest-path", str(manifest)], check=True)
+        meta = json.loads(subprocess.run(
+            ["cargo", "metadata", "--format-version", "1", "--locked", "--manifest-path", str(manifest)],
+            check=True, capture_output=True).stdout)
+        sys_pkg = next(p for p in meta["packages"] if p["name"] == "rdkafka-sys")
+        src = Path(sys_pkg["manifest_path"]).parent / "librdkafka"
+        dst = PERF.parent.parent
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
+        log(f"building rdkafka_performance from {src}")
+        for cmd in (["./configure", "--disable-gssapi", "--disable-curl"],
+                    ["make", "-j2", "-C", "src", "librdkafka.a"],
+                    ["make", "-C", "examples", "rdkafka_performance"]):
+            subprocess.run(cmd, cwd=dst, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "gatehouse"], cwd=ROOT, check=True)
+    if counting:
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "gatehouse", "--features", "count-allocations",
+                        "--target-dir", str(ROOT / "target" / "bench-alloc")], cwd=ROOT, check=True)
+
+
+# ---------------------------------------------------------------- processes
+
+class Setup:
+    """A fresh Tansu broker and a gateway in front of it."""
+
+    def __init__(self, ports: Ports, workdir: Path, storage: str, binary: Path = GATEWAY) -> None:
+        self.broker = Tansu(workdir, ports.one(), "bench", storage=storage).start()
+        os.environ["GATEHOUSE_BIN"] = str(binary)
+        config = {
+            "gateway": {"maxInFlightRequests": 1000},
+            "admin": {"listen": f"127.0.0.1:{ports.one()}"},
+            "streamingDomains": [domain("bench", self.broker.bootstrap)],
+        }
+        port = ports.block(2)
+        config["routes"] = [{"name": "bench", "endpoint": f"127.0.0.1:{port}",
+                             "streamingDomain": {"name": "bench", "bootstrapServerId": "main"}}]
+        self.gateway = Gatehouse(workdir, config, name=f"gatehouse-{port}")
+        self.gateway.start()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.gateway.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.gateway.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def counter(self, name: str) -> int:
+        with urllib.request.urlopen(self.gateway.admin_url + "/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return int(line.split()[1])
+        return 0
+
+    def close(self) -> None:
+        self.gateway.stop()
+        self.broker.stop()
+
+
+# ---------------------------------------------------------------- rdkafka_performance
+
+PRODUCED = re.compile(r"% (\d+) messages produced \((\d+) bytes\), (\d+) delivered \(offset \d+, (\d+) failed\) "
+                      r"in (\d+)ms: (\d+) msgs/s and ([\d.]+) MB/s")
+CONSUMED = re.compile(r"% (\d+) messages \((\d+) bytes\) consumed in (\d+)ms: (\d+) msgs/s \(([\d.]+) MB/s\)")
+
+
+@dataclass
+class Run:
+    msgs_per_s: float
+    mb_per_s: float
+    bytes: int
+    ok: bool
+
+
+def perf(bootstrap: str, args: list[str], timeout: float = 300) -> Run:
+    cmd = [str(PERF), "-b", bootstrap, "-q", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
+    m = None
+    for m in PRODUCED.finditer(out):
+        pass
+    if m:
+        produced, nbytes, delivered, failed, _, rate, mbs = m.groups()
+        return Run(float(rate), float(mbs), int(nbytes), int(delivered) == int(produced) and int(failed) == 0)
+    for m in CONSUMED.finditer(out):
+        pass
+    if m:
+        count, nbytes, _, rate, mbs = m.groups()
+        return Run(float(rate), float(mbs), int(nbytes), True)
+    raise RuntimeError(f"no summary in rdkafka_performance output: {out[-500:]}")
+
+
+@dataclass
+class Scenario:
+    key: str
+    title: str
+    size: int
+    count: int
+    extra: list[str]
+    consume: bool = False
+
+
+BIG_BATCHES = ["-X", "linger.ms=5", "-X", "batch.size=1000000", "-X", "enable.idempotence=false"]
+SCENARIOS = [
+    Scenario("a", "produce 100 B, large batches, acks=all", 100, 3_000_000, BIG_BATCHES),
+    Scenario("b", "produce 1 KiB, acks=all", 1024, 1_000_000, BIG_BATCHES),
+    Scenario("c", "produce 100 B, 10 records/request, linger 0", 100, 300_000,
+             ["-X", "linger.ms=0", "-X", "batch.num.messages=10", "-X", "enable.idempotence=false"]),
+    Scenario("d", "consume 1 KiB, fetch wait 10 ms", 1024, 500_000, ["-X", "fetch.wait.max.ms=10"], consume=True),
+]
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    storage: str
+    direct: list[Run] = field(default_factory=list)
+    gateway: list[Run] = field(default_factory=list)
+    cpu_s: float = 0.0
+    gw_bytes: int = 0
+    gw_requests: int = 0
+
+    def median(self, runs: list[Run]) -> float:
+        good = [r.msgs_per_s for r in runs if r.ok]
+        return statistics.median(good) if good else float("nan")
+
+    @property
+    def ratio(self) -> float:
+        return self.median(self.gateway) / self.median(self.direct)
+
+
+def produce_args(s: Scenario, topic: str) -> list[str]:
+    return ["-P", "-t", topic, "-s", str(s.size), "-c", str(s.count), "-a", "-1", *s.extra]
+
+
+def run_scenario(s: Scenario, storage: str, rounds: int, ports: Ports, workdir: Path) -> Result:
+    res = Result(s, storage)
+    setup = None
+    try:
+        for i in range(rounds):
+            if s.consume:
+                if setup is None:  # preload once; consuming does not change the data
+                    setup = Setup(ports, workdir, storage)
+                    create_topic(setup.broker.bootstrap, "consume")
+                    perf(setup.broker.bootstrap, produce_args(Scenario("", "", s.size, s.count, BIG_BATCHES), "consume"))
+                args = ["-C", "-t", "consume", "-p", "0", "-o", "beginning", "-c", str(s.count), *s.extra]
+            else:
+                setup = Setup(ports, workdir, storage)  # a fresh broker every round
+            order = ["direct", "gateway"] if i % 2 == 0 else ["gateway", "direct"]
+            for which in order:
+                bootstrap = setup.broker.bootstrap if which == "direct" else setup.gateway.bootstrap()
+                if not s.consume:
+                    topic = f"t-{which}-{i}"
+                    create_topic(setup.broker.bootstrap, topic)  # the null engine does not auto-create
+                    args = produce_args(s, topic)
+                if which == "gateway":
+                    cpu0, req0 = setup.cpu_seconds(), setup.counter("gatehouse_requests_forwarded_total")
+                r = perf(bootstrap, args)
+                if which == "gateway":
+                    res.cpu_s += setup.cpu_seconds() - cpu0
+                    res.gw_requests += setup.counter("gatehouse_requests_forwarded_total") - req0
+                    res.gw_bytes += r.bytes
+                (res.direct if which == "direct" else res.gateway).append(r)
+                log(f"  ({s.key}) {storage:>8} round {i + 1} {which:>7}: {r.msgs_per_s:>10.0f} msgs/s {r.mb_per_s:8.2f} MB/s"
+                    + ("" if r.ok else "  [incomplete delivery: not counted]"))
+            if not s.consume:
+                setup.close()
+                setup = None
+    finally:
+        if setup:
+            setup.close()
+    return res
+
+
+# ---------------------------------------------------------------- latency (e)
+
+def rtt_percentiles(bootstrap: str, seconds: float, rate: int) -> tuple[float, float]:
+    """p50/p99 produce round trip (µs) from librdkafka's statistics, at a fixed rate."""
+    from confluent_kafka import Producer
+
+    stats: list[dict] = []
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0, "enable.idempotence": False,
+                  "statistics.interval.ms": int(seconds * 1000), "stats_cb": lambda s: stats.append(json.loads(s))})
+    p.produce("latency", b"warm-up")
+    p.flush(10)
+    stats.clear()
+    start = time.monotonic()
+    n = 0
+    while True:
+        elapsed = time.monotonic() - start
+        if elapsed > seconds + 0.5:
+            break
+        while n < elapsed * rate:
+            p.produce("latency", b"x" * 100)
+            n += 1
+        p.poll(0.0005)
+    p.flush(10)
+    for s in stats:
+        for b in s["brokers"].values():
+            if b["nodeid"] >= 0 and b["rtt"]["cnt"] > 0:
+                return b["rtt"]["p50"], b["rtt"]["p99"]
+    raise RuntimeError("no round-trip statistics")
+
+
+def run_latency(rounds: int, seconds: float, ports: Ports, workdir: Path) -> dict:
+    setup = Setup(ports, workdir, "memory://tansu/")
+    create_topic(setup.broker.bootstrap, "latency")
+    direct, gateway = [], []
+    try:
+        for i in range(rounds):
+            order = ["direct", "gateway"] if i % 2 == 0 else ["gateway", "direct"]
+            for which in order:
+                bootstrap = setup.broker.bootstrap if which == "direct" else setup.gateway.bootstrap()
+                p50, p99 = rtt_percentiles(bootstrap, seconds, 1000)
+                (direct if which == "direct" else gateway).append((p50, p99))
+                log(f"  (e) round {i + 1} {which:>7}: p50 {p50 / 1000:.3f} ms  p99 {p99 / 1000:.3f} ms")
+    finally:
+        setup.close()
+    med = lambda xs, k: statistics.median(x[k] for x in xs) / 1000  # noqa: E731
+    return {"direct_p50_ms": med(direct, 0), "direct_p99_ms": med(direct, 1),
+            "gateway_p50_ms": med(gateway, 0), "gateway_p99_ms": med(gateway, 1)}
+
+
+# ---------------------------------------------------------------- idle connections, allocations
+
+def idle_connections(n: int, ports: Ports, workdir: Path) -> dict:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the gateway inherits it
+    setup = Setup(ports, workdir, "memory://tansu/")
+    socks = []
+    try:
+        before = setup.rss_kib()
+        for _ in range(n):
+            socks.append(socket.create_connection(("127.0.0.1", setup.gateway.route_port()), timeout=10))
+        deadline = time.time() + 10
+        while setup.counter("gatehouse_connections_active") < n and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        after = setup.rss_kib()
+        active = setup.counter("gatehouse_connections_active")
+    finally:
+        for s in socks:
+            s.close()
+        setup.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return {"connections": active, "rss_mib": after / 1024, "rss_before_mib": before / 1024,
+            "kib_per_connection": (after - before) / max(active, 1)}
+
+
+def allocations(ports: Ports, workdir: Path, quick: bool) -> dict:
+    out = {}
+    count = 50_000 if quick else 200_000
+    for label, size, consume in (("produce 100 B", 100, False), ("produce 1 KiB", 1024, False), ("fetch 1 KiB", 1024, True)):
+        setup = Setup(ports, workdir, "memory://tansu/", binary=COUNTING_GATEWAY)
+        try:
+            for topic in ("c", "p", "warm"):
+                create_topic(setup.broker.bootstrap, topic)
+            if consume:
+                perf(setup.broker.bootstrap, ["-P", "-t", "c", "-s", str(size), "-c", str(count), "-a", "-1", *BIG_BATCHES])
+                args = ["-C", "-t", "c", "-p", "0", "-o", "beginning", "-c", str(count), "-X", "fetch.wait.max.ms=10"]
+            else:
+                args = ["-P", "-t", "p", "-s", str(size), "-c", str(count), "-a", "-1", *BIG_BATCHES]
+            # Warm up connections and metadata first, so only steady-state requests are counted.
+            perf(setup.gateway.bootstrap(), ["-P", "-t", "warm", "-s", "10", "-c", "10", "-a", "-1"])
+            a0, b0 = setup.counter("gatehouse_heap_allocations_total"), setup.counter("gatehouse_heap_allocated_bytes_total")
+            r0 = setup.counter("gatehouse_requests_forwarded_total")
+            run = perf(setup.gateway.bootstrap(), args)
+            a1, b1 = setup.counter("gatehouse_heap_allocations_total"), setup.counter("gatehouse_heap_allocated_bytes_total")
+            r1 = setup.counter("gatehouse_requests_forwarded_total")
+            requests = max(r1 - r0, 1)
+            out[label] = {"requests": requests, "allocations_per_request": (a1 - a0) / requests,
+                          "allocated_bytes_per_request": (b1 - b0) / requests,
+                          "record_bytes_per_request": run.bytes / requests}
+            log(f"  allocations, {label}: {out[label]}")
+        finally:
+            setup.close()
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+def report(results: list[Result], latency: dict | None, idle: dict | None, allocs: dict | None) -> str:
+    lines = [f"Gatehouse benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+             f"{platform.processor() or platform.machine()}, {cpu_model()}", ""]
+    lines += ["| scenario | storage | direct msgs/s | gateway msgs/s | ratio | gateway CPU s/GB | gateway CPU s/1000 req |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        gb = r.gw_bytes / 1e9
+        lines.append(f"| ({r.scenario.key}) {r.scenario.title} | {r.storage} | {r.median(r.direct):,.0f} | "
+                     f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.cpu_s / gb if gb else 0:.2f} | "
+                     f"{1000 * r.cpu_s / max(r.gw_requests, 1):.3f} |")
+    if latency:
+        lines += ["", "| (e) produce at 1000 msgs/s, acks=all | p50 ms | p99 ms |", "| --- | --- | --- |",
+                  f"| direct | {latency['direct_p50_ms']:.3f} | {latency['direct_p99_ms']:.3f} |",
+                  f"| gateway | {latency['gateway_p50_ms']:.3f} | {latency['gateway_p99_ms']:.3f} |",
+                  f"| added by the gateway | {latency['gateway_p50_ms'] - latency['direct_p50_ms']:.3f} | "
+                  f"**{latency['gateway_p99_ms'] - latency['direct_p99_ms']:.3f}** |"]
+    if idle:
+        lines += ["", f"Idle connections: {idle['connections']} open, gateway RSS **{idle['rss_mib']:.1f} MiB** "
+                      f"(from {idle['rss_before_mib']:.1f} MiB; {idle['kib_per_connection']:.1f} KiB per connection)."]
+    if allocs:
+        lines += ["", "| heap allocations (gateway) | per request | bytes allocated per request | record bytes per request |",
+                  "| --- | --- | --- | --- |"]
+        for k, v in allocs.items():
+            lines.append(f"| {k} | {v['allocations_per_request']:.2f} | {v['allocated_bytes_per_request']:,.0f} | "
+                         f"{v['record_bytes_per_request']:,.0f} |")
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="seconds-long smoke run: one round, small counts")
+    ap.add_argument("--only", default="a,b,c,d,e,idle,alloc", help="comma-separated parts to run")
+    opts = ap.parse_args()
+    parts = set(opts.only.split(","))
+    rounds = 1 if opts.quick else opts.rounds
+    build(counting="alloc" in parts)
+    workdir = BENCH_DIR / "run"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    ports = Ports()
+    results = []
+    for s in SCENARIOS:
+        if s.key not in parts:
+            continue
+        if opts.quick:
+            s.count = max(s.count // 50, 10_000)
+        storages = ["memory://tansu/"] if s.consume else ["null://sink", "memory://tansu/"]
+        for storage in storages:
+            log(f"scenario ({s.key}) {s.title} [{storage}]")
+            results.append(run_scenario(s, storage, rounds, ports, workdir))
+    latency = run_latency(max(rounds, 3), 2 if opts.quick else 5, ports, workdir) if "e" in parts else None
+    idle = idle_connections(1000 if opts.quick else 10_000, ports, workdir) if "idle" in parts else None
+    allocs = allocations(ports, workdir, opts.quick) if "alloc" in parts else None
+    text = report(results, latency, idle, allocs)
+    (BENCH_DIR / "report.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
