@@ -65,6 +65,34 @@ pub fn encode_request<T: Encodable>(header: &RequestHeader, body: &T) -> CodecRe
     Ok(out.freeze())
 }
 
+/// Decodes a COMPACT_ARRAY of structs (e.g. a tagged field's value). The count is bounded by
+/// the bytes left, as everywhere else.
+pub fn decode_compact_array<T: Decodable>(buf: &mut Bytes, version: i16) -> CodecResult<Vec<T>> {
+    let (n, used) = crate::header::read_unsigned_varint(buf, 0)
+        .ok_or_else(|| anyhow::anyhow!("bad array length"))?;
+    bytes::Buf::advance(buf, used);
+    let count = (n as usize).saturating_sub(1);
+    if count > buf.len() {
+        anyhow::bail!("array of {count} exceeds the {} bytes remaining", buf.len());
+    }
+    (0..count).map(|_| T::decode(buf, version)).collect()
+}
+
+/// Encodes a COMPACT_ARRAY of structs.
+pub fn encode_compact_array<T: Encodable>(
+    out: &mut BytesMut,
+    items: &[T],
+    version: i16,
+) -> CodecResult<()> {
+    let mut n = items.len() + 1;
+    while n >= 0x80 {
+        out.extend_from_slice(&[(n as u8 & 0x7f) | 0x80]);
+        n >>= 7;
+    }
+    out.extend_from_slice(&[n as u8]);
+    items.iter().try_for_each(|i| i.encode(out, version))
+}
+
 /// The answer a broker gives to an ApiVersions request newer than it knows: a v0 response with
 /// UNSUPPORTED_VERSION and the versions it does support, so the client can retry.
 pub fn api_versions_too_new(correlation_id: i32) -> Bytes {

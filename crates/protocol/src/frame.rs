@@ -46,14 +46,13 @@ impl FrameSplitter {
         self.max_frame_bytes
     }
 
-    /// Takes the next complete frame (with its prefix) off `buf`, or says how many more bytes
-    /// are needed. Never allocates.
-    pub fn split(&self, buf: &mut BytesMut) -> Result<Split, FrameError> {
-        if buf.len() < LENGTH_PREFIX {
-            return Ok(Split::NeedMore(LENGTH_PREFIX - buf.len()));
-        }
-        let declared = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-        let len = match declared {
+    /// The whole length (prefix included) of the frame starting at `buf`, once its prefix is
+    /// there, checked against the limit.
+    pub fn declared_len(&self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
+        let Some(prefix) = buf.get(..LENGTH_PREFIX) else {
+            return Ok(None);
+        };
+        let len = match i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) {
             n if n < 0 => return Err(FrameError::Negative(n)),
             0 => return Err(FrameError::Empty),
             n => n as usize,
@@ -64,7 +63,15 @@ impl FrameSplitter {
                 max: self.max_frame_bytes,
             });
         }
-        let total = LENGTH_PREFIX + len;
+        Ok(Some(LENGTH_PREFIX + len))
+    }
+
+    /// Takes the next complete frame (with its prefix) off `buf`, or says how many more bytes
+    /// are needed. Never allocates.
+    pub fn split(&self, buf: &mut BytesMut) -> Result<Split, FrameError> {
+        let Some(total) = self.declared_len(buf)? else {
+            return Ok(Split::NeedMore(LENGTH_PREFIX - buf.len()));
+        };
         if buf.len() < total {
             return Ok(Split::NeedMore(total - buf.len()));
         }

@@ -6,41 +6,22 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, WriteHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{self, error::TryRecvError, error::TrySendError};
+use tokio::sync::mpsc::{self, error::TrySendError};
 
 use gatehouse_protocol::codec::api_versions_too_new;
 use gatehouse_protocol::frame::{FrameSplitter, Split};
-use gatehouse_protocol::header::{produce_acks, response_correlation_id, RequestHeaderPeek};
+use gatehouse_protocol::header::{produce_acks, RequestHeaderPeek};
 use gatehouse_protocol::versions::{admit, Admission};
 use gatehouse_routing::metrics::metrics;
-use gatehouse_routing::rewrite::{rewrites_response, AddressRewriter};
 use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
-use gatehouse_routing::{Route, Target};
+use gatehouse_routing::Target;
 
 use crate::io::write_batch;
-use crate::{describe, Gateway};
-
-/// Smallest read from a socket; larger frames grow the buffer as their bytes arrive, never
-/// ahead of them, so a peer announcing a big frame and sending nothing pins little memory.
-const READ_CHUNK: usize = 16 * 1024;
-const MAX_READ_RESERVE: usize = 1024 * 1024;
-
-/// What the response pump must do next, in the order the client sent its requests.
-enum Pending {
-    /// The upstream connection was opened; its read side.
-    Connected(ReadHalf<UpstreamStream>),
-    /// A forwarded request whose response the upstream will send.
-    Forwarded {
-        correlation_id: i32,
-        key: ApiKey,
-        version: i16,
-    },
-    /// An answer the gateway gives itself.
-    Local(Bytes),
-}
+use crate::responses::{Pending, ResponsePump};
+use crate::{describe, Gateway, MAX_READ_RESERVE, READ_CHUNK};
 
 /// Why a connection ended, for the log.
 enum End {
@@ -88,14 +69,17 @@ pub async fn serve(
     let (client_rd, client_wr) = socket.into_split();
     let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
     let splitter = FrameSplitter::new(gateway.limits.max_frame_bytes);
-    let responses = tokio::spawn(response_pump(
-        rx,
-        client_wr,
-        route.clone(),
-        upstream.clone(),
-        splitter,
-        peer,
-    ));
+    let responses = tokio::spawn(
+        ResponsePump::new(
+            rx,
+            client_wr,
+            route.clone(),
+            upstream.clone(),
+            splitter,
+            peer,
+        )
+        .run(),
+    );
     let end = request_pump(client_rd, tx, &upstream, target, splitter).await;
     match &end {
         End::ClientClosed | End::ResponsePumpGone => {}
@@ -242,87 +226,4 @@ async fn flush(
     write_batch(wr, batch)
         .await
         .map_err(|e| End::Upstream(e.to_string()))
-}
-
-/// Reads upstream responses in request order, rewrites those that carry broker addresses,
-/// and writes them to the client, batching whatever is ready.
-async fn response_pump(
-    mut rx: mpsc::Receiver<Pending>,
-    mut client: OwnedWriteHalf,
-    route: Arc<Route>,
-    upstream: Arc<UpstreamCluster>,
-    splitter: FrameSplitter,
-    peer: SocketAddr,
-) {
-    let rewriter = AddressRewriter::new(&route, &upstream);
-    let mut upstream_rd: Option<ReadHalf<UpstreamStream>> = None;
-    let mut buf = BytesMut::new();
-    let mut out: Vec<Bytes> = Vec::new();
-    let result: Result<(), String> = async {
-        loop {
-            let pending = match rx.try_recv() {
-                Ok(p) => p,
-                Err(TryRecvError::Disconnected) => break,
-                Err(TryRecvError::Empty) => {
-                    write_batch(&mut client, &mut out).await.map_err(|e| format!("client write: {e}"))?;
-                    match upstream_rd.as_mut() {
-                        None => match rx.recv().await {
-                            Some(p) => p,
-                            None => break,
-                        },
-                        // While idle, notice an upstream that goes away.
-                        Some(rd) => {
-                            buf.reserve(READ_CHUNK);
-                            tokio::select! {
-                                p = rx.recv() => match p { Some(p) => p, None => break },
-                                read = rd.read_buf(&mut buf) => match read {
-                                    Ok(0) | Err(_) => return Err("upstream closed the connection".to_string()),
-                                    Ok(_) => continue,
-                                },
-                            }
-                        }
-                    }
-                }
-            };
-            match pending {
-                Pending::Local(answer) => out.push(answer),
-                Pending::Connected(rd) => upstream_rd = Some(rd),
-                Pending::Forwarded { correlation_id, key, version } => {
-                    let rd = upstream_rd.as_mut().ok_or("response expected before connecting")?;
-                    let frame = loop {
-                        match splitter.split(&mut buf).map_err(|e| format!("upstream frame: {e}"))? {
-                            Split::Frame(f) => break f.freeze(),
-                            Split::NeedMore(n) => {
-                                write_batch(&mut client, &mut out).await.map_err(|e| format!("client write: {e}"))?;
-                                buf.reserve(n.clamp(READ_CHUNK, MAX_READ_RESERVE));
-                                match rd.read_buf(&mut buf).await {
-                                    Ok(0) | Err(_) => return Err("upstream closed the connection".to_string()),
-                                    Ok(_) => {}
-                                }
-                            }
-                        }
-                    };
-                    let got = response_correlation_id(&frame[4..]);
-                    if got != Some(correlation_id) {
-                        return Err(format!("upstream answered correlation id {got:?}, expected {correlation_id}"));
-                    }
-                    let frame = if rewrites_response(key, version) {
-                        // A response that cannot be rewritten must not reach the client with
-                        // the upstream's real addresses in it.
-                        rewriter.rewrite(key, version, frame).map_err(|e| format!("{key:?} v{version} response: {e}"))?
-                    } else {
-                        frame
-                    };
-                    out.push(frame);
-                }
-            }
-        }
-        write_batch(&mut client, &mut out).await.map_err(|e| format!("client write: {e}"))?;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::warn!(%peer, route = %route.name, "closing client connection: {e}");
-    }
-    let _ = client.shutdown().await;
 }

@@ -10,33 +10,53 @@
 //! coordinator on it is answered COORDINATOR_NOT_AVAILABLE, and it is logged once and counted
 //! in `gatehouse_unmapped_node_ids_total` so the operator can widen the range.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::fetch_response::NodeEndpoint as FetchNodeEndpoint;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse,
+    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FindCoordinatorResponse,
     MetadataResponse, ProduceResponse, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
-use gatehouse_protocol::codec::{decode_response, encode_response, CodecResult};
-use gatehouse_protocol::scan::{fetch_has_top_level_tags, produce_has_top_level_tags};
+use gatehouse_protocol::codec::{
+    decode_compact_array, decode_response, encode_compact_array, encode_response, CodecResult,
+};
+use gatehouse_protocol::scan::{
+    fetch_progress, parse_tagged_section, produce_has_top_level_tags, tagged_section_of_size,
+    FetchProgress,
+};
 use gatehouse_protocol::versions::intersect;
 
 use crate::metrics::metrics;
 use crate::topology::Route;
 use crate::upstream::UpstreamCluster;
 
-/// Whether the routing stage must see responses of this key and version.
-pub fn rewrites_response(key: ApiKey, version: i16) -> bool {
+/// How the routing stage handles a response of this key and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseHandling {
+    /// Carries no broker address: pass the bytes on as they arrive.
+    Forward,
+    /// May carry broker addresses anywhere: wait for the whole frame and [`AddressRewriter::rewrite`] it.
+    Decode,
+    /// A Fetch response (v16+) whose only possible addresses are the KIP-951 node_endpoints in
+    /// its final tagged fields: pass on everything before them as it arrives (see
+    /// `gatehouse_protocol::scan::fetch_progress`) and [`AddressRewriter::rewrite_fetch_tail`]
+    /// the tail, keeping the frame's length.
+    FetchTail,
+}
+
+pub fn response_handling(key: ApiKey, version: i16) -> ResponseHandling {
     match key {
         ApiKey::Metadata
         | ApiKey::FindCoordinator
         | ApiKey::DescribeCluster
-        | ApiKey::ApiVersions => true,
-        // KIP-951: node_endpoints appear in Produce v10+ and Fetch v16+.
-        ApiKey::Produce => version >= 10,
-        ApiKey::Fetch => version >= 16,
-        _ => false,
+        | ApiKey::ApiVersions => ResponseHandling::Decode,
+        // KIP-951: node_endpoints appear in Produce v10+ (small answers: decode when present)
+        // and Fetch v16+ (large answers: stream).
+        ApiKey::Produce if version >= 10 => ResponseHandling::Decode,
+        ApiKey::Fetch if version >= 16 => ResponseHandling::FetchTail,
+        _ => ResponseHandling::Forward,
     }
 }
 
@@ -97,7 +117,6 @@ impl<'a> AddressRewriter<'a> {
             // Walk first: only a response that has top-level tagged fields can carry
             // node_endpoints, and only then is it worth decoding.
             ApiKey::Produce if !produce_has_top_level_tags(&frame, version)? => Ok(frame),
-            ApiKey::Fetch if !fetch_has_top_level_tags(&frame, version)? => Ok(frame),
             ApiKey::Produce => self.each::<ProduceResponse>(frame, key, version, |r, s| {
                 !r.node_endpoints.is_empty() && {
                     r.node_endpoints
@@ -105,16 +124,62 @@ impl<'a> AddressRewriter<'a> {
                     true
                 }
             }),
-            ApiKey::Fetch => self.each::<FetchResponse>(frame, key, version, |r, s| {
-                !r.node_endpoints.is_empty() && {
-                    r.node_endpoints
-                        .retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
-                    true
-                }
-            }),
+            ApiKey::Fetch if version >= 16 => self.rewrite_fetch_frame(frame, version),
             ApiKey::ApiVersions => rewrite_api_versions(frame, version),
             _ => Ok(frame),
         }
+    }
+
+    /// Rewrites the top-level tagged fields of a Fetch response (v16+) to exactly their
+    /// original size, so bytes before them could already be passed on with the original
+    /// length prefix. node_endpoints are virtualised in place and the section padded with an
+    /// unknown tag that clients skip; if the rewritten endpoints do not fit (a gateway host
+    /// longer than the broker's), they are dropped and clients fall back to a metadata refresh.
+    pub fn rewrite_fetch_tail(&self, section: Bytes, version: i16) -> CodecResult<Bytes> {
+        if section[..] == [0] {
+            return Ok(section);
+        }
+        let mut fields = parse_tagged_section(&section)?;
+        let Some(i) = fields.iter().position(|(tag, _)| *tag == 0) else {
+            return Ok(section); // unknown tags only: nothing that names a broker
+        };
+        let mut endpoints: Vec<FetchNodeEndpoint> =
+            decode_compact_array(&mut fields[i].1.clone(), version)?;
+        endpoints.retain_mut(|n| self.virtualise(n.node_id.0, &mut n.host, &mut n.port));
+        let mut encoded = BytesMut::new();
+        encode_compact_array(&mut encoded, &endpoints, version)?;
+        fields[i].1 = encoded.freeze();
+        metrics()
+            .responses_rewritten
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(out) = tagged_section_of_size(&fields, section.len()) {
+            return Ok(out.into());
+        }
+        fields.remove(i);
+        tracing::debug!("rewritten node_endpoints do not fit the Fetch response; dropped");
+        tagged_section_of_size(&fields, section.len())
+            .map(Bytes::from)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "cannot rebuild a Fetch tagged section of {} bytes",
+                    section.len()
+                )
+            })
+    }
+
+    /// A whole Fetch frame: the same tail rewrite, spliced back (a copy only when it changed).
+    fn rewrite_fetch_frame(&self, frame: Bytes, version: i16) -> CodecResult<Bytes> {
+        let FetchProgress::TagsAt(at) = fetch_progress(&frame[..], frame.len(), version)? else {
+            anyhow::bail!("Fetch response ends before its tagged fields");
+        };
+        let tail = self.rewrite_fetch_tail(frame.slice(at..), version)?;
+        if tail[..] == frame[at..] {
+            return Ok(frame);
+        }
+        let mut out = BytesMut::with_capacity(frame.len());
+        out.extend_from_slice(&frame[..at]);
+        out.extend_from_slice(&tail);
+        Ok(out.freeze())
     }
 
     /// Decodes, lets `edit` change the message (it says whether it did), re-encodes if so.

@@ -14,7 +14,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
 use gatehouse_protocol::codec::{decode_response, encode_response};
-use gatehouse_routing::rewrite::{rewrites_response, AddressRewriter};
+use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
 use gatehouse_routing::upstream::UpstreamCluster;
 use gatehouse_routing::{BrokerMap, HostPort, NodeIdRange, Route};
 
@@ -66,7 +66,7 @@ fn through<T: Encodable + Decodable>(key: ApiKey, version: i16, body: &T) -> (By
         version,
     )
     .unwrap();
-    assert!(rewrites_response(key, version));
+    assert_ne!(response_handling(key, version), ResponseHandling::Forward);
     let out = AddressRewriter::new(&route, &up)
         .rewrite(key, version, input.clone())
         .unwrap();
@@ -194,7 +194,7 @@ fn describe_cluster_brokers() {
 }
 
 #[test]
-fn kip_951_node_endpoints_are_rewritten_and_absent_ones_cost_no_reencode() {
+fn kip_951_produce_node_endpoints_are_rewritten_and_absent_ones_cost_no_reencode() {
     let r = ProduceResponse::default().with_node_endpoints(vec![ProduceNodeEndpoint::default()
         .with_node_id(BrokerId(2))
         .with_host(s("kafka-2"))
@@ -208,13 +208,97 @@ fn kip_951_node_endpoints_are_rewritten_and_absent_ones_cost_no_reencode() {
         ("gw.example".into(), 19095)
     );
 
-    let (input, out, _) = through(ApiKey::Fetch, 16, &FetchResponse::default());
+    let (input, out, _) = through(ApiKey::Produce, 11, &ProduceResponse::default());
     assert_eq!(
         input.as_ptr(),
         out.as_ptr(),
         "a response without endpoints is forwarded as it came"
     );
-    assert!(!rewrites_response(ApiKey::Fetch, 15) && !rewrites_response(ApiKey::Produce, 9));
+    assert_eq!(
+        response_handling(ApiKey::Produce, 9),
+        ResponseHandling::Forward
+    );
+    assert_eq!(
+        response_handling(ApiKey::Fetch, 15),
+        ResponseHandling::Forward
+    );
+    assert_eq!(
+        response_handling(ApiKey::Fetch, 16),
+        ResponseHandling::FetchTail
+    );
+}
+
+fn fetch_with_endpoint(host: &str, unmapped_too: bool) -> FetchResponse {
+    use kafka_protocol::messages::fetch_response::{
+        FetchableTopicResponse, NodeEndpoint, PartitionData,
+    };
+    FetchResponse::default()
+        .with_responses(vec![FetchableTopicResponse::default().with_partitions(
+            vec![PartitionData::default()
+                .with_partition_index(0)
+                .with_records(Some(Bytes::from_static(b"opaque record batch bytes")))],
+        )])
+        .with_node_endpoints(
+            [(2, 9094), (99, 9095)]
+                .into_iter()
+                .take(if unmapped_too { 2 } else { 1 })
+                .map(|(id, port)| {
+                    NodeEndpoint::default()
+                        .with_node_id(BrokerId(id))
+                        .with_host(s(host))
+                        .with_port(port)
+                })
+                .collect(),
+        )
+}
+
+#[test]
+fn fetch_node_endpoints_are_rewritten_in_place_keeping_the_frame_length() {
+    // A broker host longer than the gateway's: the rewritten endpoints fit, padded.
+    let long = "broker-2.kafka.internal.example.com";
+    let (input, out, got) = through(ApiKey::Fetch, 16, &fetch_with_endpoint(long, true));
+    assert_eq!(
+        out.len(),
+        input.len(),
+        "the length prefix already sent stays true"
+    );
+    let endpoints: Vec<_> = got
+        .node_endpoints
+        .iter()
+        .map(|n| (n.node_id.0, n.host.to_string(), n.port))
+        .collect();
+    assert_eq!(
+        endpoints,
+        vec![(2, "gw.example".into(), 19095)],
+        "unmapped node 99 dropped"
+    );
+    assert_eq!(
+        got.responses[0].partitions[0].records.as_deref(),
+        Some(&b"opaque record batch bytes"[..])
+    );
+    assert!(
+        !out.windows(long.len()).any(|w| w == long.as_bytes()),
+        "no real address left"
+    );
+}
+
+#[test]
+fn fetch_node_endpoints_that_cannot_fit_are_dropped_never_leaked() {
+    // One endpoint on a host shorter than the gateway's: the rewrite needs more room than there is.
+    let (input, out, got) = through(ApiKey::Fetch, 17, &fetch_with_endpoint("k2", false));
+    assert_eq!(out.len(), input.len());
+    assert!(
+        got.node_endpoints.is_empty(),
+        "clients fall back to a metadata refresh"
+    );
+    assert!(!out.windows(2).any(|w| w == b"k2"));
+
+    let (input, out, _) = through(ApiKey::Fetch, 16, &FetchResponse::default());
+    assert_eq!(
+        input.as_ptr(),
+        out.as_ptr(),
+        "no endpoints: forwarded as it came"
+    );
 }
 
 #[test]

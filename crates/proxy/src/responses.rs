@@ -1,0 +1,263 @@
+//! The response side of a client connection.
+//!
+//! Responses come back from the upstream in request order, and go to the client in that
+//! order, interleaved with answers the gateway gives itself. How much of a response is held
+//! before it is passed on depends on what the routing stage must do with it:
+//!
+//! * nothing ([`ResponseHandling::Forward`]): the bytes are passed on as they arrive, so a large
+//!   response is never held whole and its first bytes reach the client while the rest is still
+//!   on its way;
+//! * a Fetch v16+ ([`ResponseHandling::FetchTail`]): everything before its final tagged fields
+//!   is passed on as it arrives, and only that short tail is held and rewritten in place;
+//! * the rest ([`ResponseHandling::Decode`], small answers such as Metadata): the whole frame is
+//!   read, decoded, rewritten and re-encoded.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc::{self, error::TryRecvError};
+
+use gatehouse_protocol::frame::FrameSplitter;
+use gatehouse_protocol::header::response_correlation_id;
+use gatehouse_protocol::scan::{fetch_progress, FetchProgress, Segments};
+use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
+use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
+use gatehouse_routing::Route;
+
+use crate::io::write_batch;
+use crate::{MAX_READ_RESERVE, READ_CHUNK};
+
+/// What the response pump must do next, in the order the client sent its requests.
+pub(crate) enum Pending {
+    /// The upstream connection was opened; its read side.
+    Connected(ReadHalf<UpstreamStream>),
+    /// A forwarded request whose response the upstream will send.
+    Forwarded {
+        correlation_id: i32,
+        key: ApiKey,
+        version: i16,
+    },
+    /// An answer the gateway gives itself.
+    Local(Bytes),
+}
+
+pub(crate) struct ResponsePump {
+    pub rx: mpsc::Receiver<Pending>,
+    pub client: OwnedWriteHalf,
+    pub route: Arc<Route>,
+    pub upstream: Arc<UpstreamCluster>,
+    pub splitter: FrameSplitter,
+    pub peer: SocketAddr,
+    upstream_rd: Option<ReadHalf<UpstreamStream>>,
+    buf: BytesMut,
+    /// Ready for the client, written together when the pump would otherwise wait.
+    out: Vec<Bytes>,
+}
+
+type PumpResult<T = ()> = Result<T, String>;
+
+impl ResponsePump {
+    pub fn new(
+        rx: mpsc::Receiver<Pending>,
+        client: OwnedWriteHalf,
+        route: Arc<Route>,
+        upstream: Arc<UpstreamCluster>,
+        splitter: FrameSplitter,
+        peer: SocketAddr,
+    ) -> Self {
+        Self {
+            rx,
+            client,
+            route,
+            upstream,
+            splitter,
+            peer,
+            upstream_rd: None,
+            buf: BytesMut::new(),
+            out: Vec::new(),
+        }
+    }
+
+    pub async fn run(mut self) {
+        if let Err(e) = self.pump().await {
+            tracing::warn!(peer = %self.peer, route = %self.route.name, "closing client connection: {e}");
+        }
+        let _ = self.client.shutdown().await;
+    }
+
+    async fn pump(&mut self) -> PumpResult {
+        let (route, upstream) = (self.route.clone(), self.upstream.clone());
+        let rewriter = AddressRewriter::new(&route, &upstream);
+        while let Some(pending) = self.next_pending().await? {
+            match pending {
+                Pending::Local(answer) => self.out.push(answer),
+                Pending::Connected(rd) => self.upstream_rd = Some(rd),
+                Pending::Forwarded {
+                    correlation_id,
+                    key,
+                    version,
+                } => {
+                    self.response(&rewriter, correlation_id, key, version)
+                        .await?
+                }
+            }
+        }
+        self.flush().await
+    }
+
+    /// The next thing to do; while there is none, writes what is ready and watches for an
+    /// upstream that goes away.
+    async fn next_pending(&mut self) -> PumpResult<Option<Pending>> {
+        match self.rx.try_recv() {
+            Ok(p) => return Ok(Some(p)),
+            Err(TryRecvError::Disconnected) => return Ok(None),
+            Err(TryRecvError::Empty) => {}
+        }
+        self.flush().await?;
+        loop {
+            let Some(rd) = self.upstream_rd.as_mut() else {
+                return Ok(self.rx.recv().await);
+            };
+            self.buf.reserve(READ_CHUNK);
+            tokio::select! {
+                p = self.rx.recv() => return Ok(p),
+                read = rd.read_buf(&mut self.buf) => match read {
+                    Ok(0) | Err(_) => return Err("upstream closed the connection".into()),
+                    Ok(_) => {}
+                },
+            }
+        }
+    }
+
+    async fn response(
+        &mut self,
+        rewriter: &AddressRewriter<'_>,
+        correlation_id: i32,
+        key: ApiKey,
+        version: i16,
+    ) -> PumpResult {
+        self.fill(8).await?;
+        let total = self
+            .splitter
+            .declared_len(&self.buf)
+            .map_err(|e| format!("upstream frame: {e}"))?
+            .expect("the length prefix is buffered");
+        let got = response_correlation_id(&self.buf[4..]);
+        if got != Some(correlation_id) {
+            return Err(format!(
+                "upstream answered correlation id {got:?}, expected {correlation_id}"
+            ));
+        }
+        match response_handling(key, version) {
+            ResponseHandling::Forward => self.stream(total).await,
+            ResponseHandling::FetchTail => self.stream_fetch(rewriter, total, version).await,
+            ResponseHandling::Decode => {
+                self.fill(total).await?;
+                let frame = self.buf.split_to(total).freeze();
+                // A response that cannot be rewritten must not reach the client with the
+                // upstream's real addresses in it: the connection is closed instead.
+                let frame = rewriter
+                    .rewrite(key, version, frame)
+                    .map_err(|e| format!("{key:?} v{version} response: {e}"))?;
+                self.out.push(frame);
+                Ok(())
+            }
+        }
+    }
+
+    /// Passes `total` bytes on as they arrive.
+    async fn stream(&mut self, total: usize) -> PumpResult {
+        let mut left = total;
+        loop {
+            let take = left.min(self.buf.len());
+            if take > 0 {
+                self.out.push(self.buf.split_to(take).freeze());
+                left -= take;
+            }
+            if left == 0 {
+                return Ok(());
+            }
+            self.read_some(left).await?;
+        }
+    }
+
+    /// Passes a Fetch response on up to its final tagged fields as it arrives, then rewrites
+    /// that tail (same size, so the length prefix already sent stays true).
+    async fn stream_fetch(
+        &mut self,
+        rewriter: &AddressRewriter<'_>,
+        total: usize,
+        version: i16,
+    ) -> PumpResult {
+        // What was passed on is kept (reference-counted, not copied) so the walk can start over
+        // from the frame's beginning each time more arrives; it reads only a few varints.
+        let mut passed: Vec<Bytes> = Vec::new();
+        let mut passed_len = 0;
+        loop {
+            let have = self.buf.len().min(total - passed_len);
+            let progress = fetch_progress(
+                &Segments {
+                    chunks: &passed,
+                    rest: &self.buf[..have],
+                },
+                total,
+                version,
+            )
+            .map_err(|e| format!("Fetch v{version} response: {e}"))?;
+            let safe = match progress {
+                FetchProgress::Before => passed_len + have,
+                FetchProgress::TagsAt(at) => at,
+            };
+            debug_assert!(safe >= passed_len);
+            if safe > passed_len {
+                let chunk = self.buf.split_to(safe - passed_len).freeze();
+                passed.push(chunk.clone());
+                self.out.push(chunk);
+                passed_len = safe;
+            }
+            if let FetchProgress::TagsAt(at) = progress {
+                let tail_len = total - at;
+                self.fill(tail_len).await?;
+                let tail = self.buf.split_to(tail_len).freeze();
+                let tail = rewriter
+                    .rewrite_fetch_tail(tail, version)
+                    .map_err(|e| format!("Fetch v{version} response: {e}"))?;
+                self.out.push(tail);
+                return Ok(());
+            }
+            self.read_some(total - passed_len).await?;
+        }
+    }
+
+    /// Reads until at least `n` bytes are buffered, writing what is ready first.
+    async fn fill(&mut self, n: usize) -> PumpResult {
+        while self.buf.len() < n {
+            self.read_some(n - self.buf.len()).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is ready, then reads once from the upstream (`wanted` sizes the buffer).
+    async fn read_some(&mut self, wanted: usize) -> PumpResult {
+        self.flush().await?;
+        let rd = self
+            .upstream_rd
+            .as_mut()
+            .ok_or("response expected before connecting")?;
+        self.buf.reserve(wanted.clamp(READ_CHUNK, MAX_READ_RESERVE));
+        match rd.read_buf(&mut self.buf).await {
+            Ok(0) | Err(_) => Err("upstream closed the connection".into()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn flush(&mut self) -> PumpResult {
+        write_batch(&mut self.client, &mut self.out)
+            .await
+            .map_err(|e| format!("client write: {e}"))
+    }
+}
