@@ -121,6 +121,9 @@ impl Metrics {
                 e.value().load(Relaxed)
             );
         }
+        if let Some(extra) = EXTRA.get() {
+            out.push_str(&extra());
+        }
         out
     }
 }
