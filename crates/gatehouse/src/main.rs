@@ -40,6 +40,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    tune_allocator();
     #[cfg(feature = "count-allocations")]
     gatehouse_routing::metrics::register_extra(counting_alloc::render);
     tracing_subscriber::fmt()
@@ -62,6 +63,23 @@ fn main() -> std::process::ExitCode {
             eprintln!("gatehouse: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Keeps freed buffers in the heap for reuse.
+///
+/// Frames are read into buffers of up to a few MiB that live only until they are written on.
+/// With glibc's defaults, allocations that size are mapped and unmapped (or trimmed) each time,
+/// so every forwarded megabyte page-faults fresh memory in: measured here at ~100 faults per MB
+/// and a third of the gateway's CPU per GB. Raising the thresholds makes them reused heap
+/// blocks; memory is still returned once more than 256 MiB sits free at the top of the heap.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called once before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TOP_PAD, 16 << 20);
     }
 }
 

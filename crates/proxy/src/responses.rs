@@ -60,6 +60,9 @@ pub(crate) struct ResponsePump {
 
 type PumpResult<T = ()> = Result<T, String>;
 
+/// Bytes of a partly received response gathered before they are written to the client.
+const STREAM_FLUSH_BYTES: usize = 256 * 1024;
+
 impl ResponsePump {
     pub fn new(
         rx: mpsc::Receiver<Pending>,
@@ -233,7 +236,7 @@ impl ResponsePump {
         }
     }
 
-    /// Reads until at least `n` bytes are buffered, writing what is ready first.
+    /// Reads until at least `n` bytes are buffered.
     async fn fill(&mut self, n: usize) -> PumpResult {
         while self.buf.len() < n {
             self.read_some(n - self.buf.len()).await?;
@@ -241,9 +244,15 @@ impl ResponsePump {
         Ok(())
     }
 
-    /// Writes what is ready, then reads once from the upstream (`wanted` sizes the buffer).
+    /// Writes what is ready if there is enough of it, then reads once from the upstream
+    /// (`wanted` sizes the buffer).
     async fn read_some(&mut self, wanted: usize) -> PumpResult {
-        self.flush().await?;
+        // Mid-frame, the rest of the frame is already on its way: write only once a good
+        // amount is ready, which keeps syscalls per MB low while large responses still
+        // overlap their way in and out.
+        if self.out.iter().map(Bytes::len).sum::<usize>() >= STREAM_FLUSH_BYTES {
+            self.flush().await?;
+        }
         let rd = self
             .upstream_rd
             .as_mut()
