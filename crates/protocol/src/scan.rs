@@ -14,46 +14,6 @@ use crate::frame::LENGTH_PREFIX;
 #[error("malformed response: {0}")]
 pub struct ScanError(&'static str);
 
-/// Bytes the walk reads. Only varints (counts, lengths, tags) are ever read; fixed-size fields
-/// and record data are skipped by arithmetic, so a source may be split into chunks.
-pub trait ByteSource {
-    fn len(&self) -> usize;
-    fn byte(&self, at: usize) -> u8;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl ByteSource for [u8] {
-    fn len(&self) -> usize {
-        <[u8]>::len(self)
-    }
-    fn byte(&self, at: usize) -> u8 {
-        self[at]
-    }
-}
-
-/// A frame received so far: chunks already passed on, then what is still buffered.
-pub struct Segments<'a> {
-    pub chunks: &'a [Bytes],
-    pub rest: &'a [u8],
-}
-
-impl ByteSource for Segments<'_> {
-    fn len(&self) -> usize {
-        self.chunks.iter().map(Bytes::len).sum::<usize>() + self.rest.len()
-    }
-    fn byte(&self, mut at: usize) -> u8 {
-        for c in self.chunks {
-            if at < c.len() {
-                return c[at];
-            }
-            at -= c.len();
-        }
-        self.rest[at]
-    }
-}
-
 /// Why a walk stopped early.
 #[derive(Debug, PartialEq, Eq)]
 enum Stop {
@@ -62,14 +22,14 @@ enum Stop {
     Malformed(&'static str),
 }
 
-struct Cursor<'a, S: ByteSource + ?Sized> {
-    src: &'a S,
+struct Cursor<'a> {
+    src: &'a [u8],
     len: usize,
     at: usize,
 }
 
-impl<'a, S: ByteSource + ?Sized> Cursor<'a, S> {
-    fn new(src: &'a S) -> Self {
+impl<'a> Cursor<'a> {
+    fn new(src: &'a [u8]) -> Self {
         Self {
             len: src.len(),
             src,
@@ -91,7 +51,7 @@ impl<'a, S: ByteSource + ?Sized> Cursor<'a, S> {
             if self.at >= self.len {
                 return Err(Stop::Incomplete);
             }
-            let byte = self.src.byte(self.at);
+            let byte = self.src[self.at];
             self.at += 1;
             value |= ((byte & 0x7f) as u32) << (7 * i);
             if byte & 0x80 == 0 {
@@ -145,7 +105,7 @@ impl<'a, S: ByteSource + ?Sized> Cursor<'a, S> {
 
 /// Offset (in the frame, length prefix included) of the top-level tagged-field section of a
 /// flexible Produce response: everything before it is topic data.
-fn produce_tags_at<S: ByteSource + ?Sized>(c: &mut Cursor<S>, version: i16) -> Result<usize, Stop> {
+fn produce_tags_at(c: &mut Cursor, version: i16) -> Result<usize, Stop> {
     c.after_header()?;
     c.compact_array(|c| {
         if version <= 12 {
@@ -169,52 +129,197 @@ fn produce_tags_at<S: ByteSource + ?Sized>(c: &mut Cursor<S>, version: i16) -> R
     Ok(c.at)
 }
 
-/// Same for a flexible Fetch response.
-fn fetch_tags_at<S: ByteSource + ?Sized>(c: &mut Cursor<S>, version: i16) -> Result<usize, Stop> {
-    c.after_header()?;
-    c.skip(4 + 2 + 4)?; // throttle_time_ms, error_code, session_id
-    c.compact_array(|c| {
-        if version <= 12 {
-            c.skip_compact_bytes()?; // topic
-        } else {
-            c.skip(16)?; // topic_id
-        }
-        c.compact_array(|c| {
-            c.skip(4 + 2 + 8 + 8 + 8)?; // partition_index, error_code, hw, lso, log_start_offset
-            c.compact_array(|c| {
-                c.skip(8 + 8)?; // producer_id, first_offset
-                c.skip_tags()
-            })?;
-            c.skip(4)?; // preferred_read_replica
-            c.skip_compact_bytes()?; // records
-            c.skip_tags()
-        })?;
-        c.skip_tags()
-    })?;
-    Ok(c.at)
-}
-
-/// Where a partially received Fetch response stands.
-#[derive(Debug, PartialEq, Eq)]
-pub enum FetchProgress {
-    /// Every byte received so far precedes the top-level tagged fields: all may be passed on.
-    Before,
-    /// The top-level tagged fields start at this offset: bytes before it may be passed on.
-    TagsAt(usize),
-}
-
-/// Walks a flexible (v12+) Fetch response received up to `src.len()` of its `total` bytes.
-pub fn fetch_progress<S: ByteSource + ?Sized>(
-    src: &S,
-    total: usize,
+/// Finds the top-level tagged fields of a flexible (v12+) Fetch response while its bytes pass
+/// through, keeping only a few counters: no byte already passed on is needed again.
+#[derive(Debug)]
+pub struct FetchTailFinder {
     version: i16,
-) -> Result<FetchProgress, ScanError> {
-    let mut c = Cursor::new(src);
-    match fetch_tags_at(&mut c, version) {
-        Ok(at) => Ok(FetchProgress::TagsAt(at)),
-        Err(Stop::Incomplete) if c.len < total => Ok(FetchProgress::Before),
-        Err(Stop::Incomplete) => Err(ScanError("truncated")),
-        Err(Stop::Malformed(m)) => Err(ScanError(m)),
+    /// Offset in the frame of the next byte fed.
+    pos: usize,
+    /// Bytes to pass over before the next field.
+    skip: usize,
+    varint: u32,
+    shift: u32,
+    phase: Phase,
+    topics_left: u32,
+    partitions_left: u32,
+    aborted_left: u32,
+    tags_left: u32,
+    after_tags: Phase,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    HeaderTags,
+    Topics,
+    NextTopic,
+    TopicName,
+    Partitions,
+    NextPartition,
+    Aborted,
+    NextAborted,
+    Records,
+    TagCount,
+    Tag,
+    TagSize,
+    NextTag,
+    Found(usize),
+}
+
+impl FetchTailFinder {
+    pub fn new(version: i16) -> Self {
+        Self {
+            version,
+            pos: 0,
+            skip: LENGTH_PREFIX + 4, // length, correlation id
+            varint: 0,
+            shift: 0,
+            phase: Phase::TagCount,
+            topics_left: 0,
+            partitions_left: 0,
+            aborted_left: 0,
+            tags_left: 0,
+            after_tags: Phase::HeaderTags,
+        }
+    }
+
+    /// Feeds the next bytes of the frame, in order. Returns the offset of the top-level tagged
+    /// fields once they are reached (bytes fed after that point are not examined).
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<Option<usize>, ScanError> {
+        loop {
+            if let Phase::Found(at) = self.phase {
+                return Ok(Some(at));
+            }
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                self.pos += n;
+                bytes = &bytes[n..];
+                if self.skip > 0 {
+                    return Ok(None);
+                }
+            }
+            let reads_varint = !matches!(
+                self.phase,
+                Phase::NextTopic | Phase::NextPartition | Phase::NextAborted | Phase::NextTag
+            );
+            let value = if reads_varint {
+                let Some((&byte, rest)) = bytes.split_first() else {
+                    return Ok(None);
+                };
+                bytes = rest;
+                self.pos += 1;
+                self.varint |= ((byte & 0x7f) as u32) << self.shift;
+                if byte & 0x80 != 0 {
+                    self.shift += 7;
+                    if self.shift >= 35 {
+                        return Err(ScanError("bad varint"));
+                    }
+                    continue;
+                }
+                let v = self.varint;
+                (self.varint, self.shift) = (0, 0);
+                v
+            } else {
+                0
+            };
+            self.step(value);
+        }
+    }
+
+    /// Moves on after a varint (or, for the `Next*` phases, without one).
+    fn step(&mut self, v: u32) {
+        let count = |n: u32| n.saturating_sub(1); // compact arrays store length + 1; 0 is null
+        self.phase = match self.phase {
+            Phase::HeaderTags => {
+                // The tag count of the response header was read by the tag phases; now the body.
+                unreachable!()
+            }
+            Phase::TagCount => {
+                self.tags_left = v;
+                Phase::NextTag
+            }
+            Phase::NextTag => {
+                if self.tags_left == 0 {
+                    return self.after_tags();
+                }
+                self.tags_left -= 1;
+                Phase::Tag
+            }
+            Phase::Tag => Phase::TagSize,
+            Phase::TagSize => {
+                self.skip = v as usize;
+                Phase::NextTag
+            }
+            Phase::Topics => {
+                self.topics_left = count(v);
+                Phase::NextTopic
+            }
+            Phase::NextTopic => {
+                if self.topics_left == 0 {
+                    Phase::Found(self.pos)
+                } else {
+                    self.topics_left -= 1;
+                    if self.version <= 12 {
+                        Phase::TopicName
+                    } else {
+                        self.skip = 16; // topic_id
+                        Phase::Partitions
+                    }
+                }
+            }
+            Phase::TopicName => {
+                self.skip = count(v) as usize;
+                Phase::Partitions
+            }
+            Phase::Partitions => {
+                self.partitions_left = count(v);
+                Phase::NextPartition
+            }
+            Phase::NextPartition => {
+                if self.partitions_left == 0 {
+                    return self.tags_then(Phase::NextTopic);
+                }
+                self.partitions_left -= 1;
+                self.skip = 4 + 2 + 8 + 8 + 8; // partition_index, error_code, hw, lso, log_start_offset
+                Phase::Aborted
+            }
+            Phase::Aborted => {
+                self.aborted_left = count(v);
+                Phase::NextAborted
+            }
+            Phase::NextAborted => {
+                if self.aborted_left == 0 {
+                    self.skip = 4; // preferred_read_replica
+                    Phase::Records
+                } else {
+                    self.aborted_left -= 1;
+                    self.skip = 8 + 8; // producer_id, first_offset
+                    return self.tags_then(Phase::NextAborted);
+                }
+            }
+            Phase::Records => {
+                self.skip = count(v) as usize;
+                return self.tags_then(Phase::NextPartition);
+            }
+            Phase::Found(at) => Phase::Found(at),
+        };
+    }
+
+    fn tags_then(&mut self, next: Phase) {
+        self.after_tags = next;
+        self.phase = Phase::TagCount;
+    }
+
+    fn after_tags(&mut self) {
+        self.phase = match self.after_tags {
+            // After the response header's tags: throttle_time_ms, error_code, session_id.
+            Phase::HeaderTags => {
+                self.skip = 4 + 2 + 4;
+                Phase::Topics
+            }
+            next => next,
+        };
     }
 }
 
@@ -247,13 +352,19 @@ pub fn produce_has_top_level_tags(frame: &[u8], version: i16) -> Result<bool, Sc
     final_section_has_fields(frame, at)
 }
 
+/// Offset of the top-level tagged fields of a whole flexible (v12+) Fetch response frame.
+pub fn fetch_tags_offset(frame: &[u8], version: i16) -> Result<usize, ScanError> {
+    FetchTailFinder::new(version)
+        .feed(frame)?
+        .ok_or(ScanError("truncated"))
+}
+
 /// Whether a whole flexible (v12+) Fetch response frame has top-level tagged fields.
 pub fn fetch_has_top_level_tags(frame: &[u8], version: i16) -> Result<bool, ScanError> {
     if version < 12 {
         return Ok(false);
     }
-    let at = complete(fetch_tags_at(&mut Cursor::new(frame), version))?;
-    final_section_has_fields(frame, at)
+    final_section_has_fields(frame, fetch_tags_offset(frame, version)?)
 }
 
 /// One tagged field: tag and raw value.
@@ -470,33 +581,49 @@ mod tests {
     }
 
     #[test]
-    fn a_fetch_arriving_in_pieces_is_passed_on_up_to_its_tagged_fields() {
-        for with in [false, true] {
-            let frame =
-                encode_response(&ResponseHeader::default(), &fetch(with), ApiKey::Fetch, 16)
-                    .unwrap();
-            let tags_at = match fetch_progress(&frame[..], frame.len(), 16).unwrap() {
-                FetchProgress::TagsAt(at) => at,
-                other => panic!("{other:?}"),
-            };
-            assert_eq!(
-                frame[tags_at] != 0,
-                with,
-                "the section is where the walk says"
-            );
-            // Every prefix, split into arbitrary chunks, gives the same answer or says "all before".
-            for have in 0..frame.len() {
-                let chunks: Vec<Bytes> = frame[..have / 2]
-                    .chunks(7)
-                    .map(Bytes::copy_from_slice)
-                    .collect();
-                let src = Segments {
-                    chunks: &chunks,
-                    rest: &frame[have / 2..have],
-                };
-                match fetch_progress(&src, frame.len(), 16).unwrap() {
-                    FetchProgress::Before => assert!(have <= tags_at, "{have} > {tags_at}"),
-                    FetchProgress::TagsAt(at) => assert_eq!(at, tags_at),
+    fn the_incremental_finder_finds_the_tagged_fields_for_any_split() {
+        for version in 12..=18 {
+            for with in [false, true] {
+                let frame = encode_response(
+                    &ResponseHeader::default(),
+                    &fetch(with),
+                    ApiKey::Fetch,
+                    version,
+                )
+                .unwrap();
+                // Oracle: without endpoints the same message ends in the one-byte empty section.
+                let bare = encode_response(
+                    &ResponseHeader::default(),
+                    &fetch(false),
+                    ApiKey::Fetch,
+                    version,
+                )
+                .unwrap();
+                let expected = bare.len() - 1;
+                assert!(
+                    frame[4..expected] == bare[4..expected],
+                    "same message up to the tags"
+                );
+                for piece in [1, 2, 3, 5, 16, 61, 300, frame.len()] {
+                    let mut finder = FetchTailFinder::new(version);
+                    let mut found = None;
+                    let mut fed = 0;
+                    for chunk in frame.chunks(piece) {
+                        if let Some(at) = finder.feed(chunk).unwrap() {
+                            found = Some(at);
+                            break;
+                        }
+                        fed += chunk.len();
+                        assert!(
+                            fed <= expected,
+                            "v{version} piece {piece}: walked past the tags"
+                        );
+                    }
+                    assert_eq!(
+                        found,
+                        Some(expected),
+                        "v{version} with={with} piece {piece}"
+                    );
                 }
             }
         }

@@ -19,9 +19,9 @@ use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Target;
 
-use crate::io::write_batch;
+use crate::io::{reserve_for_read, write_batch};
 use crate::responses::{Pending, ResponsePump};
-use crate::{describe, Gateway, MAX_READ_RESERVE, READ_CHUNK};
+use crate::{describe, Gateway};
 
 /// Why a connection ended, for the log.
 enum End {
@@ -182,7 +182,7 @@ async fn request_pump(
         if let Err(end) = flush(&mut upstream_wr, &mut batch).await {
             return end;
         }
-        buf.reserve(need.clamp(READ_CHUNK, MAX_READ_RESERVE));
+        reserve_for_read(&mut buf, need);
         tokio::select! {
             read = client.read_buf(&mut buf) => match read {
                 Ok(0) => return End::ClientClosed,

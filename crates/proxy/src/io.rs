@@ -2,8 +2,23 @@
 
 use std::io::IoSlice;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Smallest read from a socket.
+const READ_CHUNK: usize = 16 * 1024;
+/// Most room reserved ahead of the bytes that have arrived, however large the frame a peer
+/// announces: a peer that announces a big frame and sends nothing pins little memory.
+const MAX_READ_RESERVE: usize = 1024 * 1024;
+
+/// Makes room for the next read when little is left, sized by how much of the current frame
+/// is still `wanted`. Growing only then lets a buffer whose earlier chunks have all been
+/// written reclaim its own allocation (no new allocation per read, no bytes copied).
+pub fn reserve_for_read(buf: &mut BytesMut, wanted: usize) {
+    if buf.capacity() - buf.len() < READ_CHUNK {
+        buf.reserve(wanted.clamp(READ_CHUNK, MAX_READ_RESERVE));
+    }
+}
 
 /// Most buffers handed to one vectored write (Linux's IOV_MAX is 1024).
 const MAX_SLICES: usize = 64;

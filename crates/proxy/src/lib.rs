@@ -11,11 +11,6 @@ mod connection;
 mod io;
 mod responses;
 
-/// Smallest read from a socket; larger frames grow the buffer as their bytes arrive, never
-/// ahead of them, so a peer announcing a big frame and sending nothing pins little memory.
-const READ_CHUNK: usize = 16 * 1024;
-const MAX_READ_RESERVE: usize = 1024 * 1024;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

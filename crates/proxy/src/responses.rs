@@ -23,13 +23,12 @@ use tokio::sync::mpsc::{self, error::TryRecvError};
 
 use gatehouse_protocol::frame::FrameSplitter;
 use gatehouse_protocol::header::response_correlation_id;
-use gatehouse_protocol::scan::{fetch_progress, FetchProgress, Segments};
+use gatehouse_protocol::scan::FetchTailFinder;
 use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
 use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Route;
 
-use crate::io::write_batch;
-use crate::{MAX_READ_RESERVE, READ_CHUNK};
+use crate::io::{reserve_for_read, write_batch};
 
 /// What the response pump must do next, in the order the client sent its requests.
 pub(crate) enum Pending {
@@ -46,12 +45,12 @@ pub(crate) enum Pending {
 }
 
 pub(crate) struct ResponsePump {
-    pub rx: mpsc::Receiver<Pending>,
-    pub client: OwnedWriteHalf,
-    pub route: Arc<Route>,
-    pub upstream: Arc<UpstreamCluster>,
-    pub splitter: FrameSplitter,
-    pub peer: SocketAddr,
+    rx: mpsc::Receiver<Pending>,
+    client: OwnedWriteHalf,
+    route: Arc<Route>,
+    upstream: Arc<UpstreamCluster>,
+    splitter: FrameSplitter,
+    peer: SocketAddr,
     upstream_rd: Option<ReadHalf<UpstreamStream>>,
     buf: BytesMut,
     /// Ready for the client, written together when the pump would otherwise wait.
@@ -59,9 +58,6 @@ pub(crate) struct ResponsePump {
 }
 
 type PumpResult<T = ()> = Result<T, String>;
-
-/// Bytes of a partly received response gathered before they are written to the client.
-const STREAM_FLUSH_BYTES: usize = 256 * 1024;
 
 impl ResponsePump {
     pub fn new(
@@ -125,7 +121,7 @@ impl ResponsePump {
             let Some(rd) = self.upstream_rd.as_mut() else {
                 return Ok(self.rx.recv().await);
             };
-            self.buf.reserve(READ_CHUNK);
+            reserve_for_read(&mut self.buf, 0);
             tokio::select! {
                 p = self.rx.recv() => return Ok(p),
                 read = rd.read_buf(&mut self.buf) => match read {
@@ -196,34 +192,22 @@ impl ResponsePump {
         total: usize,
         version: i16,
     ) -> PumpResult {
-        // What was passed on is kept (reference-counted, not copied) so the walk can start over
-        // from the frame's beginning each time more arrives; it reads only a few varints.
-        let mut passed: Vec<Bytes> = Vec::new();
-        let mut passed_len = 0;
+        // The finder sees each byte once and keeps only counters, so what was passed on is
+        // released as soon as it is written.
+        let mut finder = FetchTailFinder::new(version);
+        let mut passed = 0;
         loop {
-            let have = self.buf.len().min(total - passed_len);
-            let progress = fetch_progress(
-                &Segments {
-                    chunks: &passed,
-                    rest: &self.buf[..have],
-                },
-                total,
-                version,
-            )
-            .map_err(|e| format!("Fetch v{version} response: {e}"))?;
-            let safe = match progress {
-                FetchProgress::Before => passed_len + have,
-                FetchProgress::TagsAt(at) => at,
-            };
-            debug_assert!(safe >= passed_len);
-            if safe > passed_len {
-                let chunk = self.buf.split_to(safe - passed_len).freeze();
-                passed.push(chunk.clone());
-                self.out.push(chunk);
-                passed_len = safe;
+            let have = self.buf.len().min(total - passed);
+            let found = finder
+                .feed(&self.buf[..have])
+                .map_err(|e| format!("Fetch v{version} response: {e}"))?;
+            let safe = found.map_or(passed + have, |at| at);
+            if safe > passed {
+                self.out.push(self.buf.split_to(safe - passed).freeze());
+                passed = safe;
             }
-            if let FetchProgress::TagsAt(at) = progress {
-                let tail_len = total - at;
+            if found.is_some() {
+                let tail_len = total - passed;
                 self.fill(tail_len).await?;
                 let tail = self.buf.split_to(tail_len).freeze();
                 let tail = rewriter
@@ -232,7 +216,7 @@ impl ResponsePump {
                 self.out.push(tail);
                 return Ok(());
             }
-            self.read_some(total - passed_len).await?;
+            self.read_some(total - passed).await?;
         }
     }
 
@@ -244,20 +228,16 @@ impl ResponsePump {
         Ok(())
     }
 
-    /// Writes what is ready if there is enough of it, then reads once from the upstream
-    /// (`wanted` sizes the buffer).
+    /// Writes what is ready, then reads once from the upstream (`wanted` sizes the buffer).
     async fn read_some(&mut self, wanted: usize) -> PumpResult {
-        // Mid-frame, the rest of the frame is already on its way: write only once a good
-        // amount is ready, which keeps syscalls per MB low while large responses still
-        // overlap their way in and out.
-        if self.out.iter().map(Bytes::len).sum::<usize>() >= STREAM_FLUSH_BYTES {
-            self.flush().await?;
-        }
+        // Writing first also drops the last references to the read buffer's earlier chunks,
+        // so when it needs more room it reclaims its own allocation instead of a new one.
+        self.flush().await?;
         let rd = self
             .upstream_rd
             .as_mut()
             .ok_or("response expected before connecting")?;
-        self.buf.reserve(wanted.clamp(READ_CHUNK, MAX_READ_RESERVE));
+        reserve_for_read(&mut self.buf, wanted);
         match rd.read_buf(&mut self.buf).await {
             Ok(0) | Err(_) => Err("upstream closed the connection".into()),
             Ok(_) => Ok(()),

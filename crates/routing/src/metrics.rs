@@ -64,66 +64,81 @@ impl Metrics {
     /// Renders every counter in the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let mut gauge = |name: &str, kind: &str, help: &str, v: u64| {
+        let mut plain = |name: &str, kind: &str, help: &str, v: &AtomicU64| {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                v.load(Relaxed)
             );
         };
-        gauge(
+        plain(
             "gatehouse_connections_accepted_total",
             "counter",
             "Client connections accepted.",
-            self.connections_accepted.load(Relaxed),
+            &self.connections_accepted,
         );
-        gauge(
+        plain(
             "gatehouse_connections_active",
             "gauge",
             "Client connections open now.",
-            self.connections_active.load(Relaxed),
+            &self.connections_active,
         );
-        gauge(
+        plain(
             "gatehouse_requests_forwarded_total",
             "counter",
             "Requests forwarded upstream.",
-            self.requests_forwarded.load(Relaxed),
+            &self.requests_forwarded,
         );
-        gauge(
+        plain(
             "gatehouse_responses_rewritten_total",
             "counter",
-            "Responses decoded and re-encoded.",
-            self.responses_rewritten.load(Relaxed),
+            "Responses whose broker addresses were rewritten.",
+            &self.responses_rewritten,
         );
-        let _ = writeln!(out, "# HELP gatehouse_client_protocol_errors_total Client connections closed for bad input.\n# TYPE gatehouse_client_protocol_errors_total counter");
-        for e in self.client_protocol_errors.iter() {
-            let _ = writeln!(
-                out,
-                "gatehouse_client_protocol_errors_total{{reason=\"{}\"}} {}",
-                e.key(),
-                e.value().load(Relaxed)
-            );
-        }
-        let _ = writeln!(out, "# HELP gatehouse_upstream_connect_failures_total Failed connections to upstream brokers.\n# TYPE gatehouse_upstream_connect_failures_total counter");
-        for e in self.upstream_connect_failures.iter() {
-            let _ = writeln!(
-                out,
-                "gatehouse_upstream_connect_failures_total{{domain=\"{}\"}} {}",
-                e.key(),
-                e.value().load(Relaxed)
-            );
-        }
-        let _ = writeln!(out, "# HELP gatehouse_unmapped_node_ids_total Brokers seen outside every nodeIdRange of their domain (hidden from clients).\n# TYPE gatehouse_unmapped_node_ids_total counter");
-        for e in self.unmapped_node_ids.iter() {
-            let (domain, node) = e.key();
-            let _ = writeln!(
-                out,
-                "gatehouse_unmapped_node_ids_total{{domain=\"{domain}\",node_id=\"{node}\"}} {}",
-                e.value().load(Relaxed)
-            );
-        }
+        labelled(
+            &mut out,
+            "gatehouse_client_protocol_errors_total",
+            "Client connections closed for bad input.",
+            self.client_protocol_errors
+                .iter()
+                .map(|e| (format!("reason=\"{}\"", e.key()), e.value().load(Relaxed))),
+        );
+        labelled(
+            &mut out,
+            "gatehouse_upstream_connect_failures_total",
+            "Failed connections to upstream brokers.",
+            self.upstream_connect_failures
+                .iter()
+                .map(|e| (format!("domain=\"{}\"", e.key()), e.value().load(Relaxed))),
+        );
+        labelled(
+            &mut out,
+            "gatehouse_unmapped_node_ids_total",
+            "Brokers seen outside every nodeIdRange of their domain (hidden from clients).",
+            self.unmapped_node_ids.iter().map(|e| {
+                let (domain, node) = e.key();
+                (
+                    format!("domain=\"{domain}\",node_id=\"{node}\""),
+                    e.value().load(Relaxed),
+                )
+            }),
+        );
         if let Some(extra) = EXTRA.get() {
             out.push_str(&extra());
         }
         out
+    }
+}
+
+/// One counter family with a sample per label set.
+fn labelled(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    samples: impl Iterator<Item = (String, u64)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (labels, v) in samples {
+        let _ = writeln!(out, "{name}{{{labels}}} {v}");
     }
 }

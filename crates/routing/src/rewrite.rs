@@ -23,8 +23,7 @@ use gatehouse_protocol::codec::{
     decode_compact_array, decode_response, encode_compact_array, encode_response, CodecResult,
 };
 use gatehouse_protocol::scan::{
-    fetch_progress, parse_tagged_section, produce_has_top_level_tags, tagged_section_of_size,
-    FetchProgress,
+    fetch_tags_offset, parse_tagged_section, produce_has_top_level_tags, tagged_section_of_size,
 };
 use gatehouse_protocol::versions::intersect;
 
@@ -41,7 +40,7 @@ pub enum ResponseHandling {
     Decode,
     /// A Fetch response (v16+) whose only possible addresses are the KIP-951 node_endpoints in
     /// its final tagged fields: pass on everything before them as it arrives (see
-    /// `gatehouse_protocol::scan::fetch_progress`) and [`AddressRewriter::rewrite_fetch_tail`]
+    /// `gatehouse_protocol::scan::FetchTailFinder`) and [`AddressRewriter::rewrite_fetch_tail`]
     /// the tail, keeping the frame's length.
     FetchTail,
 }
@@ -169,9 +168,7 @@ impl<'a> AddressRewriter<'a> {
 
     /// A whole Fetch frame: the same tail rewrite, spliced back (a copy only when it changed).
     fn rewrite_fetch_frame(&self, frame: Bytes, version: i16) -> CodecResult<Bytes> {
-        let FetchProgress::TagsAt(at) = fetch_progress(&frame[..], frame.len(), version)? else {
-            anyhow::bail!("Fetch response ends before its tagged fields");
-        };
+        let at = fetch_tags_offset(&frame, version)?;
         let tail = self.rewrite_fetch_tail(frame.slice(at..), version)?;
         if tail[..] == frame[at..] {
             return Ok(frame);

@@ -109,7 +109,16 @@ impl UpstreamCluster {
         })
     }
 
+    /// Connects (and handshakes TLS); every failure is counted per domain.
     async fn connect_to(&self, addr: &HostPort) -> io::Result<UpstreamStream> {
+        let result = self.try_connect_to(addr).await;
+        if result.is_err() {
+            metrics().upstream_connect_failure(&self.domain);
+        }
+        result
+    }
+
+    async fn try_connect_to(&self, addr: &HostPort) -> io::Result<UpstreamStream> {
         let tcp = tokio::time::timeout(
             self.connect_timeout,
             TcpStream::connect((addr.host.as_str(), addr.port)),
