@@ -359,14 +359,6 @@ pub fn fetch_tags_offset(frame: &[u8], version: i16) -> Result<usize, ScanError>
         .ok_or(ScanError("truncated"))
 }
 
-/// Whether a whole flexible (v12+) Fetch response frame has top-level tagged fields.
-pub fn fetch_has_top_level_tags(frame: &[u8], version: i16) -> Result<bool, ScanError> {
-    if version < 12 {
-        return Ok(false);
-    }
-    final_section_has_fields(frame, fetch_tags_offset(frame, version)?)
-}
-
 /// One tagged field: tag and raw value.
 pub type TaggedField = (u32, Bytes);
 
@@ -476,6 +468,10 @@ mod tests {
 
     fn s(v: &str) -> StrBytes {
         StrBytes::from_string(v.into())
+    }
+
+    fn fetch_has_top_level_tags(frame: &[u8], version: i16) -> Result<bool, ScanError> {
+        final_section_has_fields(frame, fetch_tags_offset(frame, version)?)
     }
 
     fn fetch(with_endpoints: bool) -> FetchResponse {
