@@ -333,8 +333,9 @@ def allocations(ports: Ports, workdir: Path, quick: bool) -> dict:
 def report(results: list[Result], latency: dict | None, idle: dict | None, allocs: dict | None) -> str:
     lines = [f"Gatehouse benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
              f"{platform.processor() or platform.machine()}, {cpu_model()}", ""]
-    lines += ["| scenario | storage | direct msgs/s | gateway msgs/s | ratio | gateway CPU s/GB | gateway CPU s/1000 req |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    if results:
+        lines += ["| scenario | storage | direct msgs/s | gateway msgs/s | ratio | gateway CPU s/GB | gateway CPU s/1000 req |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         gb = r.gw_bytes / 1e9
         lines.append(f"| ({r.scenario.key}) {r.scenario.title} | {r.storage} | {r.median(r.direct):,.0f} | "
