@@ -6,12 +6,15 @@
 //!   the body, so frames nobody needs to change are forwarded as they arrived.
 //! * [`versions`] is the table of API keys and versions the gateway forwards, and the
 //!   intersection with what an upstream broker offers.
+//! * [`scan`] walks Produce/Fetch responses without decoding them, to find KIP-951 fields.
+//! * [`tagged`] parses and rebuilds tagged-field sections.
 //! * [`codec`] decodes and encodes typed messages when a stage asks for them.
 
 pub mod codec;
 pub mod frame;
 pub mod header;
 pub mod scan;
+pub mod tagged;
 pub mod versions;
 
 pub use kafka_protocol;

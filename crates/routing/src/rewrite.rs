@@ -22,9 +22,8 @@ use kafka_protocol::ResponseError;
 use gatehouse_protocol::codec::{
     decode_compact_array, decode_response, encode_compact_array, encode_response, CodecResult,
 };
-use gatehouse_protocol::scan::{
-    fetch_tags_offset, parse_tagged_section, produce_has_top_level_tags, tagged_section_of_size,
-};
+use gatehouse_protocol::scan::{fetch_tags_offset, produce_has_top_level_tags};
+use gatehouse_protocol::tagged::{parse_tagged_section, tagged_section_of_size};
 use gatehouse_protocol::versions::intersect;
 
 use crate::metrics::metrics;
