@@ -1,7 +1,7 @@
 //! Keeping every broker address a client learns a gateway address.
 //!
-//! Responses are decoded only for the API keys and versions that can carry a broker address
-//! ([`rewrites_response`]); all others pass through as raw frames. Each real address seen is
+//! Only responses that can carry a broker address are looked at ([`response_handling`]); all
+//! others pass through as raw bytes. Each real address seen is
 //! recorded in the upstream's node directory (so a later connection to that node's virtual
 //! port knows where to go) and replaced with the route's host and the node's gateway port.
 //!
