@@ -91,9 +91,7 @@ impl UpstreamCluster {
             Target::Bootstrap => self.bootstrap.clone(),
             Target::Node(id) => self.resolve(id).await?,
         };
-        self.connect_to(&addr)
-            .await
-            .inspect_err(|_| metrics().upstream_connect_failure(&self.domain))
+        self.connect_to(&addr).await
     }
 
     async fn resolve(&self, node_id: i32) -> io::Result<HostPort> {
@@ -119,17 +117,10 @@ impl UpstreamCluster {
     }
 
     async fn try_connect_to(&self, addr: &HostPort) -> io::Result<UpstreamStream> {
-        let tcp = tokio::time::timeout(
-            self.connect_timeout,
-            TcpStream::connect((addr.host.as_str(), addr.port)),
-        )
-        .await
-        .map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("connecting to {addr} timed out"),
-            )
-        })??;
+        let connect = TcpStream::connect((addr.host.as_str(), addr.port));
+        let tcp = self
+            .within(connect, || format!("connecting to {addr} timed out"))
+            .await?;
         tcp.set_nodelay(true)?;
         let Some(tls) = &self.tls else {
             return Ok(UpstreamStream::Plain(tcp));
@@ -137,23 +128,26 @@ impl UpstreamCluster {
         let name = ServerName::try_from(addr.host.clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
         let handshake = TlsConnector::from(tls.clone()).connect(name, tcp);
-        let stream = tokio::time::timeout(self.connect_timeout, handshake)
-            .await
-            .map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("TLS handshake with {addr} timed out"),
-                )
-            })??;
+        let stream = self
+            .within(handshake, || format!("TLS handshake with {addr} timed out"))
+            .await?;
         Ok(UpstreamStream::Tls(Box::new(stream)))
+    }
+
+    /// Runs one connection step under the configured timeout.
+    async fn within<T>(
+        &self,
+        step: impl std::future::Future<Output = io::Result<T>>,
+        timed_out: impl FnOnce() -> String,
+    ) -> io::Result<T> {
+        tokio::time::timeout(self.connect_timeout, step)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, timed_out()))?
     }
 
     /// Asks the bootstrap server for the cluster's brokers and fills the directory.
     pub async fn discover(&self) -> io::Result<()> {
-        let mut conn = self
-            .connect_to(&self.bootstrap)
-            .await
-            .inspect_err(|_| metrics().upstream_connect_failure(&self.domain))?;
+        let mut conn = self.connect_to(&self.bootstrap).await?;
         let versions: ApiVersionsResponse = exchange(
             &mut conn,
             ApiKey::ApiVersions,
