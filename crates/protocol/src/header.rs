@@ -67,11 +67,11 @@ impl RequestHeaderPeek {
 }
 
 /// `acks` of a Produce request, read without decoding the topic data. Produce with `acks=0`
-/// gets no response from the broker, so the gateway must not wait for one.
-pub fn produce_acks(peek: &RequestHeaderPeek, body: &[u8]) -> Result<i16, HeaderError> {
-    let mut at = peek.body_offset(ApiKey::Produce, body)?;
+/// gets no response from the broker, so the gateway must not wait for one. `at` is the body
+/// offset from [`RequestHeaderPeek::body_offset`], which the caller has already walked.
+pub fn produce_acks(api_version: i16, body: &[u8], mut at: usize) -> Result<i16, HeaderError> {
     // transactional_id: NULLABLE_STRING, compact from v9 on.
-    if peek.api_version >= 9 {
+    if api_version >= 9 {
         let (n, used) = read_unsigned_varint(body, at).ok_or(HeaderError::BodyTruncated)?;
         at += used;
         if n > 1 {
@@ -164,7 +164,12 @@ mod tests {
             for (acks, txn) in [(0, None), (-1, Some("tx-1")), (1, Some(""))] {
                 let b = encode_produce(version, acks, txn);
                 let p = RequestHeaderPeek::parse(&b).unwrap();
-                assert_eq!(produce_acks(&p, &b).unwrap(), acks, "v{version} {txn:?}");
+                let at = p.body_offset(ApiKey::Produce, &b).unwrap();
+                assert_eq!(
+                    produce_acks(version, &b, at).unwrap(),
+                    acks,
+                    "v{version} {txn:?}"
+                );
             }
         }
     }
@@ -187,7 +192,7 @@ mod tests {
         let p = RequestHeaderPeek::parse(&b).unwrap();
         let cut = p.body_offset(ApiKey::Produce, &b).unwrap();
         assert_eq!(
-            produce_acks(&p, &b[..cut]).unwrap_err(),
+            produce_acks(p.api_version, &b[..cut], cut).unwrap_err(),
             HeaderError::BodyTruncated
         );
     }

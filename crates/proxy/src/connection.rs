@@ -137,11 +137,14 @@ async fn request_pump(
                 }
             };
             // Walk the rest of the header so a truncated one is refused here, not upstream.
-            if let Err(e) = peek.body_offset(key, body) {
-                return End::BadInput("header", format!("{key:?} v{}: {e}", peek.api_version));
-            }
+            let body_at = match peek.body_offset(key, body) {
+                Ok(at) => at,
+                Err(e) => {
+                    return End::BadInput("header", format!("{key:?} v{}: {e}", peek.api_version))
+                }
+            };
             let expects_response = match key {
-                ApiKey::Produce => match produce_acks(&peek, body) {
+                ApiKey::Produce => match produce_acks(peek.api_version, body, body_at) {
                     Ok(acks) => acks != 0,
                     Err(e) => {
                         return End::BadInput(
