@@ -84,6 +84,8 @@ pub struct RawRoute {
     #[serde(default)]
     pub broker_identification_strategy: RawIdentification,
     pub streaming_domain: RawRouteDomain,
+    /// Binds every connection on the route to this virtual cluster.
+    pub virtual_cluster: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

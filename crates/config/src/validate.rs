@@ -304,6 +304,19 @@ fn build_route(
             .parse()
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
     };
+    if let Some(vc) = &r.virtual_cluster {
+        let legal = !vc.is_empty()
+            && vc.len() <= 64
+            && vc
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !legal {
+            return Err(ctx.err(
+                format!("{at}.virtualCluster"),
+                format!("'{vc}' is not a virtual cluster name (1-64 of a-z A-Z 0-9 . _ -)"),
+            ));
+        }
+    }
     let brokers = BrokerMap::new(endpoint.port, domain.node_ids.clone());
     let last = endpoint.port as u64 + brokers.node_port_count() as u64;
     if last > u16::MAX as u64 {
@@ -325,6 +338,7 @@ fn build_route(
         domain: sd.name.clone(),
         bootstrap_server_id: sd.bootstrap_server_id.clone(),
         brokers,
+        virtual_cluster: r.virtual_cluster.clone(),
     })
 }
 

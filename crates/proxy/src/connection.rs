@@ -18,9 +18,11 @@ use gatehouse_protocol::versions::{admit, Admission};
 use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Target;
+use gatehouse_tenancy::ResponsePlan;
 
 use crate::io::{reserve_for_read, write_batch};
 use crate::responses::{Pending, ResponsePump};
+use crate::session::{Binding, Unbound};
 use crate::{describe, Gateway};
 
 /// Why a connection ended, for the log.
@@ -29,6 +31,7 @@ enum End {
     ResponsePumpGone,
     BadInput(&'static str, String),
     Upstream(String),
+    Unbound(String),
 }
 
 struct ActiveGuard;
@@ -65,6 +68,16 @@ pub async fn serve(
     };
     let where_ = local.map(|a| describe(a, target)).unwrap_or_default();
     tracing::debug!(%peer, route = %route.name, listener = %where_, "client connected");
+    let binding = match Binding::new(&gateway, route.virtual_cluster.as_deref(), &route.domain) {
+        Ok(b) => b,
+        Err(Unbound(why)) => {
+            // No Kafka error fits a connection that belongs nowhere; a broker that cannot
+            // serve a client closes it, and the operator sees why here and in the metrics.
+            metrics().connection_refused("unknown_virtual_cluster");
+            tracing::warn!(%peer, route = %route.name, listener = %where_, "refusing client connection: {why}");
+            return;
+        }
+    };
 
     let (client_rd, client_wr) = socket.into_split();
     let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
@@ -77,10 +90,18 @@ pub async fn serve(
             upstream.clone(),
             splitter,
             peer,
+            binding.session().cloned(),
         )
         .run(),
     );
-    let end = request_pump(client_rd, tx, &upstream, target, splitter).await;
+    let pipe = Pipe {
+        gateway: &gateway,
+        domain: &route.domain,
+        upstream: &upstream,
+        target,
+        splitter,
+    };
+    let end = request_pump(client_rd, tx, &pipe, binding).await;
     match &end {
         End::ClientClosed | End::ResponsePumpGone => {}
         End::BadInput(reason, detail) => {
@@ -89,6 +110,9 @@ pub async fn serve(
         }
         End::Upstream(detail) => {
             tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: upstream unavailable: {detail}");
+        }
+        End::Unbound(detail) => {
+            tracing::info!(%peer, route = %route.name, listener = %where_, "closing client connection: {detail}");
         }
     }
     if matches!(end, End::ClientClosed) {
@@ -99,15 +123,30 @@ pub async fn serve(
     }
 }
 
+/// What the request pump forwards through.
+struct Pipe<'a> {
+    gateway: &'a Gateway,
+    domain: &'a str,
+    upstream: &'a UpstreamCluster,
+    target: Target,
+    splitter: FrameSplitter,
+}
+
 /// Reads client frames and forwards them. Returns when the client closes, sends something
 /// the gateway refuses, or the response side ends.
 async fn request_pump(
     mut client: OwnedReadHalf,
     tx: mpsc::Sender<Pending>,
-    upstream: &UpstreamCluster,
-    target: Target,
-    splitter: FrameSplitter,
+    pipe: &Pipe<'_>,
+    mut binding: Binding,
 ) -> End {
+    let Pipe {
+        gateway,
+        domain,
+        upstream,
+        target,
+        splitter,
+    } = *pipe;
     let mut buf = BytesMut::new();
     let mut upstream_wr: Option<WriteHalf<UpstreamStream>> = None;
     let mut batch: Vec<Bytes> = Vec::new();
@@ -155,6 +194,32 @@ async fn request_pump(
                 },
                 _ => true,
             };
+            // The tenancy stage: passthrough sessions skip it and forward the raw frame.
+            let (frame, tenancy) = match binding.current(gateway, domain) {
+                Err(Unbound(why)) => return End::Unbound(why),
+                Ok(None) => (frame, None),
+                Ok(Some(session)) => {
+                    if !session.may_send(key) {
+                        return End::BadInput(
+                            "tenancy",
+                            format!(
+                                "{key:?} cannot be used inside virtual cluster '{}'",
+                                session.tenant().name
+                            ),
+                        );
+                    }
+                    match session.request(key, peek.api_version, frame) {
+                        Ok((f, ResponsePlan::Untouched)) => (f, None),
+                        Ok((f, ResponsePlan::Map(ctx))) => (f, Some(ctx)),
+                        Err(e) => {
+                            return End::BadInput(
+                                "decode",
+                                format!("{key:?} v{}: {e}", peek.api_version),
+                            )
+                        }
+                    }
+                }
+            };
             if upstream_wr.is_none() {
                 match upstream.connect(target).await {
                     Ok(stream) => {
@@ -174,6 +239,7 @@ async fn request_pump(
                     correlation_id: peek.correlation_id,
                     key,
                     version: peek.api_version,
+                    tenancy,
                 };
                 if let Err(end) = enqueue(&tx, pending, &mut upstream_wr, &mut batch).await {
                     return end;

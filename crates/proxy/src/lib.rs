@@ -10,6 +10,7 @@
 mod connection;
 mod io;
 mod responses;
+mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,8 +18,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use dashmap::DashMap;
 use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::{Target, Topology};
+use gatehouse_tenancy::{Catalog, TopicIds};
 use tokio::net::TcpListener;
 
 /// Limits applied to every client connection.
@@ -28,9 +31,12 @@ pub struct ConnectionLimits {
     pub max_in_flight_requests: usize,
 }
 
-/// The running data plane: the current topology snapshot and the limits.
+/// The running data plane: the current topology and virtual-cluster snapshots, and the limits.
 pub struct Gateway {
     topology: ArcSwap<Topology>,
+    catalog: ArcSwap<Catalog>,
+    /// Topic id → upstream name, per streaming domain, shared by every tenant on it.
+    topic_ids: DashMap<String, Arc<TopicIds>>,
     limits: ConnectionLimits,
 }
 
@@ -38,8 +44,30 @@ impl Gateway {
     pub fn new(topology: Topology, limits: ConnectionLimits) -> Arc<Self> {
         Arc::new(Self {
             topology: ArcSwap::from_pointee(topology),
+            catalog: ArcSwap::from_pointee(Catalog::default()),
+            topic_ids: DashMap::new(),
             limits,
         })
+    }
+
+    /// The virtual clusters that exist now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+
+    /// Replaces the virtual clusters. Connections check their binding on their next request.
+    pub fn set_catalog(&self, catalog: Catalog) {
+        self.catalog.store(Arc::new(catalog));
+    }
+
+    fn topic_ids(&self, domain: &str) -> Arc<TopicIds> {
+        if let Some(ids) = self.topic_ids.get(domain) {
+            return ids.clone();
+        }
+        self.topic_ids
+            .entry(domain.to_string())
+            .or_default()
+            .clone()
     }
 
     /// The topology new connections use. Readers never block: a swap replaces the pointer.

@@ -27,6 +27,7 @@ use gatehouse_protocol::scan::FetchTailFinder;
 use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
 use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Route;
+use gatehouse_tenancy::{ResponseContext, TenantSession};
 
 use crate::io::{reserve_for_read, write_batch};
 
@@ -39,6 +40,8 @@ pub(crate) enum Pending {
         correlation_id: i32,
         key: ApiKey,
         version: i16,
+        /// Set when the tenancy stage must un-map the response.
+        tenancy: Option<Box<ResponseContext>>,
     },
     /// An answer the gateway gives itself.
     Local(Bytes),
@@ -51,6 +54,7 @@ pub(crate) struct ResponsePump {
     upstream: Arc<UpstreamCluster>,
     splitter: FrameSplitter,
     peer: SocketAddr,
+    session: Option<TenantSession>,
     upstream_rd: Option<ReadHalf<UpstreamStream>>,
     buf: BytesMut,
     /// Ready for the client, written together when the pump would otherwise wait.
@@ -67,6 +71,7 @@ impl ResponsePump {
         upstream: Arc<UpstreamCluster>,
         splitter: FrameSplitter,
         peer: SocketAddr,
+        session: Option<TenantSession>,
     ) -> Self {
         Self {
             rx,
@@ -75,6 +80,7 @@ impl ResponsePump {
             upstream,
             splitter,
             peer,
+            session,
             upstream_rd: None,
             buf: BytesMut::new(),
             out: Vec::new(),
@@ -99,8 +105,9 @@ impl ResponsePump {
                     correlation_id,
                     key,
                     version,
+                    tenancy,
                 } => {
-                    self.response(&rewriter, correlation_id, key, version)
+                    self.response(&rewriter, correlation_id, key, version, tenancy)
                         .await?
                 }
             }
@@ -138,6 +145,7 @@ impl ResponsePump {
         correlation_id: i32,
         key: ApiKey,
         version: i16,
+        tenancy: Option<Box<ResponseContext>>,
     ) -> PumpResult {
         self.fill(8).await?;
         let total = self
@@ -151,17 +159,28 @@ impl ResponsePump {
                 "upstream answered correlation id {got:?}, expected {correlation_id}"
             ));
         }
-        match response_handling(key, version) {
+        // A response the tenancy stage must see is held whole, whatever routing needs.
+        let handling = match tenancy {
+            Some(_) => ResponseHandling::Decode,
+            None => response_handling(key, version),
+        };
+        match handling {
             ResponseHandling::Forward => self.stream(total).await,
             ResponseHandling::FetchTail => self.stream_fetch(rewriter, total, version).await,
             ResponseHandling::Decode => {
                 self.fill(total).await?;
                 let frame = self.buf.split_to(total).freeze();
                 // A response that cannot be rewritten must not reach the client with the
-                // upstream's real addresses in it: the connection is closed instead.
-                let frame = rewriter
+                // upstream's real addresses (or another tenant's names) in it: the
+                // connection is closed instead.
+                let mut frame = rewriter
                     .rewrite(key, version, frame)
                     .map_err(|e| format!("{key:?} v{version} response: {e}"))?;
+                if let (Some(ctx), Some(session)) = (tenancy, &self.session) {
+                    frame = session
+                        .response(key, version, &ctx, frame)
+                        .map_err(|e| format!("{key:?} v{version} response (tenancy): {e}"))?;
+                }
                 self.out.push(frame);
                 Ok(())
             }

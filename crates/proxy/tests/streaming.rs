@@ -141,6 +141,7 @@ async fn start_gateway(upstream: SocketAddr) -> u16 {
         domain: "d".into(),
         bootstrap_server_id: "main".into(),
         brokers: BrokerMap::new(port, ranges),
+        virtual_cluster: None,
     };
     let topology = Topology {
         domains: [("d".to_string(), Arc::new(domain))].into(),

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub responses_rewritten: AtomicU64,
     /// (reason) → count of client connections closed for bad input.
     pub client_protocol_errors: DashMap<&'static str, AtomicU64>,
+    /// (reason) → client connections refused before any request was served.
+    pub connections_refused: DashMap<&'static str, AtomicU64>,
     /// (domain) → failed connection attempts to its brokers.
     pub upstream_connect_failures: DashMap<String, AtomicU64>,
     /// (domain, node id) → times a broker outside every nodeIdRange was seen in a response.
@@ -39,6 +41,13 @@ pub fn metrics() -> &'static Metrics {
 impl Metrics {
     pub fn client_protocol_error(&self, reason: &'static str) {
         self.client_protocol_errors
+            .entry(reason)
+            .or_default()
+            .fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.connections_refused
             .entry(reason)
             .or_default()
             .fetch_add(1, Relaxed);
@@ -100,6 +109,14 @@ impl Metrics {
             "gatehouse_client_protocol_errors_total",
             "Client connections closed for bad input.",
             self.client_protocol_errors
+                .iter()
+                .map(|e| (format!("reason=\"{}\"", e.key()), e.value().load(Relaxed))),
+        );
+        labelled(
+            &mut out,
+            "gatehouse_connections_refused_total",
+            "Client connections refused (for example: the route's virtual cluster does not exist).",
+            self.connections_refused
                 .iter()
                 .map(|e| (format!("reason=\"{}\"", e.key()), e.value().load(Relaxed))),
         );

@@ -80,6 +80,9 @@ pub struct Route {
     pub domain: String,
     pub bootstrap_server_id: String,
     pub brokers: BrokerMap,
+    /// The virtual cluster every connection on this route is bound to (a partner's own
+    /// endpoint); None leaves the choice to the session (passthrough until auth decides).
+    pub virtual_cluster: Option<String>,
 }
 
 /// Everything the data plane needs to route, read through a snapshot that is swapped whole.

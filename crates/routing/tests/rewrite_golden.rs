@@ -36,6 +36,7 @@ fn route() -> Route {
                 end: 2,
             }],
         ),
+        virtual_cluster: None,
     }
 }
 

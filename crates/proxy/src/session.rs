@@ -1,0 +1,89 @@
+//! Which virtual cluster a connection is in.
+//!
+//! Today a route may name one (`routes[].virtualCluster`); without it a connection is in
+//! `passthrough`. The authentication layer will add principal → virtual cluster on top of the
+//! same [`Binding`]. A binding is checked against the catalog snapshot on every request, at
+//! the cost of one pointer load while nothing changed: a virtual cluster deleted or re-prefixed
+//! while its clients are connected ends their connections rather than serve them with stale
+//! names.
+
+use std::sync::Arc;
+
+use gatehouse_tenancy::{Catalog, Resolution, TenantSession};
+
+use crate::Gateway;
+
+pub(crate) struct Binding {
+    virtual_cluster: Option<String>,
+    seen: Arc<Catalog>,
+    session: Option<TenantSession>,
+}
+
+/// Why a connection cannot be served in its virtual cluster.
+pub(crate) struct Unbound(pub String);
+
+impl Binding {
+    /// Binds a new connection on a route.
+    pub fn new(
+        gateway: &Gateway,
+        virtual_cluster: Option<&str>,
+        domain: &str,
+    ) -> Result<Self, Unbound> {
+        let seen = gateway.catalog();
+        let session = match virtual_cluster {
+            None => None,
+            Some(name) => resolve(gateway, &seen, name, domain)?,
+        };
+        Ok(Self {
+            virtual_cluster: virtual_cluster.map(str::to_string),
+            seen,
+            session,
+        })
+    }
+
+    /// The tenant session for the next request, re-checked if the catalog changed.
+    pub fn current(
+        &mut self,
+        gateway: &Gateway,
+        domain: &str,
+    ) -> Result<Option<&TenantSession>, Unbound> {
+        let Some(name) = &self.virtual_cluster else {
+            return Ok(None);
+        };
+        let now = gateway.catalog();
+        if !Arc::ptr_eq(&now, &self.seen) {
+            let fresh = resolve(gateway, &now, name, domain)?;
+            let same = match (&fresh, &self.session) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.tenant() == b.tenant(),
+                _ => false,
+            };
+            if !same {
+                return Err(Unbound(format!(
+                    "virtual cluster '{name}' changed while the connection was open"
+                )));
+            }
+            self.seen = now;
+        }
+        Ok(self.session.as_ref())
+    }
+
+    pub fn session(&self) -> Option<&TenantSession> {
+        self.session.as_ref()
+    }
+}
+
+fn resolve(
+    gateway: &Gateway,
+    catalog: &Catalog,
+    name: &str,
+    domain: &str,
+) -> Result<Option<TenantSession>, Unbound> {
+    match catalog.resolve(name) {
+        Resolution::Passthrough => Ok(None),
+        Resolution::Tenant(t) => Ok(Some(TenantSession::new(t, gateway.topic_ids(domain)))),
+        Resolution::Unknown => Err(Unbound(format!(
+            "virtual cluster '{name}' does not exist (apply a VirtualCluster named '{name}')"
+        ))),
+    }
+}

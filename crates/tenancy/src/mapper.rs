@@ -1,0 +1,343 @@
+//! The two directions of the mapping, as the [`crate::table`] entries use them.
+//!
+//! A table entry only says which fields hold which entity. What happens to them lives here:
+//! on the way up names are prefixed, topic ids are checked for ownership, and entries that
+//! cannot go upstream are taken out and remembered; on the way down names are un-prefixed,
+//! entries the tenant does not own are dropped, and the entries taken out come back as errors.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kafka_protocol::messages::{GroupId, TopicName, TransactionalId};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use crate::names::{Entity, Tenant};
+use crate::topic_ids::TopicIds;
+
+/// Resource types shared by the ACL and config APIs.
+pub(crate) mod resource {
+    pub const ANY: i8 = 1;
+    pub const TOPIC: i8 = 2;
+    pub const GROUP: i8 = 3;
+    pub const TRANSACTIONAL_ID: i8 = 5;
+    /// In DescribeConfigs/AlterConfigs, groups are type 32 (KIP-848), not 3.
+    pub const CONFIG_GROUP: i8 = 32;
+}
+
+/// ACL pattern types.
+pub(crate) mod pattern {
+    pub const LITERAL: i8 = 3;
+    pub const PREFIXED: i8 = 4;
+}
+
+/// An entry kept from the upstream, answered by the gateway in the response.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// Position in the request's list; answers to positional lists (ACLs) go back there.
+    pub index: usize,
+    /// The name as the client wrote it.
+    pub name: StrBytes,
+    pub resource_type: i8,
+    pub error: ResponseError,
+    pub message: String,
+}
+
+/// What a request's mapping leaves for its response.
+#[derive(Debug, Default)]
+pub struct ResponseContext {
+    /// Topic ids the tenant may not use, replaced upstream by ids no topic has: (stand-in, original).
+    pub(crate) stand_ins: Vec<(Uuid, Uuid)>,
+    pub(crate) refused: Vec<Refused>,
+}
+
+impl ResponseContext {
+    pub fn is_empty(&self) -> bool {
+        self.stand_ins.is_empty() && self.refused.is_empty()
+    }
+}
+
+/// Ids that no broker assigned: random v4 ids have version bits 0100, these have 0000.
+fn stand_in_id() -> Uuid {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    Uuid::from_u64_pair(
+        0x6761_7465_686f_0000, // "gateho", version nibble 0
+        NEXT.fetch_add(1, Ordering::Relaxed),
+    )
+}
+
+pub(crate) struct RequestMapper<'a> {
+    pub tenant: &'a Tenant,
+    pub ids: &'a TopicIds,
+    pub ctx: ResponseContext,
+}
+
+/// Why an entry may not go upstream.
+pub(crate) struct Refusal {
+    pub error: ResponseError,
+    pub message: String,
+}
+
+impl<'a> RequestMapper<'a> {
+    /// Maps a name in place. An empty name is a field absent at this version: left alone.
+    pub fn name(&mut self, entity: Entity, name: &mut StrBytes) {
+        if !name.is_empty() {
+            *name = self.tenant.map(entity, name);
+        }
+    }
+
+    pub fn topic(&mut self, t: &mut TopicName) {
+        self.name(Entity::Topic, &mut t.0)
+    }
+
+    pub fn topic_opt(&mut self, t: &mut Option<TopicName>) {
+        if let Some(t) = t {
+            self.topic(t)
+        }
+    }
+
+    pub fn topics(&mut self, ts: &mut [TopicName]) {
+        ts.iter_mut().for_each(|t| self.topic(t))
+    }
+
+    pub fn group(&mut self, g: &mut GroupId) {
+        self.name(Entity::Group, &mut g.0)
+    }
+
+    pub fn groups(&mut self, gs: &mut [GroupId]) {
+        gs.iter_mut().for_each(|g| self.group(g))
+    }
+
+    pub fn txn(&mut self, t: &mut TransactionalId) {
+        self.name(Entity::TransactionalId, &mut t.0)
+    }
+
+    pub fn txn_opt(&mut self, t: &mut Option<TransactionalId>) {
+        if let Some(t) = t {
+            self.txn(t)
+        }
+    }
+
+    pub fn txns(&mut self, ts: &mut [TransactionalId]) {
+        ts.iter_mut().for_each(|t| self.txn(t))
+    }
+
+    /// Lets a topic id through only if it names a topic the tenant owns. Any other id
+    /// (another tenant's, or one the gateway has not seen named yet) is replaced by an id no
+    /// topic has, so the broker answers UNKNOWN_TOPIC_ID; the response gets the original back.
+    pub fn topic_id(&mut self, id: &mut Uuid) {
+        if id.is_nil() {
+            return;
+        }
+        let owned = self
+            .ids
+            .name(*id)
+            .is_some_and(|n| self.tenant.owns(Entity::Topic, &n));
+        if !owned {
+            let stand_in = stand_in_id();
+            self.ctx.stand_ins.push((stand_in, *id));
+            *id = stand_in;
+        }
+    }
+
+    /// A regular expression over the tenant's names, made to match only upstream names
+    /// inside its prefix (brokers match the whole name).
+    pub fn regex(&mut self, r: &mut StrBytes) {
+        let escaped: String = self
+            .tenant
+            .prefix
+            .chars()
+            .flat_map(|c| {
+                let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+                special.then_some('\\').into_iter().chain([c])
+            })
+            .collect();
+        *r = StrBytes::from_string(format!("{escaped}(?:{})", r.as_str()));
+    }
+
+    pub fn regex_opt(&mut self, r: &mut Option<StrBytes>) {
+        if let Some(r) = r {
+            self.regex(r)
+        }
+    }
+
+    /// A topic name that may create a topic: checked for legality once prefixed, then mapped.
+    pub fn legal_topic(&mut self, t: &mut TopicName) -> Result<(), Refusal> {
+        self.tenant.check_topic(&t.0).map_err(|e| Refusal {
+            error: ResponseError::InvalidTopicException,
+            message: e.0,
+        })?;
+        self.topic(t);
+        Ok(())
+    }
+
+    /// Keeps the entries `check` accepts (after it mapped them); the others are taken out of
+    /// the request and remembered, to be answered as errors in the response.
+    pub fn admit<T>(
+        &mut self,
+        list: &mut Vec<T>,
+        mut check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
+        describe: impl Fn(&T) -> (StrBytes, i8),
+    ) {
+        let entries = std::mem::take(list);
+        for (index, mut entry) in entries.into_iter().enumerate() {
+            // Described before `check` maps it: the answer names what the client wrote.
+            let (name, resource_type) = describe(&entry);
+            match check(self, &mut entry) {
+                Ok(()) => list.push(entry),
+                Err(r) => self.ctx.refused.push(Refused {
+                    index,
+                    name,
+                    resource_type,
+                    error: r.error,
+                    message: r.message,
+                }),
+            }
+        }
+    }
+
+    /// Maps a config resource (DescribeConfigs/AlterConfigs): topics and groups are the
+    /// tenant's; other resources (brokers, loggers, client metrics) are shared by everyone.
+    pub fn config_resource(&mut self, resource_type: i8, name: &mut StrBytes) -> bool {
+        match resource_type {
+            resource::TOPIC => self.name(Entity::Topic, name),
+            resource::CONFIG_GROUP => self.name(Entity::Group, name),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Maps an ACL resource pattern. The tenant's wildcard (`*`, literal) becomes its prefix
+    /// (prefixed), so it covers exactly the tenant's names. False for resources that are not
+    /// a tenant's (cluster, users, delegation tokens).
+    pub fn acl_resource(
+        &mut self,
+        resource_type: i8,
+        name: &mut StrBytes,
+        pattern_type: &mut i8,
+    ) -> bool {
+        let entity = match resource_type {
+            resource::TOPIC | resource::ANY => Entity::Topic,
+            resource::GROUP => Entity::Group,
+            resource::TRANSACTIONAL_ID => Entity::TransactionalId,
+            _ => return false,
+        };
+        if *pattern_type == pattern::LITERAL && &**name == "*" {
+            *name = StrBytes::from_string(self.tenant.prefix.clone());
+            *pattern_type = pattern::PREFIXED;
+        } else {
+            *name = self.tenant.map(entity, name);
+        }
+        true
+    }
+}
+
+pub(crate) struct ResponseMapper<'a> {
+    pub tenant: &'a Tenant,
+    pub ids: &'a TopicIds,
+    pub version: i16,
+    pub ctx: &'a ResponseContext,
+}
+
+impl<'a> ResponseMapper<'a> {
+    /// Un-maps a name in place; false when the tenant does not own it (drop the entry).
+    /// An empty name is a field absent at this version: kept.
+    pub fn name(&self, entity: Entity, name: &mut StrBytes) -> bool {
+        if name.is_empty() {
+            return true;
+        }
+        match self.tenant.unmap(entity, name) {
+            Some(n) => {
+                *name = n;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn topic(&self, t: &mut TopicName) -> bool {
+        self.name(Entity::Topic, &mut t.0)
+    }
+
+    pub fn group(&self, g: &mut GroupId) -> bool {
+        self.name(Entity::Group, &mut g.0)
+    }
+
+    pub fn txn(&self, t: &mut TransactionalId) -> bool {
+        self.name(Entity::TransactionalId, &mut t.0)
+    }
+
+    /// Restores an id the request replaced; false for an id the tenant does not own.
+    pub fn topic_id(&self, id: &mut Uuid) -> bool {
+        if id.is_nil() {
+            return true;
+        }
+        if let Some((_, original)) = self.ctx.stand_ins.iter().find(|(s, _)| s == id) {
+            *id = *original;
+            return true;
+        }
+        self.ids
+            .name(*id)
+            .is_none_or(|n| self.tenant.owns(Entity::Topic, &n))
+    }
+
+    /// A topic entry carrying both name and id: the pair is learned before the name is
+    /// un-mapped, then both must be the tenant's.
+    pub fn topic_with_id(&self, name: &mut TopicName, id: &mut Uuid) -> bool {
+        if !name.0.is_empty() {
+            self.ids.learn(*id, &name.0);
+        }
+        self.topic(name) && self.topic_id(id)
+    }
+
+    pub fn topic_opt_with_id(&self, name: &mut Option<TopicName>, id: &mut Uuid) -> bool {
+        match name {
+            Some(n) => self.topic_with_id(n, id),
+            None => self.topic_id(id),
+        }
+    }
+
+    /// Un-maps a config resource; false for a tenant resource the tenant does not own.
+    pub fn config_resource(&self, resource_type: i8, name: &mut StrBytes) -> bool {
+        match resource_type {
+            resource::TOPIC => self.name(Entity::Topic, name),
+            resource::CONFIG_GROUP => self.name(Entity::Group, name),
+            _ => true,
+        }
+    }
+
+    /// Un-maps an ACL resource pattern (the reverse of [`RequestMapper::acl_resource`]);
+    /// false for anything that is not one of the tenant's own patterns.
+    pub fn acl_resource(
+        &self,
+        resource_type: i8,
+        name: &mut StrBytes,
+        pattern_type: &mut i8,
+    ) -> bool {
+        let entity = match resource_type {
+            resource::TOPIC => Entity::Topic,
+            resource::GROUP => Entity::Group,
+            resource::TRANSACTIONAL_ID => Entity::TransactionalId,
+            _ => return false,
+        };
+        if *pattern_type == pattern::PREFIXED && **name == *self.tenant.prefix {
+            *name = StrBytes::from_static_str("*");
+            *pattern_type = pattern::LITERAL;
+            return true;
+        }
+        !name.is_empty() && self.name(entity, name)
+    }
+
+    pub fn retain<T>(&self, list: &mut Vec<T>, mut keep: impl FnMut(&Self, &mut T) -> bool) {
+        list.retain_mut(|e| keep(self, e));
+    }
+
+    /// Puts the entries the request took out back into the response as errors, at their
+    /// original positions where the list is positional.
+    pub fn readmit<T>(&self, list: &mut Vec<T>, make: impl Fn(&Refused) -> T) {
+        for r in &self.ctx.refused {
+            let at = r.index.min(list.len());
+            list.insert(at, make(r));
+        }
+    }
+}

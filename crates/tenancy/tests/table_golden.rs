@@ -1,0 +1,511 @@
+//! Golden cases for the tenancy table: a request as tenant `a` goes up with `a.` names, and a
+//! response holding both tenants' entries comes back with only `a`'s, un-prefixed.
+//!
+//! The end-to-end probe (tests/test_tenancy_probe.py) sends every key through a real broker;
+//! these cases cover what that broker (Tansu) does not implement, and the special rules.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use gatehouse_protocol::codec::{decode_request, decode_response, encode_request, encode_response};
+use gatehouse_tenancy::table::{response_carries_names, tenant_may_send, MAPPED_KEYS};
+use gatehouse_tenancy::{ResponseContext, ResponsePlan, Tenant, TenantSession, TopicIds};
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+fn topic(v: &str) -> TopicName {
+    TopicName(s(v))
+}
+
+struct Case {
+    session: TenantSession,
+    ids: Arc<TopicIds>,
+}
+
+impl Case {
+    fn new() -> Self {
+        let ids = Arc::new(TopicIds::default());
+        let session = TenantSession::new(Arc::new(Tenant::new("a", "a.")), ids.clone());
+        Self { session, ids }
+    }
+
+    /// Maps a request and decodes what would go upstream.
+    fn up<T: Encodable + Decodable>(
+        &self,
+        key: ApiKey,
+        version: i16,
+        body: T,
+    ) -> (T, Option<Box<ResponseContext>>) {
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(9);
+        let frame = encode_request(&header, &body).unwrap();
+        let (frame, plan) = self.session.request(key, version, frame).unwrap();
+        let (_, mapped) = decode_request::<T>(&frame).unwrap();
+        let ctx = match plan {
+            ResponsePlan::Untouched => None,
+            ResponsePlan::Map(ctx) => Some(ctx),
+        };
+        (mapped, ctx)
+    }
+
+    /// Un-maps a response as the client would get it.
+    fn down<T: Encodable + Decodable>(
+        &self,
+        key: ApiKey,
+        version: i16,
+        ctx: Option<&ResponseContext>,
+        body: T,
+    ) -> T {
+        let header = ResponseHeader::default().with_correlation_id(9);
+        let frame: Bytes = encode_response(&header, &body, key, version).unwrap();
+        let empty = ResponseContext::default();
+        let frame = self
+            .session
+            .response(key, version, ctx.unwrap_or(&empty), frame)
+            .unwrap();
+        decode_response::<T>(&frame, key, version).unwrap().1
+    }
+}
+
+#[test]
+fn every_mapped_key_is_sendable_and_cluster_wide_keys_are_not() {
+    for k in MAPPED_KEYS {
+        assert!(tenant_may_send(*k), "{k:?}");
+    }
+    for k in [
+        ApiKey::DescribeLogDirs,
+        ApiKey::AlterReplicaLogDirs,
+        ApiKey::ElectLeaders,
+        ApiKey::AlterPartitionReassignments,
+        ApiKey::AlterClientQuotas,
+        ApiKey::AlterUserScramCredentials,
+        ApiKey::UpdateFeatures,
+        ApiKey::CreateDelegationToken,
+    ] {
+        assert!(!tenant_may_send(k), "{k:?}");
+    }
+    assert_eq!(MAPPED_KEYS.len(), 37);
+}
+
+#[test]
+fn api_versions_lists_only_keys_a_tenant_may_send() {
+    let c = Case::new();
+    let (_, ctx) = c.up(ApiKey::ApiVersions, 3, ApiVersionsRequest::default());
+    let offered = [
+        ApiKey::Produce,
+        ApiKey::DescribeLogDirs,
+        ApiKey::ElectLeaders,
+    ];
+    let body = ApiVersionsResponse::default().with_api_keys(
+        offered
+            .iter()
+            .map(|k| {
+                api_versions_response::ApiVersion::default()
+                    .with_api_key(*k as i16)
+                    .with_max_version(3)
+            })
+            .collect(),
+    );
+    let got = c.down(ApiKey::ApiVersions, 3, ctx.as_deref(), body);
+    let keys: Vec<i16> = got.api_keys.iter().map(|k| k.api_key).collect();
+    assert_eq!(keys, vec![ApiKey::Produce as i16]);
+}
+
+#[test]
+fn metadata_filters_other_tenants_and_refuses_names_too_long_once_prefixed() {
+    let c = Case::new();
+    let long = "x".repeat(248);
+    let req = MetadataRequest::default().with_topics(Some(vec![
+        metadata_request::MetadataRequestTopic::default().with_name(Some(topic("orders"))),
+        metadata_request::MetadataRequestTopic::default().with_name(Some(topic(&long))),
+        metadata_request::MetadataRequestTopic::default().with_name(Some(topic("b.orders"))),
+    ]));
+    let (up, ctx) = c.up(ApiKey::Metadata, 12, req);
+    let names: Vec<_> = up
+        .topics
+        .unwrap()
+        .iter()
+        .map(|t| t.name.clone().unwrap().0.to_string())
+        .collect();
+    assert_eq!(names, ["a.orders", "a.b.orders"]);
+
+    let mine = Uuid::from_u128(1);
+    let theirs = Uuid::from_u128(2);
+    let resp = MetadataResponse::default().with_topics(vec![
+        metadata_response::MetadataResponseTopic::default()
+            .with_name(Some(topic("a.orders")))
+            .with_topic_id(mine),
+        metadata_response::MetadataResponseTopic::default()
+            .with_name(Some(topic("b.orders")))
+            .with_topic_id(theirs),
+    ]);
+    let got = c.down(ApiKey::Metadata, 12, ctx.as_deref(), resp);
+    let got: Vec<_> = got
+        .topics
+        .iter()
+        .map(|t| (t.name.clone().unwrap().0.to_string(), t.error_code))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("orders".to_string(), 0),
+            (long, ResponseError::InvalidTopicException.code())
+        ]
+    );
+    // Both ids were learned from the unfiltered response.
+    assert_eq!(c.ids.name(theirs).as_deref(), Some("b.orders"));
+}
+
+#[test]
+fn another_tenants_topic_id_never_reaches_the_upstream() {
+    let c = Case::new();
+    let mine = Uuid::from_u128(1);
+    let theirs = Uuid::from_u128(2);
+    let unknown = Uuid::from_u128(3);
+    c.ids.learn(mine, &s("a.orders"));
+    c.ids.learn(theirs, &s("b.orders"));
+    let req = FetchRequest::default().with_topics(
+        [mine, theirs, unknown]
+            .iter()
+            .map(|id| fetch_request::FetchTopic::default().with_topic_id(*id))
+            .collect(),
+    );
+    let (up, ctx) = c.up(ApiKey::Fetch, 16, req);
+    let sent: Vec<Uuid> = up.topics.iter().map(|t| t.topic_id).collect();
+    assert_eq!(sent[0], mine);
+    assert!(!sent.contains(&theirs) && !sent.contains(&unknown));
+    let ctx = ctx.expect("stand-ins must be restored in the response");
+
+    // The broker answers UNKNOWN_TOPIC_ID for the stand-ins; the client sees its own ids back.
+    let resp = FetchResponse::default().with_responses(
+        sent.iter()
+            .map(|id| fetch_response::FetchableTopicResponse::default().with_topic_id(*id))
+            .collect(),
+    );
+    let got = c.down(ApiKey::Fetch, 16, Some(&ctx), resp);
+    let back: Vec<Uuid> = got.responses.iter().map(|t| t.topic_id).collect();
+    assert_eq!(back, [mine, theirs, unknown]);
+
+    // A Fetch by owned ids needs nothing from its response: it streams as in passthrough.
+    let (_, ctx) = c.up(
+        ApiKey::Fetch,
+        16,
+        FetchRequest::default().with_topics(vec![
+            fetch_request::FetchTopic::default().with_topic_id(mine)
+        ]),
+    );
+    assert!(ctx.is_none());
+    assert!(!response_carries_names(ApiKey::Fetch, 13));
+    assert!(response_carries_names(ApiKey::Fetch, 12));
+}
+
+#[test]
+fn delete_topics_by_foreign_id_is_a_stand_in() {
+    let c = Case::new();
+    let theirs = Uuid::from_u128(2);
+    c.ids.learn(theirs, &s("b.orders"));
+    let (up, _) = c.up(
+        ApiKey::DeleteTopics,
+        6,
+        DeleteTopicsRequest::default().with_topics(vec![
+            delete_topics_request::DeleteTopicState::default().with_topic_id(theirs),
+        ]),
+    );
+    assert_ne!(up.topics[0].topic_id, theirs);
+}
+
+#[test]
+fn create_topics_refuses_illegal_names_and_answers_them_with_a_reason() {
+    let c = Case::new();
+    let req = CreateTopicsRequest::default().with_topics(vec![
+        create_topics_request::CreatableTopic::default().with_name(topic("bad/name")),
+        create_topics_request::CreatableTopic::default().with_name(topic("orders")),
+    ]);
+    let (up, ctx) = c.up(ApiKey::CreateTopics, 7, req);
+    assert_eq!(up.topics.len(), 1);
+    assert_eq!(&*up.topics[0].name.0, "a.orders");
+    let resp = CreateTopicsResponse::default().with_topics(vec![
+        create_topics_response::CreatableTopicResult::default().with_name(topic("a.orders")),
+    ]);
+    let got = c.down(ApiKey::CreateTopics, 7, ctx.as_deref(), resp);
+    assert_eq!(got.topics.len(), 2);
+    let bad = got
+        .topics
+        .iter()
+        .find(|t| &*t.name.0 == "bad/name")
+        .unwrap();
+    assert_eq!(bad.error_code, ResponseError::InvalidTopicException.code());
+    assert!(bad.error_message.as_deref().unwrap().contains("'/'"));
+}
+
+#[test]
+fn groups_transactions_and_coordinators() {
+    let c = Case::new();
+    let (up, ctx) = c.up(
+        ApiKey::FindCoordinator,
+        4,
+        FindCoordinatorRequest::default()
+            .with_key_type(1)
+            .with_coordinator_keys(vec![s("tx"), s("b.tx")]),
+    );
+    assert_eq!(up.coordinator_keys, [s("a.tx"), s("a.b.tx")]);
+    let got = c.down(
+        ApiKey::FindCoordinator,
+        4,
+        ctx.as_deref(),
+        FindCoordinatorResponse::default().with_coordinators(vec![
+            find_coordinator_response::Coordinator::default().with_key(s("a.tx")),
+            find_coordinator_response::Coordinator::default().with_key(s("a.b.tx")),
+        ]),
+    );
+    let keys: Vec<_> = got.coordinators.iter().map(|c| c.key.clone()).collect();
+    assert_eq!(keys, [s("tx"), s("b.tx")]);
+
+    let (up, _) = c.up(
+        ApiKey::TxnOffsetCommit,
+        3,
+        TxnOffsetCommitRequest::default()
+            .with_transactional_id(TransactionalId(s("tx")))
+            .with_group_id(GroupId(s("app")))
+            .with_topics(vec![
+                txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                    .with_name(topic("orders")),
+            ]),
+    );
+    assert_eq!(&*up.transactional_id.0, "a.tx");
+    assert_eq!(&*up.group_id.0, "a.app");
+    assert_eq!(&*up.topics[0].name.0, "a.orders");
+
+    let got = c.down(
+        ApiKey::ListGroups,
+        4,
+        Some(&ResponseContext::default()),
+        ListGroupsResponse::default().with_groups(vec![
+            list_groups_response::ListedGroup::default().with_group_id(GroupId(s("a.app"))),
+            list_groups_response::ListedGroup::default().with_group_id(GroupId(s("b.app"))),
+        ]),
+    );
+    assert_eq!(got.groups.len(), 1);
+    assert_eq!(&*got.groups[0].group_id.0, "app");
+}
+
+#[test]
+fn keys_the_test_broker_lacks() {
+    let c = Case::new();
+    let ctx = ResponseContext::default();
+    // OffsetDelete
+    let (up, _) = c.up(
+        ApiKey::OffsetDelete,
+        0,
+        OffsetDeleteRequest::default()
+            .with_group_id(GroupId(s("app")))
+            .with_topics(vec![
+                offset_delete_request::OffsetDeleteRequestTopic::default().with_name(topic("o")),
+            ]),
+    );
+    assert_eq!((&*up.group_id.0, &*up.topics[0].name.0), ("a.app", "a.o"));
+    // CreatePartitions
+    let got = c.down(
+        ApiKey::CreatePartitions,
+        3,
+        Some(&ctx),
+        CreatePartitionsResponse::default().with_results(vec![
+            create_partitions_response::CreatePartitionsTopicResult::default()
+                .with_name(topic("a.o")),
+            create_partitions_response::CreatePartitionsTopicResult::default()
+                .with_name(topic("b.o")),
+        ]),
+    );
+    assert_eq!(got.results.len(), 1);
+    // OffsetForLeaderEpoch
+    let (up, _) = c.up(
+        ApiKey::OffsetForLeaderEpoch,
+        4,
+        OffsetForLeaderEpochRequest::default().with_topics(vec![
+            offset_for_leader_epoch_request::OffsetForLeaderTopic::default().with_topic(topic("o")),
+        ]),
+    );
+    assert_eq!(&*up.topics[0].topic.0, "a.o");
+    // DescribeProducers
+    let got = c.down(
+        ApiKey::DescribeProducers,
+        0,
+        Some(&ctx),
+        DescribeProducersResponse::default().with_topics(vec![
+            describe_producers_response::TopicResponse::default().with_name(topic("b.o")),
+        ]),
+    );
+    assert!(got.topics.is_empty());
+    // DescribeTransactions
+    let got = c.down(
+        ApiKey::DescribeTransactions,
+        0,
+        Some(&ctx),
+        DescribeTransactionsResponse::default().with_transaction_states(vec![
+            describe_transactions_response::TransactionState::default()
+                .with_transactional_id(TransactionalId(s("a.tx")))
+                .with_topics(vec![
+                    describe_transactions_response::TopicData::default().with_topic(topic("a.o"))
+                ]),
+            describe_transactions_response::TransactionState::default()
+                .with_transactional_id(TransactionalId(s("b.tx"))),
+        ]),
+    );
+    assert_eq!(got.transaction_states.len(), 1);
+    assert_eq!(&*got.transaction_states[0].topics[0].topic.0, "o");
+    // ListTransactions: the pattern only matches inside the tenant's prefix.
+    let (up, _) = c.up(
+        ApiKey::ListTransactions,
+        2,
+        ListTransactionsRequest::default().with_transactional_id_pattern(Some(s("tx.*"))),
+    );
+    assert_eq!(up.transactional_id_pattern.as_deref(), Some("a\\.(?:tx.*)"));
+    // ConsumerGroupHeartbeat
+    let (up, _) = c.up(
+        ApiKey::ConsumerGroupHeartbeat,
+        0,
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s("app")))
+            .with_subscribed_topic_names(Some(vec![topic("o")])),
+    );
+    assert_eq!(&*up.group_id.0, "a.app");
+    assert_eq!(&*up.subscribed_topic_names.unwrap()[0].0, "a.o");
+    // AlterConfigs: a broker resource is cluster-wide and refused with a reason.
+    let (up, actx) = c.up(
+        ApiKey::AlterConfigs,
+        2,
+        AlterConfigsRequest::default().with_resources(vec![
+            alter_configs_request::AlterConfigsResource::default()
+                .with_resource_type(4)
+                .with_resource_name(s("0")),
+            alter_configs_request::AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("o")),
+        ]),
+    );
+    assert_eq!(up.resources.len(), 1);
+    assert_eq!(&*up.resources[0].resource_name, "a.o");
+    let got = c.down(
+        ApiKey::AlterConfigs,
+        2,
+        actx.as_deref(),
+        AlterConfigsResponse::default().with_responses(vec![
+            alter_configs_response::AlterConfigsResourceResponse::default()
+                .with_resource_type(2)
+                .with_resource_name(s("a.o")),
+        ]),
+    );
+    assert_eq!(got.responses.len(), 2);
+    assert_eq!(
+        got.responses[0].error_code,
+        ResponseError::ClusterAuthorizationFailed.code()
+    );
+    assert_eq!(&*got.responses[1].resource_name, "o");
+}
+
+#[test]
+fn acls_stay_inside_the_tenant() {
+    let c = Case::new();
+    let (up, ctx) = c.up(
+        ApiKey::CreateAcls,
+        3,
+        CreateAclsRequest::default().with_creations(vec![
+            create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(s("*"))
+                .with_resource_pattern_type(3),
+            create_acls_request::AclCreation::default()
+                .with_resource_type(4) // cluster
+                .with_resource_name(s("kafka-cluster"))
+                .with_resource_pattern_type(3),
+            create_acls_request::AclCreation::default()
+                .with_resource_type(3)
+                .with_resource_name(s("app"))
+                .with_resource_pattern_type(3),
+        ]),
+    );
+    let sent: Vec<_> = up
+        .creations
+        .iter()
+        .map(|c| (c.resource_name.to_string(), c.resource_pattern_type))
+        .collect();
+    assert_eq!(sent, [("a.".to_string(), 4), ("a.app".to_string(), 3)]);
+    let got = c.down(
+        ApiKey::CreateAcls,
+        3,
+        ctx.as_deref(),
+        CreateAclsResponse::default().with_results(vec![
+            create_acls_response::AclCreationResult::default(),
+            create_acls_response::AclCreationResult::default(),
+        ]),
+    );
+    let codes: Vec<i16> = got.results.iter().map(|r| r.error_code).collect();
+    assert_eq!(
+        codes,
+        [0, ResponseError::ClusterAuthorizationFailed.code(), 0]
+    );
+
+    // DescribeAcls: only the tenant's patterns come back, its wildcard as "*".
+    let got = c.down(
+        ApiKey::DescribeAcls,
+        3,
+        Some(&ResponseContext::default()),
+        DescribeAclsResponse::default().with_resources(vec![
+            describe_acls_response::DescribeAclsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("a."))
+                .with_pattern_type(4),
+            describe_acls_response::DescribeAclsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("b.orders"))
+                .with_pattern_type(3),
+            describe_acls_response::DescribeAclsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("*"))
+                .with_pattern_type(3),
+        ]),
+    );
+    assert_eq!(got.resources.len(), 1);
+    assert_eq!(&*got.resources[0].resource_name, "*");
+
+    // DeleteAcls: a filter that could match other tenants' ACLs upstream is refused.
+    let (up, ctx) = c.up(
+        ApiKey::DeleteAcls,
+        3,
+        DeleteAclsRequest::default().with_filters(vec![
+            delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(2)
+                .with_resource_name_filter(None)
+                .with_pattern_type_filter(1),
+            delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(2)
+                .with_resource_name_filter(Some(s("orders")))
+                .with_pattern_type_filter(3),
+        ]),
+    );
+    assert_eq!(up.filters.len(), 1);
+    assert_eq!(
+        up.filters[0].resource_name_filter.as_deref(),
+        Some("a.orders")
+    );
+    let got = c.down(
+        ApiKey::DeleteAcls,
+        3,
+        ctx.as_deref(),
+        DeleteAclsResponse::default()
+            .with_filter_results(vec![delete_acls_response::DeleteAclsFilterResult::default()]),
+    );
+    assert_eq!(
+        got.filter_results[0].error_code,
+        ResponseError::InvalidRequest.code()
+    );
+    assert_eq!(got.filter_results[1].error_code, 0);
+}
