@@ -123,6 +123,12 @@ pub async fn serve(
     }
 }
 
+/// A request as it goes upstream: the client's frame, or a mapped one in pieces.
+enum Forward {
+    One(Bytes),
+    Pieces(Vec<Bytes>),
+}
+
 /// What the request pump forwards through.
 struct Pipe<'a> {
     gateway: &'a Gateway,
@@ -195,9 +201,9 @@ async fn request_pump(
                 _ => true,
             };
             // The tenancy stage: passthrough sessions skip it and forward the raw frame.
-            let (frame, tenancy) = match binding.current(gateway, domain) {
+            let (frames, tenancy) = match binding.current(gateway, domain) {
                 Err(Unbound(why)) => return End::Unbound(why),
-                Ok(None) => (frame, None),
+                Ok(None) => (Forward::One(frame), None),
                 Ok(Some(session)) => {
                     if !session.may_send(key) {
                         return End::BadInput(
@@ -209,8 +215,8 @@ async fn request_pump(
                         );
                     }
                     match session.request(key, peek.api_version, frame) {
-                        Ok((f, ResponsePlan::Untouched)) => (f, None),
-                        Ok((f, ResponsePlan::Map(ctx))) => (f, Some(ctx)),
+                        Ok((f, ResponsePlan::Untouched)) => (Forward::Pieces(f), None),
+                        Ok((f, ResponsePlan::Map(ctx))) => (Forward::Pieces(f), Some(ctx)),
                         Err(e) => {
                             return End::BadInput(
                                 "decode",
@@ -246,7 +252,10 @@ async fn request_pump(
                 }
             }
             metrics().requests_forwarded.fetch_add(1, Relaxed);
-            batch.push(frame);
+            match frames {
+                Forward::One(frame) => batch.push(frame),
+                Forward::Pieces(pieces) => batch.extend(pieces),
+            }
         };
         if let Err(end) = flush(&mut upstream_wr, &mut batch).await {
             return end;

@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseHeader};
 
 use gatehouse_protocol::codec::{decode_response, encode_response, CodecResult};
+use gatehouse_protocol::frame::LENGTH_PREFIX;
+use gatehouse_protocol::produce_names::produce_names;
 
 use crate::mapper::{RequestMapper, ResponseContext, ResponseMapper};
-use crate::names::Tenant;
+use crate::names::{Entity, Tenant};
 use crate::table::{self, tenant_may_send};
 use crate::topic_ids::TopicIds;
 
@@ -42,18 +44,23 @@ impl TenantSession {
         tenant_may_send(key)
     }
 
-    /// Maps a request frame (length prefix included) for the upstream.
+    /// Maps a request frame (length prefix included) for the upstream. The result is the
+    /// frame to send, in one or more pieces (written together, in order).
     pub fn request(
         &self,
         key: ApiKey,
         version: i16,
         frame: Bytes,
-    ) -> CodecResult<(Bytes, ResponsePlan)> {
+    ) -> CodecResult<(Vec<Bytes>, ResponsePlan)> {
         if key == ApiKey::ApiVersions {
-            return Ok((frame, ResponsePlan::Map(Box::default())));
+            return Ok((vec![frame], ResponsePlan::Map(Box::default())));
         }
         if !table::MAPPED_KEYS.contains(&key) {
-            return Ok((frame, ResponsePlan::Untouched));
+            return Ok((vec![frame], ResponsePlan::Untouched));
+        }
+        if key == ApiKey::Produce && version <= 12 {
+            let chunks = self.splice_produce(frame, version)?;
+            return Ok((chunks, ResponsePlan::Map(Box::default())));
         }
         let mut mapper = RequestMapper {
             tenant: &self.tenant,
@@ -66,7 +73,59 @@ impl TenantSession {
         } else {
             ResponsePlan::Untouched
         };
-        Ok((frame, plan))
+        Ok((vec![frame], plan))
+    }
+
+    /// A Produce request with its names mapped, as slices of the original frame around new
+    /// name strings: the record batches are not copied. (What the Produce entry of the table
+    /// does by decoding, done without decoding; the golden cases check both agree.)
+    fn splice_produce(&self, frame: Bytes, version: i16) -> CodecResult<Vec<Bytes>> {
+        let names = produce_names(&frame, version)?;
+        let compact = version >= 9;
+        let edits = std::iter::once((names.transactional_id, Entity::TransactionalId))
+            .chain(names.topics.into_iter().map(|r| (r, Entity::Topic)));
+        let mut head = BytesMut::new();
+        head.put_i32(0); // the length, patched below
+        let mut chunks = Vec::new();
+        let mut at = LENGTH_PREFIX;
+        let mut total = frame.len() - LENGTH_PREFIX;
+        for (span, entity) in edits {
+            let len_bytes = if compact {
+                gatehouse_protocol::header::read_unsigned_varint(&frame, span.start)
+                    .map_or(1, |(_, used)| used)
+            } else {
+                2
+            };
+            let text = &frame[span.start + len_bytes..span.end];
+            if text.is_empty() {
+                continue; // null or empty: nothing to map
+            }
+            let name = std::str::from_utf8(text)?;
+            let mapped = self.tenant.map(entity, name);
+            let mut piece = BytesMut::with_capacity(mapped.len() + 3);
+            if compact {
+                put_uvarint(&mut piece, mapped.len() as u32 + 1);
+            } else {
+                piece.put_i16(i16::try_from(mapped.len())?);
+            }
+            piece.put_slice(mapped.as_bytes());
+            total = total + piece.len() - span.len();
+            // The bytes before the first name (the header) join the length prefix.
+            if chunks.is_empty() {
+                head.put_slice(&frame[at..span.start]);
+            } else if span.start > at {
+                chunks.push(frame.slice(at..span.start));
+            }
+            chunks.push(piece.freeze());
+            at = span.end;
+        }
+        if chunks.is_empty() {
+            return Ok(vec![frame]);
+        }
+        chunks.push(frame.slice(at..));
+        head[..LENGTH_PREFIX].copy_from_slice(&i32::try_from(total)?.to_be_bytes());
+        chunks.insert(0, head.freeze());
+        Ok(chunks)
     }
 
     /// Un-maps and filters a response frame for the client.
@@ -88,6 +147,14 @@ impl TenantSession {
         };
         table::map_response(key, frame, &mapper)
     }
+}
+
+fn put_uvarint(out: &mut BytesMut, mut v: u32) {
+    while v >= 0x80 {
+        out.put_u8((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.put_u8(v as u8);
 }
 
 /// A tenant is told only of the keys it may send.

@@ -47,7 +47,8 @@ impl Case {
             .with_request_api_version(version)
             .with_correlation_id(9);
         let frame = encode_request(&header, &body).unwrap();
-        let (frame, plan) = self.session.request(key, version, frame).unwrap();
+        let (chunks, plan) = self.session.request(key, version, frame).unwrap();
+        let frame: Bytes = chunks.concat().into();
         let (_, mapped) = decode_request::<T>(&frame).unwrap();
         let ctx = match plan {
             ResponsePlan::Untouched => None,
@@ -508,4 +509,54 @@ fn acls_stay_inside_the_tenant() {
         ResponseError::InvalidRequest.code()
     );
     assert_eq!(got.filter_results[1].error_code, 0);
+}
+
+#[test]
+fn produce_names_are_spliced_around_records_that_are_not_copied() {
+    let c = Case::new();
+    let records = Bytes::from(vec![7u8; 4096]);
+    for version in [3, 7, 9, 11] {
+        let body = ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(s("tx"))))
+            .with_acks(-1)
+            .with_topic_data(vec![
+                produce_request::TopicProduceData::default()
+                    .with_name(topic("orders"))
+                    .with_partition_data(vec![produce_request::PartitionProduceData::default()
+                        .with_records(Some(records.clone()))]),
+                produce_request::TopicProduceData::default()
+                    .with_name(topic("b.payments"))
+                    .with_partition_data(vec![]),
+            ]);
+        let header = RequestHeader::default()
+            .with_request_api_key(ApiKey::Produce as i16)
+            .with_request_api_version(version);
+        let frame = encode_request(&header, &body).unwrap();
+        let (chunks, _) = c
+            .session
+            .request(ApiKey::Produce, version, frame.clone())
+            .unwrap();
+        // The record bytes go out as a slice of the client's frame, not a copy.
+        let start = frame.as_ptr() as usize;
+        let within = |b: &Bytes| {
+            let p = b.as_ptr() as usize;
+            p >= start && p + b.len() <= start + frame.len()
+        };
+        assert!(
+            chunks.iter().any(|b| b.len() > 4096 && within(b)),
+            "v{version}"
+        );
+
+        let (_, up) = decode_request::<ProduceRequest>(&chunks.concat().into()).unwrap();
+        let expected = body
+            .clone()
+            .with_transactional_id(Some(TransactionalId(s("a.tx"))))
+            .with_topic_data({
+                let mut t = body.topic_data.clone();
+                t[0].name = topic("a.orders");
+                t[1].name = topic("a.b.payments");
+                t
+            });
+        assert_eq!(up, expected, "v{version}");
+    }
 }

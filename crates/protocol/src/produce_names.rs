@@ -1,0 +1,220 @@
+//! Where the names are in a Produce request, found without decoding it.
+//!
+//! A tenant's Produce request differs from what the upstream must see only in its
+//! transactional id and topic names; the record batches, which are nearly all of its bytes,
+//! stay as they are. Knowing the byte ranges of those strings lets a stage send the frame on as
+//! slices of the original with new names spliced in, so records are never copied.
+
+use std::ops::Range;
+
+use crate::frame::LENGTH_PREFIX;
+use crate::header::{read_unsigned_varint, RequestHeaderPeek};
+
+/// Byte ranges (over the whole frame, length prefix included) of each string's length and
+/// contents.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProduceNames {
+    pub transactional_id: Range<usize>,
+    pub topics: Vec<Range<usize>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("malformed Produce request: {0}")]
+pub struct ProduceNamesError(&'static str);
+
+struct Walk<'a> {
+    b: &'a [u8],
+    at: usize,
+    compact: bool,
+}
+
+impl Walk<'_> {
+    fn need(&self, n: usize) -> Result<(), ProduceNamesError> {
+        if n > self.b.len() - self.at {
+            return Err(ProduceNamesError("truncated"));
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, n: usize) -> Result<(), ProduceNamesError> {
+        self.need(n)?;
+        self.at += n;
+        Ok(())
+    }
+
+    fn uvarint(&mut self) -> Result<u32, ProduceNamesError> {
+        let (v, used) =
+            read_unsigned_varint(self.b, self.at).ok_or(ProduceNamesError("bad varint"))?;
+        self.at += used;
+        Ok(v)
+    }
+
+    fn i16(&mut self) -> Result<i16, ProduceNamesError> {
+        self.need(2)?;
+        let v = i16::from_be_bytes([self.b[self.at], self.b[self.at + 1]]);
+        self.at += 2;
+        Ok(v)
+    }
+
+    fn i32(&mut self) -> Result<i32, ProduceNamesError> {
+        self.need(4)?;
+        let s = &self.b[self.at..self.at + 4];
+        self.at += 4;
+        Ok(i32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    }
+
+    /// A (nullable) string or bytes field: length then contents; returns its range.
+    fn string(&mut self) -> Result<Range<usize>, ProduceNamesError> {
+        let start = self.at;
+        let len = if self.compact {
+            self.uvarint()? as i64 - 1
+        } else {
+            self.i16()? as i64
+        };
+        if len > 0 {
+            self.skip(len as usize)?;
+        }
+        Ok(start..self.at)
+    }
+
+    fn bytes(&mut self) -> Result<(), ProduceNamesError> {
+        let len = if self.compact {
+            self.uvarint()? as i64 - 1
+        } else {
+            self.i32()? as i64
+        };
+        if len > 0 {
+            self.skip(len as usize)?;
+        }
+        Ok(())
+    }
+
+    fn array_len(&mut self) -> Result<usize, ProduceNamesError> {
+        let n = if self.compact {
+            self.uvarint()? as i64 - 1
+        } else {
+            self.i32()? as i64
+        };
+        let n = n.max(0) as usize;
+        // Every element takes at least one byte: a count past the bytes left is a lie.
+        if n > self.b.len() - self.at {
+            return Err(ProduceNamesError("array longer than the frame"));
+        }
+        Ok(n)
+    }
+
+    fn tags(&mut self) -> Result<(), ProduceNamesError> {
+        if !self.compact {
+            return Ok(());
+        }
+        for _ in 0..self.uvarint()? {
+            self.uvarint()?;
+            let size = self.uvarint()? as usize;
+            self.skip(size)?;
+        }
+        Ok(())
+    }
+}
+
+/// Finds the transactional id and topic names of a Produce request frame (v3–v12; from v13
+/// topics are named by id).
+pub fn produce_names(frame: &[u8], version: i16) -> Result<ProduceNames, ProduceNamesError> {
+    if !(3..=12).contains(&version) {
+        return Err(ProduceNamesError("version without topic names"));
+    }
+    let body = frame
+        .get(LENGTH_PREFIX..)
+        .ok_or(ProduceNamesError("truncated"))?;
+    let peek = RequestHeaderPeek::parse(body).map_err(|_| ProduceNamesError("bad header"))?;
+    let key = kafka_protocol::messages::ApiKey::Produce;
+    let body_at = peek
+        .body_offset(key, body)
+        .map_err(|_| ProduceNamesError("bad header"))?;
+    let mut w = Walk {
+        b: frame,
+        at: LENGTH_PREFIX + body_at,
+        compact: version >= 9,
+    };
+    let transactional_id = w.string()?;
+    w.skip(2 + 4)?; // acks, timeout_ms
+    let mut topics = Vec::new();
+    for _ in 0..w.array_len()? {
+        topics.push(w.string()?);
+        for _ in 0..w.array_len()? {
+            w.skip(4)?; // partition index
+            w.bytes()?; // records
+            w.tags()?;
+        }
+        w.tags()?;
+    }
+    w.tags()?;
+    if w.at != frame.len() {
+        return Err(ProduceNamesError("bytes after the last field"));
+    }
+    Ok(ProduceNames {
+        transactional_id,
+        topics,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::encode_request;
+    use bytes::Bytes;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        ApiKey, ProduceRequest, RequestHeader, TopicName, TransactionalId,
+    };
+    use kafka_protocol::protocol::StrBytes;
+
+    fn frame(version: i16, txn: Option<&str>) -> Bytes {
+        let topic = |n: &str| {
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(n.into())))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_records(Some(Bytes::from_static(b"records-0"))),
+                    PartitionProduceData::default()
+                        .with_index(1)
+                        .with_records(Some(Bytes::from_static(b"records-1"))),
+                ])
+        };
+        let body = ProduceRequest::default()
+            .with_transactional_id(txn.map(|t| TransactionalId(StrBytes::from_string(t.into()))))
+            .with_acks(-1)
+            .with_topic_data(vec![topic("orders"), topic("payments")]);
+        let header = RequestHeader::default()
+            .with_request_api_key(ApiKey::Produce as i16)
+            .with_request_api_version(version)
+            .with_client_id(Some(StrBytes::from_static_str("c")));
+        encode_request(&header, &body).unwrap()
+    }
+
+    #[test]
+    fn finds_each_name_at_every_named_version() {
+        for version in 3..=12 {
+            for txn in [None, Some("tx")] {
+                let f = frame(version, txn);
+                let n = produce_names(&f, version).unwrap();
+                let len_bytes = if version >= 9 { 1 } else { 2 };
+                let text = |r: &Range<usize>| &f[r.start + len_bytes..r.end];
+                assert_eq!(text(&n.topics[0]), b"orders", "v{version}");
+                assert_eq!(text(&n.topics[1]), b"payments", "v{version}");
+                match txn {
+                    Some(_) => assert_eq!(text(&n.transactional_id), b"tx"),
+                    None => assert_eq!(n.transactional_id.len(), len_bytes),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_and_lies_are_errors() {
+        let f = frame(9, Some("tx"));
+        for cut in 0..f.len() {
+            assert!(produce_names(&f[..cut], 9).is_err(), "cut at {cut}");
+        }
+        assert!(produce_names(&f, 13).is_err());
+    }
+}
