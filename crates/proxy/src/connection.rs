@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncReadExt, WriteHalf};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
@@ -21,7 +20,7 @@ use gatehouse_routing::Target;
 use gatehouse_tenancy::ResponsePlan;
 
 use crate::io::{reserve_for_read, write_batch};
-use crate::responses::{Pending, ResponsePump};
+use crate::responses::{Pending, ResponsePump, TenantResponse};
 use crate::session::{Binding, Unbound};
 use crate::{describe, Gateway};
 
@@ -90,7 +89,6 @@ pub async fn serve(
             upstream.clone(),
             splitter,
             peer,
-            binding.session().cloned(),
         )
         .run(),
     );
@@ -140,8 +138,8 @@ struct Pipe<'a> {
 
 /// Reads client frames and forwards them. Returns when the client closes, sends something
 /// the gateway refuses, or the response side ends.
-async fn request_pump(
-    mut client: OwnedReadHalf,
+async fn request_pump<R: AsyncRead + Unpin>(
+    mut client: R,
     tx: mpsc::Sender<Pending>,
     pipe: &Pipe<'_>,
     mut binding: Binding,
@@ -216,7 +214,13 @@ async fn request_pump(
                     }
                     match session.request(key, peek.api_version, frame) {
                         Ok((f, ResponsePlan::Untouched)) => (Forward::Pieces(f), None),
-                        Ok((f, ResponsePlan::Map(ctx))) => (Forward::Pieces(f), Some(ctx)),
+                        Ok((f, ResponsePlan::Map(ctx))) => (
+                            Forward::Pieces(f),
+                            Some(Box::new(TenantResponse {
+                                session: session.clone(),
+                                ctx,
+                            })),
+                        ),
                         Err(e) => {
                             return End::BadInput(
                                 "decode",

@@ -17,8 +17,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
 use gatehouse_protocol::frame::FrameSplitter;
@@ -28,6 +27,13 @@ use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHan
 use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Route;
 use gatehouse_tenancy::{ResponseContext, TenantSession};
+
+/// What the tenancy stage needs to un-map one response: the session the request was mapped
+/// in (a connection's session can change when it re-authenticates) and what mapping it left.
+pub(crate) struct TenantResponse {
+    pub session: TenantSession,
+    pub ctx: Box<ResponseContext>,
+}
 
 use crate::io::{reserve_for_read, write_batch};
 
@@ -41,20 +47,19 @@ pub(crate) enum Pending {
         key: ApiKey,
         version: i16,
         /// Set when the tenancy stage must un-map the response.
-        tenancy: Option<Box<ResponseContext>>,
+        tenancy: Option<Box<TenantResponse>>,
     },
     /// An answer the gateway gives itself.
     Local(Bytes),
 }
 
-pub(crate) struct ResponsePump {
+pub(crate) struct ResponsePump<W> {
     rx: mpsc::Receiver<Pending>,
-    client: OwnedWriteHalf,
+    client: W,
     route: Arc<Route>,
     upstream: Arc<UpstreamCluster>,
     splitter: FrameSplitter,
     peer: SocketAddr,
-    session: Option<TenantSession>,
     upstream_rd: Option<ReadHalf<UpstreamStream>>,
     buf: BytesMut,
     /// Ready for the client, written together when the pump would otherwise wait.
@@ -63,15 +68,14 @@ pub(crate) struct ResponsePump {
 
 type PumpResult<T = ()> = Result<T, String>;
 
-impl ResponsePump {
+impl<W: AsyncWrite + Unpin> ResponsePump<W> {
     pub fn new(
         rx: mpsc::Receiver<Pending>,
-        client: OwnedWriteHalf,
+        client: W,
         route: Arc<Route>,
         upstream: Arc<UpstreamCluster>,
         splitter: FrameSplitter,
         peer: SocketAddr,
-        session: Option<TenantSession>,
     ) -> Self {
         Self {
             rx,
@@ -80,7 +84,6 @@ impl ResponsePump {
             upstream,
             splitter,
             peer,
-            session,
             upstream_rd: None,
             buf: BytesMut::new(),
             out: Vec::new(),
@@ -145,7 +148,7 @@ impl ResponsePump {
         correlation_id: i32,
         key: ApiKey,
         version: i16,
-        tenancy: Option<Box<ResponseContext>>,
+        tenancy: Option<Box<TenantResponse>>,
     ) -> PumpResult {
         self.fill(8).await?;
         let total = self
@@ -176,9 +179,10 @@ impl ResponsePump {
                 let mut frame = rewriter
                     .rewrite(key, version, frame)
                     .map_err(|e| format!("{key:?} v{version} response: {e}"))?;
-                if let (Some(ctx), Some(session)) = (tenancy, &self.session) {
-                    frame = session
-                        .response(key, version, &ctx, frame)
+                if let Some(t) = tenancy {
+                    frame = t
+                        .session
+                        .response(key, version, &t.ctx, frame)
                         .map_err(|e| format!("{key:?} v{version} response (tenancy): {e}"))?;
                 }
                 self.out.push(frame);

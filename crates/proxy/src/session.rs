@@ -67,10 +67,6 @@ impl Binding {
         }
         Ok(self.session.as_ref())
     }
-
-    pub fn session(&self) -> Option<&TenantSession> {
-        self.session.as_ref()
-    }
 }
 
 fn resolve(
