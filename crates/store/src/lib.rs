@@ -65,7 +65,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// The same error about the `index`th resource of a batch (`resources[1].spec.prefix: ...`).
-    fn in_batch(self, index: usize, key: Option<&ResourceKey>) -> StoreError {
+    pub fn in_batch(self, index: usize, key: Option<&ResourceKey>) -> StoreError {
         let at = format!("resources[{index}]");
         let about = key.map(|k| format!(" ({k})")).unwrap_or_default();
         match self {

@@ -197,6 +197,8 @@ fn start_server() -> PgServer {
 }
 
 /// Stops the server and removes its directory once this test process has exited.
+// The watchdog must outlive this process, so it is never waited for.
+#[allow(clippy::zombie_processes)]
 fn spawn_watchdog(bin: &Path, dir: &Path, data: &Path) {
     let stop = if is_root() {
         format!(
