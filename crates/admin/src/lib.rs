@@ -1,4 +1,12 @@
-//! The HTTP admin API. For now: liveness, readiness and Prometheus metrics.
+//! The HTTP admin API: liveness, readiness and Prometheus metrics (unauthenticated), and the
+//! `gateway/v2` resource API (basic auth; see [`v2`]) with its OpenAPI document.
+
+mod auth;
+pub mod openapi;
+pub mod v2;
+
+pub use auth::User;
+pub use v2::V2;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,12 +32,17 @@ impl Readiness {
     }
 }
 
-pub fn router(ready: Readiness) -> Router {
-    Router::new()
+/// Health and metrics, plus the v2 API when given one.
+pub fn router(ready: Readiness, api: Option<V2>) -> Router {
+    let base = Router::new()
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(ready_handler))
         .route("/metrics", get(metrics_handler))
-        .with_state(ready)
+        .with_state(ready);
+    match api {
+        Some(api) => base.merge(v2::router(api)),
+        None => base,
+    }
 }
 
 async fn ready_handler(State(ready): State<Readiness>) -> impl IntoResponse {
@@ -51,13 +64,14 @@ async fn metrics_handler() -> impl IntoResponse {
 pub async fn serve(
     listen: SocketAddr,
     ready: Readiness,
+    api: Option<V2>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("admin API: cannot listen on {listen}: {e}"))?;
     tracing::info!(%listen, "admin API listening");
     Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router(ready)).await {
+        if let Err(e) = axum::serve(listener, router(ready, api)).await {
             tracing::error!(error = %e, "admin API stopped");
         }
     }))

@@ -10,7 +10,7 @@ mod raw;
 mod validate;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gatehouse_routing::Topology;
@@ -40,6 +40,45 @@ pub struct GatewaySettings {
 #[derive(Debug, Clone)]
 pub struct AdminSettings {
     pub listen: SocketAddr,
+    /// Who may call `/gateway/v2/*` (HTTP basic auth). From `admin.users`, else one user
+    /// `admin` whose password is `GATEHOUSE_ADMIN_PASSWORD` when that is set, else nobody: the
+    /// v2 API then refuses every call (health and metrics stay open).
+    pub users: Vec<AdminUser>,
+}
+
+/// One admin API user. The password may be written `${ENV_VAR}` in the file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminUser {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AdminUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminUser")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// Environment variable giving the password of the implicit `admin` user when the
+/// configuration lists no admin users.
+pub const ADMIN_PASSWORD_ENV: &str = "GATEHOUSE_ADMIN_PASSWORD";
+/// Environment variable overriding the default data directory.
+pub const DATA_DIR_ENV: &str = "GATEHOUSE_DATA_DIR";
+/// The data directory when neither `store.dataDir` nor `GATEHOUSE_DATA_DIR` says otherwise
+/// (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = "gatehouse-data";
+
+/// Where tenant resources are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// `sqlite://...` or `postgres://...`. Default: `sqlite://<dataDir>/gatehouse.db?mode=rwc`.
+    pub url: String,
+    /// `store.dataDir`, else `GATEHOUSE_DATA_DIR`, else `./gatehouse-data`; relative paths in the
+    /// file are relative to the file.
+    pub data_dir: PathBuf,
 }
 
 /// A whole, validated configuration.
@@ -47,6 +86,7 @@ pub struct AdminSettings {
 pub struct GatewayConfig {
     pub gateway: GatewaySettings,
     pub admin: Option<AdminSettings>,
+    pub store: StoreSettings,
     pub topology: Topology,
 }
 

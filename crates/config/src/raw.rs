@@ -10,6 +10,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub gateway: RawGateway,
     pub admin: Option<RawAdmin>,
+    pub store: Option<RawStore>,
     #[serde(default)]
     pub streaming_domains: Vec<RawDomain>,
     #[serde(default)]
@@ -28,6 +29,22 @@ pub struct RawGateway {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawAdmin {
     pub listen: String,
+    #[serde(default)]
+    pub users: Vec<RawAdminUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAdminUser {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawStore {
+    pub url: Option<String>,
+    pub data_dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

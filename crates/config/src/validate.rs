@@ -13,8 +13,11 @@ use gatehouse_routing::{
     BootstrapServer, BrokerMap, HostPort, NodeIdRange, Route, StreamingDomain, Target, Topology,
 };
 
-use crate::raw::{RawConfig, RawDomain, RawRoute};
-use crate::{AdminSettings, ConfigError, GatewayConfig, GatewaySettings};
+use crate::raw::{RawAdmin, RawConfig, RawDomain, RawRoute, RawStore};
+use crate::{
+    AdminSettings, AdminUser, ConfigError, GatewayConfig, GatewaySettings, StoreSettings,
+    ADMIN_PASSWORD_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR,
+};
 
 /// Largest frame limit accepted: Kafka's i32 length prefix.
 const MAX_FRAME_LIMIT: u64 = i32::MAX as u64;
@@ -62,16 +65,10 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
     };
 
     let admin = match &raw.admin {
-        Some(a) => Some(AdminSettings {
-            listen: a.listen.parse().map_err(|_| {
-                ctx.err(
-                    "admin.listen",
-                    format!("'{}' is not an ip:port socket address", a.listen),
-                )
-            })?,
-        }),
+        Some(a) => Some(build_admin(&ctx, a)?),
         None => None,
     };
+    let store = build_store(&ctx, raw.store.as_ref())?;
 
     if raw.streaming_domains.is_empty() {
         return Err(ctx.err(
@@ -123,8 +120,99 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
     Ok(GatewayConfig {
         gateway,
         admin,
+        store,
         topology: Topology { domains, routes },
     })
+}
+
+fn build_admin(ctx: &Ctx, a: &RawAdmin) -> Result<AdminSettings, ConfigError> {
+    let listen = a.listen.parse().map_err(|_| {
+        ctx.err(
+            "admin.listen",
+            format!("'{}' is not an ip:port socket address", a.listen),
+        )
+    })?;
+    let mut users: Vec<AdminUser> = Vec::new();
+    for (i, u) in a.users.iter().enumerate() {
+        let at = format!("admin.users[{i}]");
+        non_empty(ctx, &format!("{at}.username"), &u.username)?;
+        if u.username.contains(':') {
+            return Err(ctx.err(
+                format!("{at}.username"),
+                "must not contain ':' (HTTP basic auth separates user and password with it)",
+            ));
+        }
+        if users.iter().any(|o| o.username == u.username) {
+            return Err(ctx.err(
+                format!("{at}.username"),
+                format!("duplicate user '{}'", u.username),
+            ));
+        }
+        let password = from_env(ctx, &format!("{at}.password"), &u.password)?;
+        non_empty(ctx, &format!("{at}.password"), &password)?;
+        users.push(AdminUser {
+            username: u.username.clone(),
+            password,
+        });
+    }
+    if users.is_empty() {
+        if let Ok(password) = std::env::var(ADMIN_PASSWORD_ENV) {
+            if !password.is_empty() {
+                users.push(AdminUser {
+                    username: "admin".into(),
+                    password,
+                });
+            }
+        }
+    }
+    Ok(AdminSettings { listen, users })
+}
+
+/// `${NAME}` is the value of environment variable NAME (an error naming `path` if it is unset);
+/// anything else is taken as written.
+fn from_env(ctx: &Ctx, path: &str, value: &str) -> Result<String, ConfigError> {
+    match value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+        Some(name) => std::env::var(name)
+            .map_err(|_| ctx.err(path, format!("environment variable {name} is not set"))),
+        None => Ok(value.to_string()),
+    }
+}
+
+fn build_store(ctx: &Ctx, s: Option<&RawStore>) -> Result<StoreSettings, ConfigError> {
+    let data_dir = match s.and_then(|s| s.data_dir.as_deref()) {
+        Some(d) => {
+            let d = from_env(ctx, "store.dataDir", d)?;
+            non_empty(ctx, "store.dataDir", &d)?;
+            ctx.base.join(d)
+        }
+        None => std::env::var_os(DATA_DIR_ENV)
+            .filter(|d| !d.is_empty())
+            .map(Into::into)
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+    };
+    let url = match s.and_then(|s| s.url.as_deref()) {
+        Some(u) => {
+            let u = from_env(ctx, "store.url", u)?;
+            let known = u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://");
+            if !known {
+                let scheme = u.split(':').next().unwrap_or("");
+                return Err(ctx.err(
+                    "store.url",
+                    format!(
+                        "unsupported scheme '{scheme}' (expected sqlite://PATH or postgres://...)"
+                    ),
+                ));
+            }
+            u
+        }
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("gatehouse.db").display()
+        ),
+    };
+    Ok(StoreSettings { url, data_dir })
 }
 
 fn non_empty(ctx: &Ctx, path: &str, value: &str) -> Result<(), ConfigError> {

@@ -147,3 +147,90 @@ fn node_ports_past_65535_are_refused() {
     assert_eq!(e.path, "routes[0].endpoint");
     assert!(e.reason.contains("65535"), "{e}");
 }
+
+#[test]
+fn admin_users_take_passwords_from_the_environment() {
+    std::env::set_var("GATEHOUSE_TEST_ADMIN_PW", "s3cret");
+    let c = load(&format!(
+        "{GOOD}admin:\n  listen: 127.0.0.1:18888\n  users:\n    - {{ username: ops, password: '${{GATEHOUSE_TEST_ADMIN_PW}}' }}\n    - {{ username: ro, password: plain }}\n"
+    ))
+    .unwrap();
+    let users = c.admin.unwrap().users;
+    assert_eq!(users[0].username, "ops");
+    assert_eq!(users[0].password, "s3cret");
+    assert_eq!(users[1].password, "plain");
+    assert!(
+        !format!("{users:?}").contains("s3cret"),
+        "Debug hides passwords"
+    );
+}
+
+#[test]
+fn an_unset_password_variable_is_named() {
+    let e = err(&format!(
+        "{GOOD}admin:\n  listen: 127.0.0.1:18888\n  users:\n    - {{ username: ops, password: '${{GATEHOUSE_TEST_UNSET_VAR}}' }}\n"
+    ));
+    assert_eq!(e.path, "admin.users[0].password");
+    assert_eq!(
+        e.reason,
+        "environment variable GATEHOUSE_TEST_UNSET_VAR is not set"
+    );
+}
+
+#[test]
+fn admin_user_mistakes() {
+    let e = err(&format!(
+        "{GOOD}admin:\n  listen: 127.0.0.1:18888\n  users:\n    - {{ username: 'a:b', password: x }}\n"
+    ));
+    assert_eq!(e.path, "admin.users[0].username");
+    let e = err(&format!(
+        "{GOOD}admin:\n  listen: 127.0.0.1:18888\n  users:\n    - {{ username: a, password: x }}\n    - {{ username: a, password: y }}\n"
+    ));
+    assert_eq!(e.path, "admin.users[1].username");
+    assert!(e.reason.contains("duplicate user 'a'"), "{e}");
+    let e = err(&format!(
+        "{GOOD}admin:\n  listen: 127.0.0.1:18888\n  users:\n    - {{ username: a, pasword: x }}\n"
+    ));
+    assert_eq!(e.path, "admin.users[0].pasword");
+}
+
+#[test]
+fn store_url_and_data_dir() {
+    let c = load_str(
+        &format!("{GOOD}store:\n  dataDir: state\n"),
+        "conf/test.yaml",
+        Path::new("conf"),
+    )
+    .unwrap();
+    assert_eq!(c.store.data_dir, Path::new("conf/state"));
+    assert_eq!(c.store.url, "sqlite://conf/state/gatehouse.db?mode=rwc");
+
+    let c = load(&format!(
+        "{GOOD}store:\n  url: postgres://gw@db.internal/gatehouse\n"
+    ))
+    .unwrap();
+    assert_eq!(c.store.url, "postgres://gw@db.internal/gatehouse");
+
+    let e = err(&format!("{GOOD}store:\n  url: mysql://u:pw@h/db\n"));
+    assert_eq!(e.path, "store.url");
+    assert!(e.reason.contains("unsupported scheme 'mysql'"), "{e}");
+    assert!(!e.reason.contains("pw"), "no secrets in errors: {e}");
+
+    let e = err(&format!("{GOOD}store:\n  uri: x\n"));
+    assert_eq!(e.path, "store.uri");
+}
+
+#[test]
+fn without_a_store_section_the_default_is_sqlite_under_the_data_dir() {
+    let c = gatehouse_config::embedded_default();
+    assert!(c.store.url.starts_with("sqlite://"), "{}", c.store.url);
+    assert!(
+        c.store.url.ends_with("/gatehouse.db?mode=rwc"),
+        "{}",
+        c.store.url
+    );
+    assert!(c
+        .store
+        .url
+        .contains(&c.store.data_dir.display().to_string()));
+}

@@ -1,6 +1,8 @@
 //! `gatehouse`: the Kafka-protocol gateway.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -8,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 use gatehouse_config::GatewayConfig;
 use gatehouse_proxy::{ConnectionLimits, Gateway};
 
+mod cli;
 #[cfg(feature = "count-allocations")]
 mod counting_alloc;
 #[cfg(feature = "count-allocations")]
@@ -36,6 +39,41 @@ enum Command {
     },
     /// Print the embedded default configuration.
     DefaultConfig,
+    /// Create or update resources from YAML files (multi-document; a directory's *.yaml and
+    /// *.yml). All of them are applied in one transaction, or none.
+    Apply {
+        /// A file or a directory; may be repeated.
+        #[arg(long, short = 'f', required = true)]
+        file: Vec<PathBuf>,
+        /// Validate against the server's state and report, without saving.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        conn: cli::Connection,
+    },
+    /// Print resources as YAML (or JSON) that `apply` accepts.
+    Get {
+        /// virtual-cluster or service-account (or VirtualCluster, GatewayServiceAccount).
+        kind: String,
+        name: Option<String>,
+        /// The virtual cluster of a service account (default passthrough); filters a list.
+        #[arg(long)]
+        vcluster: Option<String>,
+        #[arg(long, short, value_enum, default_value = "yaml")]
+        output: cli::Output,
+        #[command(flatten)]
+        conn: cli::Connection,
+    },
+    /// Delete one resource.
+    Delete {
+        kind: String,
+        name: String,
+        /// The virtual cluster of a service account (default passthrough).
+        #[arg(long)]
+        vcluster: Option<String>,
+        #[command(flatten)]
+        conn: cli::Connection,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,6 +94,24 @@ fn main() -> std::process::ExitCode {
         }
         Command::Check { config } => load(Some(config)).map(|c| print_summary(&c)),
         Command::Serve { config } => load(config).and_then(serve),
+        Command::Apply {
+            file,
+            dry_run,
+            conn,
+        } => cli::apply(conn, &file, dry_run),
+        Command::Get {
+            kind,
+            name,
+            vcluster,
+            output,
+            conn,
+        } => cli::get(conn, &kind, name.as_deref(), vcluster.as_deref(), output),
+        Command::Delete {
+            kind,
+            name,
+            vcluster,
+            conn,
+        } => cli::delete(conn, &kind, &name, vcluster.as_deref()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -110,8 +166,38 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let ready = gatehouse_admin::Readiness::default();
+        let store = gatehouse_store::Store::open(&config.store.url, pinned_virtual_clusters(&config))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("store {}: {e}", gatehouse_store::redact(&config.store.url))
+            })?;
+        let _refresher = store.spawn_refresher();
+        // Tenant resources for the data plane: every change (through this process's admin API,
+        // or through another gateway sharing the database) arrives here as a new immutable
+        // snapshot. Clone this receiver into whatever needs virtual clusters and service
+        // accounts; `borrow()` is cheap and holds no lock across an `.await` if dropped first.
+        let virtual_clusters: tokio::sync::watch::Receiver<Arc<gatehouse_store::Snapshot>> =
+            store.subscribe();
+        tokio::spawn(log_store_changes(virtual_clusters.clone()));
         if let Some(admin) = &config.admin {
-            gatehouse_admin::serve(admin.listen, ready.clone()).await?;
+            if admin.users.is_empty() {
+                tracing::warn!(
+                    "the admin API has no users: /gateway/v2 refuses every call (set admin.users, or {} for a user 'admin')",
+                    gatehouse_config::ADMIN_PASSWORD_ENV
+                );
+            }
+            let api = gatehouse_admin::V2 {
+                store: store.clone(),
+                users: admin
+                    .users
+                    .iter()
+                    .map(|u| gatehouse_admin::User {
+                        username: u.username.clone(),
+                        password: u.password.clone(),
+                    })
+                    .collect(),
+            };
+            gatehouse_admin::serve(admin.listen, ready.clone(), Some(api)).await?;
         }
         let limits = ConnectionLimits {
             max_frame_bytes: config.gateway.max_frame_bytes,
@@ -131,6 +217,36 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         Ok(())
     })
+}
+
+/// Virtual clusters the process configuration refers to (routes bound to a virtual cluster):
+/// the store refuses to delete them while the configuration names them.
+///
+/// TODO(data plane): collect `routes[].virtualCluster` here once the configuration has it.
+fn pinned_virtual_clusters(_config: &GatewayConfig) -> BTreeSet<String> {
+    BTreeSet::new()
+}
+
+/// One log line per new snapshot of tenant resources.
+async fn log_store_changes(
+    mut snapshots: tokio::sync::watch::Receiver<Arc<gatehouse_store::Snapshot>>,
+) {
+    while snapshots.changed().await.is_ok() {
+        let (revision, vclusters, accounts) = {
+            let s = snapshots.borrow_and_update();
+            (
+                s.revision,
+                s.virtual_clusters.len(),
+                s.service_accounts.len(),
+            )
+        };
+        tracing::info!(
+            revision,
+            virtual_clusters = vclusters,
+            service_accounts = accounts,
+            "tenant resources changed"
+        );
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,252 @@
+//! The OpenAPI 3 document of the v2 API, served at `GET /gateway/v2/openapi.json`.
+//!
+//! Written by hand next to the routes (`v2::ROUTES`); a test checks that every route served is
+//! described here and nothing else is.
+
+use gatehouse_store::resource::{
+    MAX_PREFIX_LEN, MAX_PRINCIPAL_LEN, MAX_SEPARATOR_LEN, MAX_VCLUSTER_NAME_LEN,
+};
+use gatehouse_store::Kind;
+use serde_json::{json, Map, Value};
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn json_body(schema: Value) -> Value {
+    json!({"content": {"application/json": {"schema": schema}}})
+}
+
+fn errors(codes: &[(&str, &str)]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (code, what) in codes {
+        let mut r = json_body(schema_ref("Error"));
+        r["description"] = json!(what);
+        m.insert(code.to_string(), r);
+    }
+    m
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    let mut r = json_body(schema);
+    r["description"] = json!(description);
+    r
+}
+
+fn responses(success: Value, codes: &[(&str, &str)]) -> Value {
+    let mut m = errors(codes);
+    m.insert("200".into(), success);
+    m.insert(
+        "401".into(),
+        json!({
+            "description": "no or wrong credentials (answered with WWW-Authenticate: Basic)",
+            "content": {"application/json": {"schema": schema_ref("Error")}},
+        }),
+    );
+    Value::Object(m)
+}
+
+fn query_param(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+fn dry_mode() -> Value {
+    query_param(
+        "dryMode",
+        "validate against the current state and answer as if saved, without saving",
+        json!({"type": "boolean", "default": false}),
+    )
+}
+
+fn vcluster_param() -> Value {
+    query_param(
+        "vCluster",
+        "the virtual cluster of the resource (scoped kinds only; default passthrough)",
+        json!({"type": "string", "default": "passthrough"}),
+    )
+}
+
+fn kind_paths(kind: Kind, paths: &mut Map<String, Value>) {
+    let schema = schema_ref(kind.name());
+    let name = kind.name();
+    let mut scoped_params = Vec::new();
+    if kind.scoped() {
+        scoped_params.push(vcluster_param());
+    }
+    paths.insert(
+        format!("/gateway/v2/{}", kind.path()),
+        json!({
+            "get": {
+                "operationId": format!("list{name}"),
+                "summary": format!("List every {name}"),
+                "parameters": if kind.scoped() {
+                    vec![query_param("vCluster", "only the resources of this virtual cluster", json!({"type": "string"}))]
+                } else { vec![] },
+                "responses": responses(ok("the resources", json!({"type": "array", "items": schema})), &[]),
+            },
+            "put": {
+                "operationId": format!("upsert{name}"),
+                "summary": format!("Create or update a {name}"),
+                "parameters": [dry_mode()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": schema}}},
+                "responses": responses(
+                    ok("the resource as stored, and what happened", schema_ref("UpsertResponse")),
+                    &[("400", "invalid resource; msg starts with the field path"),
+                      ("404", "unknown kind"),
+                      ("409", "conflicts with other resources (prefix overlap, external name in use)")],
+                ),
+            },
+        }),
+    );
+    paths.insert(
+        format!("/gateway/v2/{}/{{name}}", kind.path()),
+        json!({
+            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "get": {
+                "operationId": format!("get{name}"),
+                "summary": format!("One {name} (valid PUT input)"),
+                "parameters": scoped_params,
+                "responses": responses(ok("the resource", schema.clone()), &[("404", "no such resource")]),
+            },
+            "delete": {
+                "operationId": format!("delete{name}"),
+                "summary": format!("Delete a {name}"),
+                "parameters": scoped_params,
+                "responses": responses(
+                    ok("the deleted resource", json!({"type": "object", "required": ["resource"], "properties": {"resource": schema}})),
+                    &[("400", "the built-in passthrough virtual cluster cannot be deleted"),
+                      ("404", "no such resource"),
+                      ("409", "still referenced (by service accounts or a route of the configuration)")],
+                ),
+            },
+        }),
+    );
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    paths.insert(
+        "/gateway/v2/openapi.json".into(),
+        json!({"get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "responses": responses(ok("OpenAPI 3 document", json!({"type": "object"})), &[]),
+        }}),
+    );
+    paths.insert(
+        "/gateway/v2/apply".into(),
+        json!({"post": {
+            "operationId": "apply",
+            "summary": "Upsert several resources in one transaction: all of them or none",
+            "description": "Resources are applied in dependency order (VirtualCluster before GatewayServiceAccount, otherwise as given), each against the state the previous ones left. Errors name the resource by its index: resources[i].",
+            "parameters": [dry_mode()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref("ApplyRequest")}}},
+            "responses": responses(
+                ok("one result per resource, in the order applied", schema_ref("ApplyResponse")),
+                &[("400", "an invalid resource"), ("409", "a conflict")],
+            ),
+        }}),
+    );
+    for kind in Kind::ALL {
+        kind_paths(kind, &mut paths);
+    }
+    let metadata = |scoped: bool| {
+        let mut props = json!({
+            "name": {"type": "string"},
+        });
+        let mut required = vec!["name"];
+        if scoped {
+            props["vCluster"] = json!({"type": "string", "default": "passthrough"});
+            props["name"] =
+                json!({"type": "string", "minLength": 1, "maxLength": MAX_PRINCIPAL_LEN});
+        } else {
+            props["name"] = json!({"type": "string", "minLength": 1, "maxLength": MAX_VCLUSTER_NAME_LEN, "pattern": "^[a-zA-Z0-9._-]+$"});
+            required = vec!["name"];
+        }
+        json!({"type": "object", "additionalProperties": false, "required": required, "properties": props})
+    };
+    let envelope = |kind: Kind, spec: Value, spec_required: bool| {
+        let mut required = vec!["apiVersion", "kind", "metadata"];
+        if spec_required {
+            required.push("spec");
+        }
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": required,
+            "properties": {
+                "apiVersion": {"type": "string", "enum": ["gateway/v2"]},
+                "kind": {"type": "string", "enum": [kind.name()]},
+                "metadata": metadata(kind.scoped()),
+                "spec": spec,
+            },
+        })
+    };
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Gatehouse admin API",
+            "version": "v2",
+            "description": "Tenant resources of the Gatehouse Kafka gateway. Every call needs HTTP basic auth. {kind} path segments also accept the kind names (VirtualCluster, GatewayServiceAccount).",
+        },
+        "security": [{"basic": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+            "schemas": {
+                "VirtualCluster": envelope(Kind::VirtualCluster, json!({
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "prefix": {"type": "string", "minLength": 1, "maxLength": MAX_PREFIX_LEN, "pattern": "^[a-zA-Z0-9._-]+$",
+                                   "description": "put before every topic, group and transactional id of the tenant; default name + separator; may not be a prefix of another virtual cluster's prefix, nor have one as its prefix"},
+                        "separator": {"type": "string", "maxLength": MAX_SEPARATOR_LEN, "default": ".", "pattern": "^[a-zA-Z0-9._-]*$"},
+                        "aclEnabled": {"type": "boolean", "default": false},
+                        "superUsers": {"type": "array", "items": {"type": "string"}, "default": []},
+                        "type": {"type": "string", "enum": ["Standard", "Partner"], "default": "Standard",
+                                 "description": "Partner needs aclEnabled: true and at least one super user"},
+                    },
+                }), false),
+                "GatewayServiceAccount": envelope(Kind::GatewayServiceAccount, json!({
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["type"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["LOCAL", "EXTERNAL"]},
+                        "externalNames": {"type": "array", "items": {"type": "string"}, "default": [],
+                                          "description": "required (non-empty) for EXTERNAL, empty for LOCAL; each maps to one account in the whole store"},
+                    },
+                }), true),
+                "Resource": {"oneOf": [schema_ref("VirtualCluster"), schema_ref("GatewayServiceAccount")]},
+                "UpsertResponse": {
+                    "type": "object",
+                    "required": ["resource", "upsertResult"],
+                    "properties": {
+                        "resource": schema_ref("Resource"),
+                        "upsertResult": {"type": "string", "enum": ["CREATED", "UPDATED", "NOT_CHANGED"]},
+                    },
+                },
+                "ApplyRequest": {
+                    "type": "object",
+                    "required": ["resources"],
+                    "properties": {"resources": {"type": "array", "items": schema_ref("Resource")}},
+                },
+                "ApplyResponse": {
+                    "type": "object",
+                    "required": ["results"],
+                    "properties": {"results": {"type": "array", "items": schema_ref("UpsertResponse")}},
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["title", "msg", "cause"],
+                    "properties": {
+                        "title": {"type": "string"},
+                        "msg": {"type": "string", "description": "what is wrong; for an invalid resource it starts with the field path, e.g. spec.prefix: ..."},
+                        "cause": {"type": "string", "enum": ["INVALID_RESOURCE", "CONFLICT", "NOT_FOUND", "UNAUTHORIZED", "STORE_ERROR"]},
+                    },
+                },
+            },
+        },
+    })
+}

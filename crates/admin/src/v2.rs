@@ -1,0 +1,280 @@
+//! The resource API, modelled on Conduktor's gateway Admin API v2:
+//!
+//! | method | path | what |
+//! | --- | --- | --- |
+//! | GET | `/gateway/v2/{kind}` | list (`?vCluster=` filters scoped kinds) |
+//! | PUT | `/gateway/v2/{kind}` | upsert the resource in the body (`?dryMode=true` saves nothing) |
+//! | GET | `/gateway/v2/{kind}/{name}` | one resource (`?vCluster=`, default passthrough, for scoped kinds) |
+//! | DELETE | `/gateway/v2/{kind}/{name}` | delete it |
+//! | POST | `/gateway/v2/apply` | upsert several resources in one transaction, all or nothing (what `gatehouse apply` uses) |
+//! | GET | `/gateway/v2/openapi.json` | the OpenAPI 3 document of all of the above |
+//!
+//! `{kind}` is `virtual-cluster` or `service-account` (the kind names `VirtualCluster` and
+//! `GatewayServiceAccount` are accepted too). Every call needs HTTP basic auth. Errors are
+//! `{"title", "msg", "cause"}` with 400 (invalid resource; `msg` starts with the field path),
+//! 404 (unknown kind or name), 409 (conflict with other resources) or 401.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::{Json, Router};
+use gatehouse_store::{Kind, Resource, ResourceKey, Store, StoreError, Upserted};
+use serde_json::{json, Value};
+
+use crate::auth::{require_user, User};
+
+/// What the v2 API needs: the store and who may call it.
+#[derive(Clone)]
+pub struct V2 {
+    pub store: Store,
+    pub users: Arc<[User]>,
+}
+
+/// Every route of the v2 API as (method, path template), in the order they are registered.
+/// The OpenAPI document must describe each (a test checks it), with `{kind}` expanded to every
+/// kind's path form.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/gateway/v2/openapi.json"),
+    ("post", "/gateway/v2/apply"),
+    ("get", "/gateway/v2/{kind}"),
+    ("put", "/gateway/v2/{kind}"),
+    ("get", "/gateway/v2/{kind}/{name}"),
+    ("delete", "/gateway/v2/{kind}/{name}"),
+];
+
+fn handler(method: &str, path: &str) -> MethodRouter<V2> {
+    use axum::routing::{delete, get, post, put};
+    match (method, path) {
+        ("get", "/gateway/v2/openapi.json") => get(openapi),
+        ("post", "/gateway/v2/apply") => post(apply),
+        ("get", "/gateway/v2/{kind}") => get(list),
+        ("put", "/gateway/v2/{kind}") => put(upsert),
+        ("get", "/gateway/v2/{kind}/{name}") => get(get_one),
+        ("delete", "/gateway/v2/{kind}/{name}") => delete(delete_one),
+        _ => unreachable!("no handler for {method} {path}"),
+    }
+}
+
+/// The v2 routes, all behind basic auth.
+pub fn router(api: V2) -> Router {
+    let mut paths: Vec<(&str, MethodRouter<V2>)> = Vec::new();
+    for (method, path) in ROUTES {
+        match paths.iter_mut().find(|(p, _)| p == path) {
+            Some((_, m)) => *m = std::mem::take(m).merge(handler(method, path)),
+            None => paths.push((path, handler(method, path))),
+        }
+    }
+    let mut router = Router::new();
+    for (path, methods) in paths {
+        router = router.route(path, methods);
+    }
+    router
+        .route_layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            require_user,
+        ))
+        .with_state(api)
+}
+
+/// An error answer: `{"title", "msg", "cause"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    title: &'static str,
+    msg: String,
+    cause: &'static str,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        title: &'static str,
+        msg: impl Into<String>,
+        cause: &'static str,
+    ) -> Self {
+        Self {
+            status,
+            title,
+            msg: msg.into(),
+            cause,
+        }
+    }
+
+    fn invalid(msg: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid resource",
+            msg,
+            "INVALID_RESOURCE",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"title": self.title, "msg": self.msg, "cause": self.cause})),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::Invalid { .. } => ApiError::invalid(e.to_string()),
+            StoreError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "Conflict", e.to_string(), "CONFLICT")
+            }
+            StoreError::NotFound(_) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                e.to_string(),
+                "NOT_FOUND",
+            ),
+            _ => {
+                tracing::error!(error = %e, "admin API: store failure");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Store unavailable",
+                    e.to_string(),
+                    "STORE_ERROR",
+                )
+            }
+        }
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn kind_of(path: &str) -> Result<Kind, ApiError> {
+    Kind::parse(path).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!(
+                "unknown resource kind '{path}' (known: {})",
+                Kind::ALL.map(Kind::path).join(", ")
+            ),
+            "NOT_FOUND",
+        )
+    })
+}
+
+fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+    match query.get(name).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") | Some("") => Ok(true),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{name}: '{other}' is not true or false"
+        ))),
+    }
+}
+
+fn vcluster(query: &HashMap<String, String>) -> Option<&str> {
+    query
+        .get("vCluster")
+        .or_else(|| query.get("vcluster"))
+        .map(String::as_str)
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("(document): not valid JSON: {e}")))
+}
+
+fn upserted(u: &Upserted) -> Value {
+    json!({"resource": u.resource.to_document(), "upsertResult": u.result})
+}
+
+async fn list(
+    State(api): State<V2>,
+    Path(kind): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let kind = kind_of(&kind)?;
+    let only = vcluster(&query).filter(|_| kind.scoped());
+    let docs: Vec<Value> = api
+        .store
+        .snapshot()
+        .list(kind)
+        .iter()
+        .filter(|r| only.is_none_or(|v| r.key().vcluster == v))
+        .map(Resource::to_document)
+        .collect();
+    Ok(Json(docs).into_response())
+}
+
+async fn upsert(
+    State(api): State<V2>,
+    Path(kind): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult {
+    let kind = kind_of(&kind)?;
+    let dry_run = flag(&query, "dryMode")?;
+    let doc = parse_body(&body)?;
+    let resource = Resource::from_document(&doc)?;
+    if resource.kind() != kind {
+        return Err(ApiError::invalid(format!(
+            "kind: '{}' does not belong under /gateway/v2/{} (expected {})",
+            resource.kind(),
+            kind.path(),
+            kind
+        )));
+    }
+    let out = api.store.upsert(resource, dry_run).await?;
+    Ok(Json(upserted(&out)).into_response())
+}
+
+async fn apply(
+    State(api): State<V2>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult {
+    let dry_run = flag(&query, "dryMode")?;
+    let doc = parse_body(&body)?;
+    let Some(items) = doc.get("resources").and_then(Value::as_array) else {
+        return Err(ApiError::invalid(
+            "resources: expected {\"resources\": [resource, ...]}",
+        ));
+    };
+    let mut resources = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        resources.push(Resource::from_document(item).map_err(|e| e.in_batch(i, None))?);
+    }
+    let out = api.store.apply(resources, dry_run).await?;
+    Ok(Json(json!({"results": out.iter().map(upserted).collect::<Vec<_>>()})).into_response())
+}
+
+async fn get_one(
+    State(api): State<V2>,
+    Path((kind, name)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let key = ResourceKey::new(kind_of(&kind)?, vcluster(&query), name);
+    match api.store.snapshot().get(&key) {
+        Some(r) => Ok(Json(r.to_document()).into_response()),
+        None => Err(StoreError::NotFound(format!("no {key}")).into()),
+    }
+}
+
+async fn delete_one(
+    State(api): State<V2>,
+    Path((kind, name)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let key = ResourceKey::new(kind_of(&kind)?, vcluster(&query), name);
+    let old = api.store.delete(&key).await?;
+    Ok(Json(json!({"resource": old.to_document()})).into_response())
+}
+
+async fn openapi() -> Response {
+    Json(crate::openapi::document()).into_response()
+}

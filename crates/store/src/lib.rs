@@ -1,0 +1,456 @@
+//! Persistence of tenant resources (virtual clusters, service accounts) and the in-memory
+//! snapshot of them the data plane reads.
+//!
+//! * SQLite is the embedded default (`sqlite://<dataDir>/gatehouse.db?mode=rwc`); PostgreSQL
+//!   (`postgres://...`) lets several gateway processes share one set of resources.
+//! * Every write is one transaction that starts by bumping the single-row store revision. That
+//!   row lock serialises writers across processes (SQLite's write lock does the same), so each
+//!   write validates against the state as committed, and a PUT racing a DELETE can never leave
+//!   an account whose virtual cluster is gone.
+//! * Readers never touch the database: [`Store::snapshot`] and [`Store::subscribe`] hand out an
+//!   immutable `Arc<Snapshot>`, replaced at once by a write through this process and within
+//!   [`REFRESH_INTERVAL`] by a write through another (see [`Store::spawn_refresher`]).
+
+mod migrate;
+pub mod resource;
+mod snapshot;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
+use tokio::sync::watch;
+
+pub use migrate::latest_version;
+pub use resource::{
+    Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType, VirtualCluster,
+    VirtualClusterType, API_VERSION, PASSTHROUGH,
+};
+pub use snapshot::{AccountKey, Snapshot, UpsertResult};
+
+/// How often the refresher asks the database whether another process wrote.
+///
+/// Polling one single-row table (an indexed read of a few bytes) four to five times a second
+/// costs next to nothing, works the same on SQLite (where there is no LISTEN/NOTIFY) and
+/// PostgreSQL, and cannot miss a change across a dropped connection, which LISTEN/NOTIFY can
+/// (it would need this poll as a fallback anyway).
+pub const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Why a store operation failed. The admin API maps `Invalid` to 400, `Conflict` to 409 and
+/// `NotFound` to 404.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The resource itself is wrong; `field` is its path inside the document.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// The resource is fine but the store's state does not allow the change.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database schema version {found} is newer than this gatehouse understands (up to {known}); upgrade gatehouse or point it at another store")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("store.url: {0}")]
+    BadUrl(String),
+    #[error("stored resource {key} cannot be read: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// The same error about the `index`th resource of a batch (`resources[1].spec.prefix: ...`).
+    pub fn in_batch(self, index: usize, key: Option<&ResourceKey>) -> StoreError {
+        let at = format!("resources[{index}]");
+        let about = key.map(|k| format!(" ({k})")).unwrap_or_default();
+        match self {
+            StoreError::Invalid { field, reason } => StoreError::Invalid {
+                field: format!("{at}.{field}"),
+                reason: format!("{reason}{about}"),
+            },
+            StoreError::Conflict(m) => StoreError::Conflict(format!("{at}{about}: {m}")),
+            StoreError::NotFound(m) => StoreError::NotFound(format!("{at}{about}: {m}")),
+            other => other,
+        }
+    }
+}
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names, or an error naming `store.url`.
+    pub fn of_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::BadUrl(format!(
+                "'{}' is neither sqlite://... nor postgres://...",
+                redact(url)
+            )))
+        }
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if let Some((userinfo, host)) = authority.rsplit_once('@') {
+            if let Some((user, _)) = userinfo.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}{tail}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// The result of one upsert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upserted {
+    /// The resource as stored (defaults filled in).
+    pub resource: Resource,
+    pub result: UpsertResult,
+}
+
+enum Change {
+    Put(Resource),
+    Delete(ResourceKey),
+}
+
+/// The resource store. Cheap to clone; every clone shares the pool and the snapshot.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    backend: Backend,
+    pinned: BTreeSet<String>,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file and its directory if needed) the database at `url`,
+    /// refuses a schema newer than this binary, applies missing migrations and loads the first
+    /// snapshot. `pinned` names the virtual clusters the process configuration refers to
+    /// (routes): they cannot be deleted.
+    pub async fn open(url: &str, pinned: BTreeSet<String>) -> Result<Store, StoreError> {
+        let backend = Backend::of_url(url)?;
+        if backend == Backend::Sqlite {
+            if let Some(dir) = sqlite_file(url).as_deref().and_then(Path::parent) {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::BadUrl(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+        }
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| {
+                StoreError::Database(sqlx::Error::Configuration(
+                    format!("cannot open {}: {e}", redact(url)).into(),
+                ))
+            })?;
+        if backend == Backend::Sqlite {
+            // Readers (the refresher of every process on this file) do not block the writer.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .fetch_optional(&pool)
+                .await?;
+        }
+        migrate::run(&pool, backend).await?;
+        let first = load(&pool, backend).await?;
+        tracing::info!(
+            store = %redact(url),
+            revision = first.revision,
+            virtual_clusters = first.virtual_clusters.len() - 1,
+            service_accounts = first.service_accounts.len(),
+            "store opened"
+        );
+        let (snapshot, _) = watch::channel(Arc::new(first));
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                backend,
+                pinned,
+                snapshot,
+            }),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.borrow().clone()
+    }
+
+    /// A receiver that sees every new snapshot (`changed().await`, then `borrow()`).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.inner.snapshot.subscribe()
+    }
+
+    /// Polls the store revision every [`REFRESH_INTERVAL`] and reloads the snapshot when
+    /// another process moved it. The task ends when every clone of the store is dropped.
+    pub fn spawn_refresher(&self) -> tokio::task::JoinHandle<()> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut failing = false;
+            loop {
+                tokio::time::sleep(REFRESH_INTERVAL).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let store = Store { inner };
+                match store.refresh().await {
+                    Ok(_) if failing => {
+                        failing = false;
+                        tracing::info!("store reachable again");
+                    }
+                    Ok(_) => {}
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "cannot refresh from the store; serving the last snapshot");
+                    }
+                    Err(_) => {}
+                }
+            }
+        })
+    }
+
+    /// Reloads the snapshot if the database revision differs from it. Returns whether a newer
+    /// snapshot was published.
+    pub async fn refresh(&self) -> Result<bool, StoreError> {
+        let revision: i64 =
+            sqlx::query_scalar("SELECT revision FROM gatehouse_revision WHERE id = 1")
+                .fetch_one(&self.inner.pool)
+                .await?;
+        if revision == self.inner.snapshot.borrow().revision {
+            return Ok(false);
+        }
+        let loaded = load(&self.inner.pool, self.inner.backend).await?;
+        Ok(self.publish(loaded))
+    }
+
+    fn publish(&self, s: Snapshot) -> bool {
+        self.inner.snapshot.send_if_modified(|current| {
+            if s.revision > current.revision {
+                *current = Arc::new(s);
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    /// Creates or replaces one resource. With `dry_run`, validates against the current state
+    /// and reports what would happen without saving.
+    pub async fn upsert(&self, resource: Resource, dry_run: bool) -> Result<Upserted, StoreError> {
+        let mut out = self.apply(vec![resource], dry_run).await?;
+        Ok(out.pop().expect("one result per resource"))
+    }
+
+    /// Applies resources in one transaction: all of them or none. They are applied in
+    /// dependency order (every VirtualCluster before any GatewayServiceAccount, otherwise in
+    /// the order given), each against the state the previous ones left; results come back in
+    /// that order. Errors name the resource by its index in `resources`.
+    pub async fn apply(
+        &self,
+        resources: Vec<Resource>,
+        dry_run: bool,
+    ) -> Result<Vec<Upserted>, StoreError> {
+        let batch = resources.len() > 1;
+        let mut ordered: Vec<(usize, Resource)> = resources.into_iter().enumerate().collect();
+        ordered.sort_by_key(|(i, r)| (r.kind(), *i));
+        self.write(dry_run, move |state, _| {
+            let mut results = Vec::with_capacity(ordered.len());
+            let mut changes = Vec::new();
+            for (i, r) in ordered {
+                let result = state.upsert(r.clone()).map_err(|e| {
+                    if batch {
+                        e.in_batch(i, Some(&r.key()))
+                    } else {
+                        e
+                    }
+                })?;
+                if result != UpsertResult::NotChanged {
+                    changes.push(Change::Put(r.clone()));
+                }
+                results.push(Upserted {
+                    resource: r,
+                    result,
+                });
+            }
+            Ok((results, changes))
+        })
+        .await
+    }
+
+    /// Deletes one resource if nothing refers to it. Returns what was deleted.
+    pub async fn delete(&self, key: &ResourceKey) -> Result<Resource, StoreError> {
+        let key = key.clone();
+        self.write(false, move |state, pinned| {
+            let old = state.delete(&key, pinned)?;
+            Ok((old, vec![Change::Delete(key)]))
+        })
+        .await
+    }
+
+    /// One write transaction: lock and bump the revision, load the committed state, let `f`
+    /// validate and change it, write the rows it changed, commit, publish the new snapshot.
+    /// Nothing is saved (and the revision does not move) on error, on dry run, or when `f`
+    /// changed nothing.
+    async fn write<T>(
+        &self,
+        dry_run: bool,
+        f: impl FnOnce(&mut Snapshot, &BTreeSet<String>) -> Result<(T, Vec<Change>), StoreError>,
+    ) -> Result<T, StoreError> {
+        let inner = &self.inner;
+        let mut tx = inner.pool.begin().await?;
+        // First statement: takes the row lock (PostgreSQL) or the write lock (SQLite) that
+        // serialises every writer of this database, whichever process it is in.
+        let revision: i64 = sqlx::query_scalar(
+            "UPDATE gatehouse_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut state = load_rows(&mut tx, revision - 1).await?;
+        let (out, changes) = f(&mut state, &inner.pinned)?;
+        if dry_run || changes.is_empty() {
+            tx.rollback().await?;
+            return Ok(out);
+        }
+        for change in changes {
+            match change {
+                Change::Put(r) => {
+                    let key = r.key();
+                    sqlx::query(
+                        "INSERT INTO gatehouse_resources (kind, vcluster, name, body, revision) \
+                         VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (kind, vcluster, name) \
+                         DO UPDATE SET body = excluded.body, revision = excluded.revision",
+                    )
+                    .bind(key.kind.name())
+                    .bind(key.vcluster)
+                    .bind(key.name)
+                    .bind(r.to_document().to_string())
+                    .bind(revision)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::Delete(key) => {
+                    sqlx::query(
+                        "DELETE FROM gatehouse_resources WHERE kind = $1 AND vcluster = $2 AND name = $3",
+                    )
+                    .bind(key.kind.name())
+                    .bind(key.vcluster)
+                    .bind(key.name)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        state.revision = revision;
+        self.publish(state);
+        Ok(out)
+    }
+}
+
+/// The path of a SQLite URL's file, if it names one.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    Some(path.into())
+}
+
+/// A consistent snapshot: revision and rows read in one transaction (REPEATABLE READ on
+/// PostgreSQL; a SQLite read transaction always is one).
+async fn load(pool: &AnyPool, backend: Backend) -> Result<Snapshot, StoreError> {
+    let mut tx = pool.begin().await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let revision: i64 = sqlx::query_scalar("SELECT revision FROM gatehouse_revision WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?;
+    let s = load_rows(&mut tx, revision).await?;
+    tx.commit().await?;
+    Ok(s)
+}
+
+async fn load_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    revision: i64,
+) -> Result<Snapshot, StoreError> {
+    let rows = sqlx::query("SELECT kind, vcluster, name, body FROM gatehouse_resources")
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut s = Snapshot::empty(revision);
+    for row in rows {
+        let kind: String = row.try_get(0)?;
+        let vcluster: String = row.try_get(1)?;
+        let name: String = row.try_get(2)?;
+        let body: String = row.try_get(3)?;
+        let key = format!("{kind}/{vcluster}/{name}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                key: key.clone(),
+                reason: e.to_string(),
+            })?;
+        let r = Resource::from_document(&doc).map_err(|e| StoreError::Corrupt {
+            key,
+            reason: e.to_string(),
+        })?;
+        s.insert_loaded(r);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(Backend::of_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of_url("postgres://h/db").unwrap(),
+            Backend::Postgres
+        );
+        let e = Backend::of_url("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("store.url: 'mysql://u:***@h/db'"), "{e}");
+        assert_eq!(
+            sqlite_file("sqlite://data/g.db?mode=rwc"),
+            Some("data/g.db".into())
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,632 @@
+//! Tenant resources as declarative documents (`apiVersion`, `kind`, `metadata`, `spec`), the
+//! validation that needs no other resource, and the normalised document a resource is stored
+//! and served as (every default written out, so what `GET` returns is valid `PUT` input).
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::StoreError;
+
+/// The `apiVersion` of every resource.
+pub const API_VERSION: &str = "gateway/v2";
+/// The built-in virtual cluster: no prefix, sees the upstream cluster as it is. It exists in
+/// every snapshot and can be neither created, changed nor deleted.
+pub const PASSTHROUGH: &str = "passthrough";
+/// Longest virtual cluster name.
+pub const MAX_VCLUSTER_NAME_LEN: usize = 64;
+/// Longest prefix. Kafka topic names are at most 249 characters, so a tenant keeps at least 49
+/// characters for its own topic names under the longest prefix.
+pub const MAX_PREFIX_LEN: usize = 200;
+/// Longest separator.
+pub const MAX_SEPARATOR_LEN: usize = 16;
+/// Longest service account name and external name (principals such as certificate subjects
+/// can be long).
+pub const MAX_PRINCIPAL_LEN: usize = 255;
+
+/// The kinds of resource, in dependency order (a kind may refer only to kinds before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Kind {
+    VirtualCluster,
+    GatewayServiceAccount,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::VirtualCluster, Kind::GatewayServiceAccount];
+
+    /// The `kind` field of a document.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::VirtualCluster => "VirtualCluster",
+            Kind::GatewayServiceAccount => "GatewayServiceAccount",
+        }
+    }
+
+    /// The path segment of the admin API (`/gateway/v2/{path}`).
+    pub fn path(self) -> &'static str {
+        match self {
+            Kind::VirtualCluster => "virtual-cluster",
+            Kind::GatewayServiceAccount => "service-account",
+        }
+    }
+
+    /// Whether resources of this kind live inside a virtual cluster (`metadata.vCluster`).
+    pub fn scoped(self) -> bool {
+        matches!(self, Kind::GatewayServiceAccount)
+    }
+
+    /// Accepts the path form (`virtual-cluster`) or the kind name (`VirtualCluster`, any case).
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.path() == s || k.name().eq_ignore_ascii_case(s))
+    }
+
+    /// The kind named by a document's `kind` field (exact spelling).
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What identifies a resource: its kind, its virtual cluster (scoped kinds only; empty
+/// otherwise) and its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    pub kind: Kind,
+    pub vcluster: String,
+    pub name: String,
+}
+
+impl ResourceKey {
+    pub fn virtual_cluster(name: impl Into<String>) -> Self {
+        Self {
+            kind: Kind::VirtualCluster,
+            vcluster: String::new(),
+            name: name.into(),
+        }
+    }
+
+    pub fn service_account(vcluster: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            kind: Kind::GatewayServiceAccount,
+            vcluster: vcluster.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The key of `name` of `kind`; `vcluster` (default passthrough) is used for scoped kinds only.
+    pub fn new(kind: Kind, vcluster: Option<&str>, name: impl Into<String>) -> Self {
+        match kind {
+            Kind::VirtualCluster => Self::virtual_cluster(name),
+            Kind::GatewayServiceAccount => {
+                Self::service_account(vcluster.unwrap_or(PASSTHROUGH), name)
+            }
+        }
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind.scoped() {
+            write!(
+                f,
+                "{}/{} (vCluster {})",
+                self.kind, self.name, self.vcluster
+            )
+        } else {
+            write!(f, "{}/{}", self.kind, self.name)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VirtualClusterType {
+    #[default]
+    Standard,
+    /// A virtual cluster for a partner: needs `aclEnabled: true` and at least one super user.
+    Partner,
+}
+
+/// A tenant's view of Kafka: its topics, groups and transactional ids live under `prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualCluster {
+    pub name: String,
+    /// Prepended to every topic, group and transactional id of the tenant. Empty only for
+    /// passthrough.
+    pub prefix: String,
+    pub separator: String,
+    pub acl_enabled: bool,
+    pub super_users: Vec<String>,
+    pub cluster_type: VirtualClusterType,
+}
+
+impl VirtualCluster {
+    /// The built-in passthrough virtual cluster.
+    pub fn passthrough() -> Self {
+        Self {
+            name: PASSTHROUGH.into(),
+            prefix: String::new(),
+            separator: String::new(),
+            acl_enabled: false,
+            super_users: Vec::new(),
+            cluster_type: VirtualClusterType::Standard,
+        }
+    }
+
+    pub fn is_passthrough(&self) -> bool {
+        self.name == PASSTHROUGH
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ServiceAccountType {
+    /// Authenticates with a gateway-issued credential; its name is the principal.
+    Local,
+    /// Authenticated elsewhere (mTLS subject, OIDC subject, delegated SASL user); any of its
+    /// `external_names` maps to it.
+    External,
+}
+
+/// A principal known to the gateway, mapped to a virtual cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    pub name: String,
+    pub vcluster: String,
+    pub account_type: ServiceAccountType,
+    pub external_names: Vec<String>,
+}
+
+/// One resource of any kind, validated on its own (references to other resources are checked
+/// by the store against its current state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    VirtualCluster(VirtualCluster),
+    ServiceAccount(ServiceAccount),
+}
+
+impl Resource {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Resource::VirtualCluster(_) => Kind::VirtualCluster,
+            Resource::ServiceAccount(_) => Kind::GatewayServiceAccount,
+        }
+    }
+
+    pub fn key(&self) -> ResourceKey {
+        match self {
+            Resource::VirtualCluster(v) => ResourceKey::virtual_cluster(&v.name),
+            Resource::ServiceAccount(a) => ResourceKey::service_account(&a.vcluster, &a.name),
+        }
+    }
+
+    /// Parses and validates a document. Unknown fields are refused; every error names the
+    /// field path (`spec.prefix: ...`).
+    pub fn from_document(doc: &Value) -> Result<Resource, StoreError> {
+        let obj = doc
+            .as_object()
+            .ok_or_else(|| invalid("(document)", "a resource must be an object"))?;
+        let kind = match obj.get("kind") {
+            None => return Err(invalid("kind", "missing field `kind`")),
+            Some(Value::String(s)) => Kind::from_name(s).ok_or_else(|| {
+                invalid(
+                    "kind",
+                    format!(
+                        "unknown kind '{s}' (known: {})",
+                        Kind::ALL.map(Kind::name).join(", ")
+                    ),
+                )
+            })?,
+            Some(_) => return Err(invalid("kind", "must be a string")),
+        };
+        match kind {
+            Kind::VirtualCluster => {
+                let d: VirtualClusterDoc = deserialize(doc)?;
+                check_api_version(&d.api_version)?;
+                d.build().map(Resource::VirtualCluster)
+            }
+            Kind::GatewayServiceAccount => {
+                let d: ServiceAccountDoc = deserialize(doc)?;
+                check_api_version(&d.api_version)?;
+                d.build().map(Resource::ServiceAccount)
+            }
+        }
+    }
+
+    /// The normalised document: every default written out. Valid input for [`Resource::from_document`].
+    pub fn to_document(&self) -> Value {
+        match self {
+            Resource::VirtualCluster(v) => json!({
+                "apiVersion": API_VERSION,
+                "kind": Kind::VirtualCluster.name(),
+                "metadata": { "name": v.name },
+                "spec": {
+                    "prefix": v.prefix,
+                    "separator": v.separator,
+                    "aclEnabled": v.acl_enabled,
+                    "superUsers": v.super_users,
+                    "type": v.cluster_type,
+                },
+            }),
+            Resource::ServiceAccount(a) => json!({
+                "apiVersion": API_VERSION,
+                "kind": Kind::GatewayServiceAccount.name(),
+                "metadata": { "name": a.name, "vCluster": a.vcluster },
+                "spec": {
+                    "type": a.account_type,
+                    "externalNames": a.external_names,
+                },
+            }),
+        }
+    }
+}
+
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> StoreError {
+    StoreError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+fn deserialize<T: DeserializeOwned>(doc: &Value) -> Result<T, StoreError> {
+    serde_path_to_error::deserialize(doc).map_err(|e| {
+        let path = e.path().to_string();
+        invalid(
+            if path == "." {
+                "(document)".into()
+            } else {
+                path
+            },
+            e.into_inner().to_string(),
+        )
+    })
+}
+
+fn check_api_version(v: &str) -> Result<(), StoreError> {
+    if v != API_VERSION {
+        return Err(invalid(
+            "apiVersion",
+            format!("'{v}' is not supported (expected '{API_VERSION}')"),
+        ));
+    }
+    Ok(())
+}
+
+/// Characters Kafka allows in topic names: what a prefix may be made of.
+fn kafka_legal(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+const LEGAL: &str =
+    "only letters, digits, '.', '_' and '-' are allowed (Kafka's topic name characters)";
+
+pub(crate) fn check_vcluster_name(field: &str, name: &str) -> Result<(), StoreError> {
+    if name.is_empty() || name.len() > MAX_VCLUSTER_NAME_LEN {
+        return Err(invalid(
+            field,
+            format!("must be 1 to {MAX_VCLUSTER_NAME_LEN} characters long"),
+        ));
+    }
+    if !kafka_legal(name) {
+        return Err(invalid(field, format!("'{name}': {LEGAL}")));
+    }
+    Ok(())
+}
+
+fn check_principal(field: &str, name: &str) -> Result<(), StoreError> {
+    if name.is_empty() || name.len() > MAX_PRINCIPAL_LEN {
+        return Err(invalid(
+            field,
+            format!("must be 1 to {MAX_PRINCIPAL_LEN} characters long"),
+        ));
+    }
+    if name.chars().any(char::is_control) || name.trim() != name {
+        return Err(invalid(
+            field,
+            format!("'{name}': no control characters or leading/trailing spaces are allowed"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn passthrough_is_built_in(field: &str) -> StoreError {
+    invalid(
+        field,
+        format!("'{PASSTHROUGH}' is the built-in virtual cluster: it always exists and cannot be created, changed or deleted"),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct VirtualClusterDoc {
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: NameOnly,
+    #[serde(default)]
+    spec: VirtualClusterSpecDoc,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameOnly {
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct VirtualClusterSpecDoc {
+    prefix: Option<String>,
+    separator: Option<String>,
+    #[serde(default)]
+    acl_enabled: bool,
+    #[serde(default)]
+    super_users: Vec<String>,
+    #[serde(rename = "type", default)]
+    cluster_type: VirtualClusterType,
+}
+
+impl VirtualClusterDoc {
+    fn build(self) -> Result<VirtualCluster, StoreError> {
+        let name = self.metadata.name;
+        if name == PASSTHROUGH {
+            return Err(passthrough_is_built_in("metadata.name"));
+        }
+        check_vcluster_name("metadata.name", &name)?;
+        let s = self.spec;
+        let separator = s.separator.unwrap_or_else(|| ".".into());
+        if separator.len() > MAX_SEPARATOR_LEN {
+            return Err(invalid(
+                "spec.separator",
+                format!("must be at most {MAX_SEPARATOR_LEN} characters long"),
+            ));
+        }
+        if !kafka_legal(&separator) {
+            return Err(invalid("spec.separator", format!("'{separator}': {LEGAL}")));
+        }
+        let prefix = s.prefix.unwrap_or_else(|| format!("{name}{separator}"));
+        if prefix.is_empty() || prefix.len() > MAX_PREFIX_LEN {
+            return Err(invalid(
+                "spec.prefix",
+                format!(
+                    "must be 1 to {MAX_PREFIX_LEN} characters long (Kafka names are at most 249)"
+                ),
+            ));
+        }
+        if !kafka_legal(&prefix) {
+            return Err(invalid("spec.prefix", format!("'{prefix}': {LEGAL}")));
+        }
+        for (i, u) in s.super_users.iter().enumerate() {
+            check_principal(&format!("spec.superUsers[{i}]"), u)?;
+        }
+        if s.cluster_type == VirtualClusterType::Partner {
+            if !s.acl_enabled {
+                return Err(invalid(
+                    "spec.aclEnabled",
+                    "a Partner virtual cluster needs aclEnabled: true",
+                ));
+            }
+            if s.super_users.is_empty() {
+                return Err(invalid(
+                    "spec.superUsers",
+                    "a Partner virtual cluster needs at least one super user",
+                ));
+            }
+        }
+        Ok(VirtualCluster {
+            name,
+            prefix,
+            separator,
+            acl_enabled: s.acl_enabled,
+            super_users: s.super_users,
+            cluster_type: s.cluster_type,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ServiceAccountDoc {
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: ScopedMetadata,
+    spec: ServiceAccountSpecDoc,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ScopedMetadata {
+    name: String,
+    v_cluster: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ServiceAccountSpecDoc {
+    #[serde(rename = "type")]
+    account_type: ServiceAccountType,
+    #[serde(default)]
+    external_names: Vec<String>,
+}
+
+impl ServiceAccountDoc {
+    fn build(self) -> Result<ServiceAccount, StoreError> {
+        let name = self.metadata.name;
+        check_principal("metadata.name", &name)?;
+        let vcluster = self
+            .metadata
+            .v_cluster
+            .unwrap_or_else(|| PASSTHROUGH.into());
+        check_vcluster_name("metadata.vCluster", &vcluster)?;
+        let s = self.spec;
+        match s.account_type {
+            ServiceAccountType::Local if !s.external_names.is_empty() => {
+                return Err(invalid(
+                    "spec.externalNames",
+                    "must be empty for a LOCAL service account (its name is its principal)",
+                ))
+            }
+            ServiceAccountType::External if s.external_names.is_empty() => {
+                return Err(invalid(
+                    "spec.externalNames",
+                    "an EXTERNAL service account needs at least one external name",
+                ))
+            }
+            _ => {}
+        }
+        for (i, n) in s.external_names.iter().enumerate() {
+            let field = format!("spec.externalNames[{i}]");
+            check_principal(&field, n)?;
+            if s.external_names[..i].contains(n) {
+                return Err(invalid(field, format!("'{n}' is listed twice")));
+            }
+        }
+        Ok(ServiceAccount {
+            name,
+            vcluster,
+            account_type: s.account_type,
+            external_names: s.external_names,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vc(spec: Value) -> Result<Resource, StoreError> {
+        Resource::from_document(&json!({
+            "apiVersion": "gateway/v2", "kind": "VirtualCluster",
+            "metadata": {"name": "team-a"}, "spec": spec,
+        }))
+    }
+
+    fn field_of(e: StoreError) -> String {
+        match e {
+            StoreError::Invalid { field, .. } => field,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_written_out_and_round_trip() {
+        let r = vc(json!({})).unwrap();
+        let doc = r.to_document();
+        assert_eq!(doc["spec"]["prefix"], "team-a.");
+        assert_eq!(doc["spec"]["separator"], ".");
+        assert_eq!(doc["spec"]["aclEnabled"], false);
+        assert_eq!(doc["spec"]["type"], "Standard");
+        assert_eq!(Resource::from_document(&doc).unwrap(), r);
+        let r = vc(json!({"separator": "_"})).unwrap();
+        assert_eq!(r.to_document()["spec"]["prefix"], "team-a_");
+    }
+
+    #[test]
+    fn unknown_fields_are_named_by_path() {
+        assert_eq!(
+            field_of(vc(json!({"colour": 1})).unwrap_err()),
+            "spec.colour"
+        );
+        let e = Resource::from_document(&json!({
+            "apiVersion": "gateway/v2", "kind": "GatewayServiceAccount",
+            "metadata": {"name": "a", "labels": {}}, "spec": {"type": "LOCAL"},
+        }))
+        .unwrap_err();
+        assert_eq!(e.to_string().split(':').next().unwrap(), "metadata.labels");
+    }
+
+    #[test]
+    fn illegal_names_and_prefixes() {
+        assert_eq!(
+            field_of(vc(json!({"prefix": "a b"})).unwrap_err()),
+            "spec.prefix"
+        );
+        assert_eq!(
+            field_of(vc(json!({"prefix": ""})).unwrap_err()),
+            "spec.prefix"
+        );
+        let long = "x".repeat(MAX_PREFIX_LEN + 1);
+        assert_eq!(
+            field_of(vc(json!({ "prefix": long })).unwrap_err()),
+            "spec.prefix"
+        );
+        assert!(vc(json!({ "prefix": "x".repeat(MAX_PREFIX_LEN) })).is_ok());
+        let e = Resource::from_document(&json!({
+            "apiVersion": "gateway/v2", "kind": "VirtualCluster", "metadata": {"name": "a/b"},
+        }))
+        .unwrap_err();
+        assert_eq!(field_of(e), "metadata.name");
+        let e = Resource::from_document(&json!({
+            "apiVersion": "gateway/v2", "kind": "VirtualCluster", "metadata": {"name": "passthrough"},
+        }))
+        .unwrap_err();
+        assert!(e.to_string().contains("built-in"), "{e}");
+    }
+
+    #[test]
+    fn partner_needs_acls_and_super_users() {
+        let e = vc(json!({"type": "Partner"})).unwrap_err();
+        assert_eq!(field_of(e), "spec.aclEnabled");
+        assert!(
+            vc(json!({"type": "Partner", "aclEnabled": true, "superUsers": ["admin"]})).is_ok()
+        );
+    }
+
+    #[test]
+    fn service_account_rules() {
+        let sa = |spec: Value| {
+            Resource::from_document(&json!({
+                "apiVersion": "gateway/v2", "kind": "GatewayServiceAccount",
+                "metadata": {"name": "alice"}, "spec": spec,
+            }))
+        };
+        let r = sa(json!({"type": "LOCAL"})).unwrap();
+        assert_eq!(r.key(), ResourceKey::service_account(PASSTHROUGH, "alice"));
+        assert_eq!(
+            field_of(sa(json!({"type": "LOCAL", "externalNames": ["x"]})).unwrap_err()),
+            "spec.externalNames"
+        );
+        assert_eq!(
+            field_of(sa(json!({"type": "EXTERNAL"})).unwrap_err()),
+            "spec.externalNames"
+        );
+        assert_eq!(
+            field_of(sa(json!({"type": "EXTERNAL", "externalNames": ["x", "x"]})).unwrap_err()),
+            "spec.externalNames[1]"
+        );
+        assert_eq!(
+            field_of(sa(json!({"type": "REMOTE"})).unwrap_err()),
+            "spec.type"
+        );
+        let e = Resource::from_document(&json!({"apiVersion": "gateway/v1", "kind": "VirtualCluster", "metadata": {"name": "a"}})).unwrap_err();
+        assert_eq!(field_of(e), "apiVersion");
+        let e = Resource::from_document(&json!({"apiVersion": "gateway/v2", "kind": "Nope"}))
+            .unwrap_err();
+        assert_eq!(field_of(e), "kind");
+    }
+
+    #[test]
+    fn kinds_parse_by_path_and_name() {
+        assert_eq!(Kind::parse("virtual-cluster"), Some(Kind::VirtualCluster));
+        assert_eq!(Kind::parse("VirtualCluster"), Some(Kind::VirtualCluster));
+        assert_eq!(
+            Kind::parse("service-account"),
+            Some(Kind::GatewayServiceAccount)
+        );
+        assert_eq!(
+            Kind::parse("gatewayserviceaccount"),
+            Some(Kind::GatewayServiceAccount)
+        );
+        assert_eq!(Kind::parse("topics"), None);
+    }
+}

@@ -1,0 +1,379 @@
+//! The store against both backends: every test here runs once on SQLite and once on a
+//! throwaway PostgreSQL server (see `common`).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::Db;
+use gatehouse_store::{Resource, ResourceKey, Store, StoreError, UpsertResult, PASSTHROUGH};
+use serde_json::json;
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Db::sqlite()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Db::postgres().await).await
+            }
+        }
+    )*};
+}
+
+both_backends!(
+    upsert_reports_created_updated_not_changed_and_persists,
+    dry_run_saves_nothing,
+    conflicts_and_references_are_refused,
+    a_batch_is_all_or_nothing_and_ordered_by_dependency,
+    concurrent_puts_and_deletes_leave_a_consistent_store,
+    a_write_through_one_process_reaches_another_within_a_second,
+    a_schema_newer_than_the_binary_is_refused,
+);
+
+fn vc(name: &str, prefix: Option<&str>) -> Resource {
+    let mut spec = json!({});
+    if let Some(p) = prefix {
+        spec["prefix"] = json!(p);
+    }
+    Resource::from_document(&json!({
+        "apiVersion": "gateway/v2", "kind": "VirtualCluster",
+        "metadata": {"name": name}, "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn account(vcluster: &str, name: &str, external: &[&str]) -> Resource {
+    let spec = if external.is_empty() {
+        json!({"type": "LOCAL"})
+    } else {
+        json!({"type": "EXTERNAL", "externalNames": external})
+    };
+    Resource::from_document(&json!({
+        "apiVersion": "gateway/v2", "kind": "GatewayServiceAccount",
+        "metadata": {"name": name, "vCluster": vcluster}, "spec": spec,
+    }))
+    .unwrap()
+}
+
+async fn open(db: &Db) -> Store {
+    Store::open(&db.url, BTreeSet::new()).await.unwrap()
+}
+
+async fn upsert_reports_created_updated_not_changed_and_persists(db: Db) {
+    let store = open(&db).await;
+    let first = store.snapshot();
+    assert!(first.virtual_clusters.contains_key(PASSTHROUGH));
+    let r = store.upsert(vc("team-a", None), false).await.unwrap();
+    assert_eq!(r.result, UpsertResult::Created);
+    let after_create = store.snapshot();
+    assert_eq!(after_create.virtual_clusters["team-a"].prefix, "team-a.");
+    assert!(after_create.revision > first.revision);
+
+    let r = store
+        .upsert(vc("team-a", Some("team-a.")), false)
+        .await
+        .unwrap();
+    assert_eq!(r.result, UpsertResult::NotChanged);
+    assert_eq!(
+        store.snapshot().revision,
+        after_create.revision,
+        "NOT_CHANGED writes nothing"
+    );
+
+    let r = store
+        .upsert(vc("team-a", Some("ta.")), false)
+        .await
+        .unwrap();
+    assert_eq!(r.result, UpsertResult::Updated);
+    store
+        .upsert(account("team-a", "alice", &[]), false)
+        .await
+        .unwrap();
+    let written = store.snapshot();
+    drop(store);
+
+    let reopened = open(&db).await;
+    let s = reopened.snapshot();
+    assert_eq!(s.virtual_clusters, written.virtual_clusters);
+    assert_eq!(s.service_accounts, written.service_accounts);
+    assert_eq!(s.revision, written.revision);
+    assert_eq!(s.virtual_clusters["team-a"].prefix, "ta.");
+
+    let deleted = reopened
+        .delete(&ResourceKey::service_account("team-a", "alice"))
+        .await
+        .unwrap();
+    assert_eq!(deleted, account("team-a", "alice", &[]));
+    reopened
+        .delete(&ResourceKey::virtual_cluster("team-a"))
+        .await
+        .unwrap();
+    assert!(reopened.snapshot().virtual_cluster("team-a").is_none());
+    let e = reopened
+        .delete(&ResourceKey::virtual_cluster("team-a"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+}
+
+async fn dry_run_saves_nothing(db: Db) {
+    let store = open(&db).await;
+    let before = store.snapshot();
+    let r = store.upsert(vc("team-a", None), true).await.unwrap();
+    assert_eq!(r.result, UpsertResult::Created);
+    assert_eq!(store.snapshot(), before);
+    drop(store);
+    let store = open(&db).await;
+    assert!(store.snapshot().virtual_cluster("team-a").is_none());
+    assert_eq!(store.snapshot().revision, before.revision);
+    // A dry run is validated against the stored state.
+    store.upsert(vc("team-a", None), false).await.unwrap();
+    let e = store
+        .upsert(vc("team-b", Some("team-a.x.")), true)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+}
+
+async fn conflicts_and_references_are_refused(db: Db) {
+    let store = Store::open(&db.url, BTreeSet::from(["pinned".to_string()]))
+        .await
+        .unwrap();
+    store.upsert(vc("a", Some("a.")), false).await.unwrap();
+    let e = store
+        .upsert(vc("ab", Some("a.b.")), false)
+        .await
+        .unwrap_err();
+    match &e {
+        StoreError::Conflict(m) => {
+            assert!(m.starts_with("spec.prefix: ") && m.contains("'a'"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    store
+        .upsert(account("a", "alice", &["CN=alice"]), false)
+        .await
+        .unwrap();
+    let e = store
+        .upsert(account(PASSTHROUGH, "bob", &["CN=alice"]), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    let e = store
+        .upsert(account("missing", "carol", &[]), false)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().starts_with("metadata.vCluster: "), "{e}");
+
+    let e = store
+        .delete(&ResourceKey::virtual_cluster("a"))
+        .await
+        .unwrap_err();
+    match &e {
+        StoreError::Conflict(m) => assert!(m.contains("'alice'"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.snapshot().virtual_cluster("a").is_some());
+    let e = store
+        .delete(&ResourceKey::virtual_cluster(PASSTHROUGH))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid { .. }), "{e}");
+
+    store.upsert(vc("pinned", None), false).await.unwrap();
+    let e = store
+        .delete(&ResourceKey::virtual_cluster("pinned"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("route"), "{e}");
+}
+
+async fn a_batch_is_all_or_nothing_and_ordered_by_dependency(db: Db) {
+    let store = open(&db).await;
+    // The account comes first but needs the vcluster: applied in dependency order.
+    let out = store
+        .apply(vec![account("x", "alice", &[]), vc("x", None)], false)
+        .await
+        .unwrap();
+    let order: Vec<_> = out
+        .iter()
+        .map(|u| (u.resource.key().name, u.result))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("x".to_string(), UpsertResult::Created),
+            ("alice".to_string(), UpsertResult::Created)
+        ]
+    );
+    let revision = store.snapshot().revision;
+    let e = store
+        .apply(vec![vc("y", None), account("nowhere", "bob", &[])], false)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("resources[1].metadata.vCluster: "),
+        "{e}"
+    );
+    assert!(store.snapshot().virtual_cluster("y").is_none());
+    assert_eq!(store.snapshot().revision, revision);
+    drop(store);
+    assert!(open(&db).await.snapshot().virtual_cluster("y").is_none());
+}
+
+/// Tasks hammer one vcluster and an account in it with puts and deletes; whatever interleaving
+/// happens, no account may outlive its vcluster, and the snapshot must match the database.
+async fn concurrent_puts_and_deletes_leave_a_consistent_store(db: Db) {
+    let store = open(&db).await;
+    let other = open(&db).await; // a second "process" on the same database
+    let mut tasks = Vec::new();
+    for t in 0..6 {
+        let s = if t % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut unexpected = Vec::new();
+            let mut succeeded = [0usize; 4];
+            for i in 0..60 {
+                let r = match (t + i) % 4 {
+                    0 => s.upsert(vc("race", None), false).await.map(|_| ()),
+                    1 => s
+                        .upsert(account("race", "acct", &["CN=race"]), false)
+                        .await
+                        .map(|_| ()),
+                    2 => s
+                        .delete(&ResourceKey::service_account("race", "acct"))
+                        .await
+                        .map(|_| ()),
+                    _ => s
+                        .delete(&ResourceKey::virtual_cluster("race"))
+                        .await
+                        .map(|_| ()),
+                };
+                match r {
+                    Ok(()) => succeeded[(t + i) % 4] += 1,
+                    Err(
+                        StoreError::Conflict(_)
+                        | StoreError::NotFound(_)
+                        | StoreError::Invalid { .. },
+                    ) => {}
+                    Err(e) => unexpected.push(e.to_string()),
+                }
+            }
+            (unexpected, succeeded)
+        }));
+    }
+    let mut succeeded = [0usize; 4];
+    for t in tasks {
+        let (unexpected, ok) = t.await.unwrap();
+        assert!(unexpected.is_empty(), "unexpected errors: {unexpected:?}");
+        for (total, n) in succeeded.iter_mut().zip(ok) {
+            *total += n;
+        }
+    }
+    // The race was real: every operation succeeded at least once.
+    assert!(succeeded.iter().all(|n| *n > 0), "{succeeded:?}");
+    let fresh = open(&db).await.snapshot();
+    for a in fresh.service_accounts.values() {
+        assert!(
+            fresh.virtual_clusters.contains_key(&a.vcluster),
+            "account {} outlived its vcluster {}",
+            a.name,
+            a.vcluster
+        );
+    }
+    store.refresh().await.unwrap();
+    other.refresh().await.unwrap();
+    for s in [store.snapshot(), other.snapshot()] {
+        assert_eq!(s.revision, fresh.revision);
+        assert_eq!(s.virtual_clusters, fresh.virtual_clusters);
+        assert_eq!(s.service_accounts, fresh.service_accounts);
+    }
+}
+
+async fn a_write_through_one_process_reaches_another_within_a_second(db: Db) {
+    let a = open(&db).await;
+    let b = open(&db).await;
+    let _refresher = b.spawn_refresher();
+    let mut changes = b.subscribe();
+    let started = Instant::now();
+    a.upsert(vc("shared", None), false).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(1), async {
+        while b.snapshot().virtual_cluster("shared").is_none() {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "not visible in the other process after {:?}",
+            started.elapsed()
+        )
+    });
+    assert_eq!(b.snapshot().revision, a.snapshot().revision);
+
+    a.delete(&ResourceKey::virtual_cluster("shared"))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(1), async {
+        while b.snapshot().virtual_cluster("shared").is_some() {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the delete reaches the other process within a second");
+}
+
+async fn a_schema_newer_than_the_binary_is_refused(db: Db) {
+    let store = open(&db).await;
+    drop(store);
+    {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, 'from the future', TRUE, $2, 0)",
+        )
+        .bind(999_i64)
+        .bind(vec![0u8; 4])
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let e = match Store::open(&db.url, BTreeSet::new()).await {
+        Ok(_) => panic!("a newer schema was accepted"),
+        Err(e) => e,
+    };
+    let known = gatehouse_store::latest_version(gatehouse_store::Backend::Sqlite);
+    assert_eq!(
+        e.to_string(),
+        format!("database schema version 999 is newer than this gatehouse understands (up to {known}); upgrade gatehouse or point it at another store")
+    );
+}
+
+#[tokio::test]
+async fn sqlite_file_and_directory_are_created_on_first_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nested/data/gatehouse.db");
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    Store::open(&url, BTreeSet::new()).await.unwrap();
+    assert!(file.exists());
+}
+
+#[tokio::test]
+async fn an_unsupported_url_names_store_url() {
+    let e = match Store::open("mysql://h/db", BTreeSet::new()).await {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e,
+    };
+    assert!(e.to_string().starts_with("store.url: "), "{e}");
+}
