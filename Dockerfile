@@ -5,7 +5,10 @@ COPY . .
 RUN cargo build --release --locked -p gatehouse
 
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 gatehouse
+RUN useradd --system --uid 10001 gatehouse && install -d -o gatehouse /var/lib/gatehouse
+# Tenant resources (SQLite) unless the configuration names another store.
+ENV GATEHOUSE_DATA_DIR=/var/lib/gatehouse
+VOLUME /var/lib/gatehouse
 COPY --from=build /src/target/release/gatehouse /usr/local/bin/gatehouse
 COPY config/ /etc/gatehouse/
 USER gatehouse

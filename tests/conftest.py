@@ -17,3 +17,9 @@ def cluster(request):
     yield c
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     c.close(failed)
+
+
+@pytest.fixture
+def postgres(cluster):
+    """A throwaway PostgreSQL server with an empty database `gatehouse` (see harness.Postgres)."""
+    return cluster.postgres()

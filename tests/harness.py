@@ -1,4 +1,4 @@
-"""Processes the end-to-end tests run: Tansu brokers, stunnel TLS fronts, and Gatehouse.
+"""Processes the end-to-end tests run: Tansu brokers, stunnel TLS fronts, PostgreSQL, and Gatehouse.
 
 Every process listens on loopback ports from a block reserved for this pytest-xdist worker, so
 workers can run in parallel without fighting over ports. Every process is stopped at the end
@@ -15,6 +15,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import base64
+import json
+import urllib.error
+import urllib.request
 
 import yaml
 
@@ -192,13 +197,109 @@ def route(name: str, port: int, domain_name: str) -> dict:
     }
 
 
-class Gatehouse(Process):
-    """The gateway under test, started from a configuration dict."""
+def postgres_bin_dir() -> Path:
+    """initdb and pg_ctl: GATEHOUSE_PG_BIN, else the newest /usr/lib/postgresql/N/bin, else PATH."""
+    if os.environ.get("GATEHOUSE_PG_BIN"):
+        return Path(os.environ["GATEHOUSE_PG_BIN"])
+    versions = sorted(
+        (int(d.name), d / "bin") for d in Path("/usr/lib/postgresql").glob("*")
+        if d.name.isdigit() and (d / "bin" / "initdb").exists()
+    ) if Path("/usr/lib/postgresql").is_dir() else []
+    if versions:
+        return versions[-1][1]
+    found = shutil.which("pg_ctl")
+    if found and (Path(found).parent / "initdb").exists():
+        return Path(found).parent
+    raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found: run scripts/setup-env "
+                       "(apt-get install postgresql) or set GATEHOUSE_PG_BIN")
 
-    def __init__(self, workdir: Path, config: dict, name: str = "gatehouse") -> None:
+
+class Postgres(Process):
+    """A throwaway PostgreSQL server (trust auth on loopback) with one database, `gatehouse`.
+
+    PostgreSQL refuses to run as root; as root its commands run as the `postgres` user (which
+    Debian's postgresql package creates) via runuser, in a directory that user owns."""
+
+    def __init__(self, port: int) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="gatehouse-pg-"))
+        super().__init__(f"postgres-{port}", self.dir)
+        self.log_path = self.dir / "server.log"
+        self.port = port
+        self.bin = postgres_bin_dir()
+        self.as_root = os.geteuid() == 0
+        self.running = False
+
+    def _as_postgres(self, argv: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *argv] if self.as_root else argv
+
+    def _run(self, argv: list[str]) -> None:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise RuntimeError(f"{argv} failed: {result.stdout}{result.stderr}{self.log()}")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/gatehouse"
+
+    def start(self) -> "Postgres":
+        if self.as_root:
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        data = self.dir / "data"
+        self._run(self._as_postgres([str(self.bin / "initdb"), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                                     "--no-sync", "-D", str(data)]))
+        self._run(self._as_postgres([
+            str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.log_path), "-w", "-t", "30",
+            "-o", f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c synchronous_commit=off",
+            "start"]))
+        self.running = True
+        self._run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "gatehouse"])
+        return self
+
+    def alive(self) -> bool:
+        return self.running
+
+    def stop(self) -> None:
+        if self.running:
+            subprocess.run(self._as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m",
+                                              "immediate", "stop"]), capture_output=True, timeout=60)
+            self.running = False
+
+    def kill(self) -> None:
+        self.stop()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ADMIN_USER, ADMIN_PASSWORD = "admin", "admin-secret"
+
+
+class ApiResponse:
+    def __init__(self, status: int, body: bytes, headers) -> None:
+        self.status, self.raw, self.headers = status, body, headers
+
+    @property
+    def json(self):
+        return json.loads(self.raw)
+
+
+class Gatehouse(Process):
+    """The gateway under test, started from a configuration dict.
+
+    Unless the configuration has a `store` section (or `own_store=False`), its resources live in
+    a SQLite file under the test's work directory, so gateways never share one by accident."""
+
+    def __init__(self, workdir: Path, config: dict, name: str = "gatehouse", own_store: bool = True,
+                 env: dict | None = None) -> None:
         super().__init__(name, workdir)
         self.config = config
         self.config_path = workdir / f"{name}.yaml"
+        self.env = env or {}
+        if own_store and "store" not in config:
+            config["store"] = {"dataDir": str(workdir / f"{name}-data")}
 
     def route_port(self, name: str | None = None) -> int:
         routes = self.config["routes"]
@@ -215,6 +316,8 @@ class Gatehouse(Process):
     def start(self, wait: bool = True) -> "Gatehouse":
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
         env = dict(os.environ, GATEHOUSE_LOG=os.environ.get("GATEHOUSE_LOG", "info"), NO_COLOR="1")
+        env.pop("GATEHOUSE_ADMIN_PASSWORD", None)
+        env.update(self.env)
         self._spawn([str(gatehouse_binary()), "serve", "--config", str(self.config_path)], env=env)
         if wait:
             for r in self.config["routes"]:
@@ -222,10 +325,31 @@ class Gatehouse(Process):
         return self
 
     def metrics(self) -> str:
-        import urllib.request
-
         with urllib.request.urlopen(self.admin_url + "/metrics", timeout=5) as r:
             return r.read().decode()
+
+    def api(self, method: str, path: str, body=None, auth: tuple[str, str] | None = (ADMIN_USER, ADMIN_PASSWORD)
+            ) -> ApiResponse:
+        """One admin API call; `path` is relative to /gateway/v2/ unless it starts with '/'."""
+        url = self.admin_url + (path if path.startswith("/") else "/gateway/v2/" + path)
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return ApiResponse(r.status, r.read(), r.headers)
+        except urllib.error.HTTPError as e:
+            return ApiResponse(e.code, e.read(), e.headers)
+
+    def cli(self, *args: str, password: str = ADMIN_PASSWORD, timeout: float = 30) -> subprocess.CompletedProcess:
+        """`gatehouse ARGS...` pointed at this gateway's admin API."""
+        env = dict(os.environ, GATEHOUSE_SERVER=self.admin_url, GATEHOUSE_USER=ADMIN_USER,
+                   GATEHOUSE_PASSWORD=password, NO_COLOR="1")
+        return subprocess.run([str(gatehouse_binary()), *args], capture_output=True, text=True, env=env,
+                              timeout=timeout)
 
 
 class Cluster:
@@ -243,15 +367,20 @@ class Cluster:
         return t.start() if start else t
 
     def gatehouse(self, domains: list[dict], routes: list[dict] | None = None, admin: bool = True,
-                  gateway: dict | None = None, name: str = "gatehouse", start: bool = True) -> Gatehouse:
+                  gateway: dict | None = None, name: str = "gatehouse", start: bool = True,
+                  store: dict | None = None, admin_users: list[dict] | None = None, own_store: bool = True,
+                  env: dict | None = None) -> Gatehouse:
         config: dict = {}
         if gateway:
             config["gateway"] = gateway
         if admin:
-            config["admin"] = {"listen": f"127.0.0.1:{self.ports.one()}"}
+            users = [{"username": ADMIN_USER, "password": ADMIN_PASSWORD}] if admin_users is None else admin_users
+            config["admin"] = {"listen": f"127.0.0.1:{self.ports.one()}", "users": users}
+        if store is not None:
+            config["store"] = store
         config["streamingDomains"] = domains
         config["routes"] = routes or [route(d["name"], self.route_ports(d), d["name"]) for d in domains]
-        g = Gatehouse(self.workdir, config, name)
+        g = Gatehouse(self.workdir, config, name, own_store=own_store, env=env)
         self.processes.append(g)
         return g.start() if start else g
 
@@ -266,10 +395,18 @@ class Cluster:
         self.processes.append(s)
         return s
 
+    def postgres(self) -> Postgres:
+        pg = Postgres(self.ports.one())
+        self.processes.append(pg)
+        return pg.start()
+
     def close(self, failed: bool) -> None:
         for p in reversed(self.processes):
             p.stop()
         if failed:
             for p in self.processes:
                 sys.stderr.write(f"\n----- {p.name} log -----\n{p.log()[-6000:]}\n")
+        for p in self.processes:
+            if isinstance(p, Postgres):
+                p.remove()
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -168,9 +168,7 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         let ready = gatehouse_admin::Readiness::default();
         let store = gatehouse_store::Store::open(&config.store.url, pinned_virtual_clusters(&config))
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("store {}: {e}", gatehouse_store::redact(&config.store.url))
-            })?;
+            .map_err(|e| anyhow::anyhow!("store: {e}"))?;
         let _refresher = store.spawn_refresher();
         // Tenant resources for the data plane: every change (through this process's admin API,
         // or through another gateway sharing the database) arrives here as a new immutable

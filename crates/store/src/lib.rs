@@ -55,6 +55,8 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
     #[error("store.url: {0}")]
     BadUrl(String),
+    #[error("cannot open {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error("stored resource {key} cannot be read: {reason}")]
     Corrupt { key: String, reason: String },
     #[error("database: {0}")]
@@ -159,16 +161,25 @@ impl Store {
             }
         }
         sqlx::any::install_default_drivers();
+        let unreachable = |e: sqlx::Error| StoreError::Unreachable {
+            url: redact(url),
+            reason: e.to_string(),
+        };
+        // One direct connection first: the pool would retry a refused connection until its
+        // acquire timeout and then report only the timeout, not why.
+        use sqlx::Connection;
+        sqlx::AnyConnection::connect(url)
+            .await
+            .map_err(unreachable)?
+            .close()
+            .await
+            .map_err(unreachable)?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await
-            .map_err(|e| {
-                StoreError::Database(sqlx::Error::Configuration(
-                    format!("cannot open {}: {e}", redact(url)).into(),
-                ))
-            })?;
+            .map_err(unreachable)?;
         if backend == Backend::Sqlite {
             // Readers (the refresher of every process on this file) do not block the writer.
             sqlx::query("PRAGMA journal_mode = WAL")

@@ -57,6 +57,22 @@ impl Snapshot {
         }
     }
 
+    /// A snapshot holding `resources`, checked as the store checks writes (prefix overlaps,
+    /// references, unique external names), applied in dependency order. For tests of stages
+    /// that read snapshots without a database.
+    pub fn from_resources(
+        revision: i64,
+        resources: impl IntoIterator<Item = Resource>,
+    ) -> Result<Self, StoreError> {
+        let mut resources: Vec<Resource> = resources.into_iter().collect();
+        resources.sort_by_key(Resource::kind);
+        let mut s = Self::empty(revision);
+        for r in resources {
+            s.upsert(r)?;
+        }
+        Ok(s)
+    }
+
     pub fn virtual_cluster(&self, name: &str) -> Option<&VirtualCluster> {
         self.virtual_clusters.get(name)
     }
@@ -341,6 +357,17 @@ mod tests {
             .delete(&ResourceKey::virtual_cluster(PASSTHROUGH), &BTreeSet::new())
             .unwrap_err();
         assert!(m.to_string().contains("built-in"));
+    }
+
+    #[test]
+    fn from_resources_orders_and_checks() {
+        let s = Snapshot::from_resources(7, [ext("a", "one", &["CN=x"]), vc("a", "a.")]).unwrap();
+        assert_eq!(s.revision, 7);
+        assert_eq!(
+            s.service_account_by_external_name("CN=x").unwrap().vcluster,
+            "a"
+        );
+        assert!(Snapshot::from_resources(1, [vc("a", "a."), vc("b", "a.b.")]).is_err());
     }
 
     #[test]
