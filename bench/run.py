@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from clients import create_topic  # noqa: E402
 from harness import Gatehouse, Ports, Tansu, domain  # noqa: E402
+from tenants import ADMIN, put_virtual_cluster  # noqa: E402
 
 BENCH_DIR = ROOT / "target" / "bench"
 PERF = BENCH_DIR / "librdkafka" / "examples" / "rdkafka_performance"
@@ -71,22 +72,44 @@ def build(counting: bool) -> None:
 
 # ---------------------------------------------------------------- processes
 
+# The virtual cluster of the "vcluster" column: its names live upstream under this prefix.
+VC_PREFIX = "bench."
+
+
 class Setup:
-    """A fresh Tansu broker and a gateway in front of it."""
+    """A fresh Tansu broker and a gateway in front of it, with two routes: `bench` (passthrough)
+    and `bench-vc` (bound to the virtual cluster `bench`, prefix `bench.`)."""
 
     def __init__(self, ports: Ports, workdir: Path, storage: str, binary: Path = GATEWAY) -> None:
         self.broker = Tansu(workdir, ports.one(), "bench", storage=storage).start()
         os.environ["GATEHOUSE_BIN"] = str(binary)
+        port = ports.block(2)
         config = {
             "gateway": {"maxInFlightRequests": 1000},
-            "admin": {"listen": f"127.0.0.1:{ports.one()}"},
+            "admin": {"listen": f"127.0.0.1:{ports.one()}",
+                      "users": [{"username": ADMIN[0], "password": ADMIN[1]}]},
+            "store": {"url": f"sqlite://{workdir}/gatehouse-{port}.db?mode=rwc"},
             "streamingDomains": [domain("bench", self.broker.bootstrap)],
         }
-        port = ports.block(2)
-        config["routes"] = [{"name": "bench", "endpoint": f"127.0.0.1:{port}",
-                             "streamingDomain": {"name": "bench", "bootstrapServerId": "main"}}]
+        vc_port = ports.block(2)
+        config["routes"] = [
+            {"name": "bench", "endpoint": f"127.0.0.1:{port}",
+             "streamingDomain": {"name": "bench", "bootstrapServerId": "main"}},
+            {"name": "bench-vc", "endpoint": f"127.0.0.1:{vc_port}", "virtualCluster": "bench",
+             "streamingDomain": {"name": "bench", "bootstrapServerId": "main"}},
+        ]
         self.gateway = Gatehouse(workdir, config, name=f"gatehouse-{port}")
         self.gateway.start()
+        put_virtual_cluster(self.gateway, "bench")
+
+    def bootstrap(self, which: str) -> str:
+        """Where a client of `which` (direct, gateway, vcluster) bootstraps."""
+        return {"direct": self.broker.bootstrap, "gateway": self.gateway.bootstrap("bench"),
+                "vcluster": self.gateway.bootstrap("bench-vc")}[which]
+
+    @staticmethod
+    def upstream_topic(which: str, topic: str) -> str:
+        return VC_PREFIX + topic if which == "vcluster" else topic
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.gateway.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -168,6 +191,7 @@ class Result:
     storage: str
     direct: list[Run] = field(default_factory=list)
     gateway: list[Run] = field(default_factory=list)
+    vcluster: list[Run] = field(default_factory=list)
     cpu_s: float = 0.0
     gw_bytes: int = 0
     gw_requests: int = 0
@@ -179,6 +203,10 @@ class Result:
     @property
     def ratio(self) -> float:
         return self.median(self.gateway) / self.median(self.direct)
+
+    @property
+    def ratio_vc(self) -> float:
+        return self.median(self.vcluster) / self.median(self.direct)
 
 
 def produce_args(s: Scenario, topic: str) -> list[str]:
@@ -193,27 +221,30 @@ def run_scenario(s: Scenario, storage: str, rounds: int, ports: Ports, workdir: 
             if s.consume:
                 if setup is None:  # preload once; consuming does not change the data
                     setup = Setup(ports, workdir, storage)
-                    create_topic(setup.broker.bootstrap, "consume")
-                    perf(setup.broker.bootstrap, produce_args(Scenario("", "", s.size, s.count, BIG_BATCHES), "consume"))
+                    for topic in ("consume", VC_PREFIX + "consume"):
+                        create_topic(setup.broker.bootstrap, topic)
+                        perf(setup.broker.bootstrap, produce_args(Scenario("", "", s.size, s.count, BIG_BATCHES), topic))
                 args = ["-C", "-t", "consume", "-p", "0", "-o", "beginning", "-c", str(s.count), *s.extra]
             else:
                 setup = Setup(ports, workdir, storage)  # a fresh broker every round
-            order = ["direct", "gateway"] if i % 2 == 0 else ["gateway", "direct"]
+            # Rotate the order so no variant always runs first (or last) in a round.
+            variants = ["direct", "gateway", "vcluster"]
+            order = variants[i % 3:] + variants[:i % 3]
             for which in order:
-                bootstrap = setup.broker.bootstrap if which == "direct" else setup.gateway.bootstrap()
                 if not s.consume:
                     topic = f"t-{which}-{i}"
-                    create_topic(setup.broker.bootstrap, topic)  # the null engine does not auto-create
+                    # The null engine does not auto-create: create the upstream topic first.
+                    create_topic(setup.broker.bootstrap, setup.upstream_topic(which, topic))
                     args = produce_args(s, topic)
                 if which == "gateway":
                     cpu0, req0 = setup.cpu_seconds(), setup.counter("gatehouse_requests_forwarded_total")
-                r = perf(bootstrap, args)
+                r = perf(setup.bootstrap(which), args)
                 if which == "gateway":
                     res.cpu_s += setup.cpu_seconds() - cpu0
                     res.gw_requests += setup.counter("gatehouse_requests_forwarded_total") - req0
                     res.gw_bytes += r.bytes
-                (res.direct if which == "direct" else res.gateway).append(r)
-                log(f"  ({s.key}) {storage:>8} round {i + 1} {which:>7}: {r.msgs_per_s:>10.0f} msgs/s {r.mb_per_s:8.2f} MB/s"
+                getattr(res, which).append(r)
+                log(f"  ({s.key}) {storage:>8} round {i + 1} {which:>8}: {r.msgs_per_s:>10.0f} msgs/s {r.mb_per_s:8.2f} MB/s"
                     + ("" if r.ok else "  [incomplete delivery: not counted]"))
             if not s.consume:
                 setup.close()
@@ -256,20 +287,19 @@ def rtt_percentiles(bootstrap: str, seconds: float, rate: int) -> tuple[float, f
 def run_latency(rounds: int, seconds: float, ports: Ports, workdir: Path) -> dict:
     setup = Setup(ports, workdir, "memory://tansu/")
     create_topic(setup.broker.bootstrap, "latency")
-    direct, gateway = [], []
+    create_topic(setup.broker.bootstrap, VC_PREFIX + "latency")
+    samples: dict[str, list] = {"direct": [], "gateway": [], "vcluster": []}
+    variants = list(samples)
     try:
         for i in range(rounds):
-            order = ["direct", "gateway"] if i % 2 == 0 else ["gateway", "direct"]
-            for which in order:
-                bootstrap = setup.broker.bootstrap if which == "direct" else setup.gateway.bootstrap()
-                p50, p99 = rtt_percentiles(bootstrap, seconds, 1000)
-                (direct if which == "direct" else gateway).append((p50, p99))
-                log(f"  (e) round {i + 1} {which:>7}: p50 {p50 / 1000:.3f} ms  p99 {p99 / 1000:.3f} ms")
+            for which in variants[i % 3:] + variants[:i % 3]:
+                p50, p99 = rtt_percentiles(setup.bootstrap(which), seconds, 1000)
+                samples[which].append((p50, p99))
+                log(f"  (e) round {i + 1} {which:>8}: p50 {p50 / 1000:.3f} ms  p99 {p99 / 1000:.3f} ms")
     finally:
         setup.close()
     med = lambda xs, k: statistics.median(x[k] for x in xs) / 1000  # noqa: E731
-    return {"direct_p50_ms": med(direct, 0), "direct_p99_ms": med(direct, 1),
-            "gateway_p50_ms": med(gateway, 0), "gateway_p99_ms": med(gateway, 1)}
+    return {f"{which}_{p}_ms": med(xs, k) for which, xs in samples.items() for k, p in ((0, "p50"), (1, "p99"))}
 
 
 # ---------------------------------------------------------------- idle connections, allocations
@@ -301,21 +331,26 @@ def idle_connections(n: int, ports: Ports, workdir: Path) -> dict:
 def allocations(ports: Ports, workdir: Path, quick: bool) -> dict:
     out = {}
     count = 50_000 if quick else 200_000
-    for label, size, consume in (("produce 100 B", 100, False), ("produce 1 KiB", 1024, False), ("fetch 1 KiB", 1024, True)):
+    for label, size, consume, which in (("produce 100 B", 100, False, "gateway"),
+                                        ("produce 1 KiB", 1024, False, "gateway"),
+                                        ("fetch 1 KiB", 1024, True, "gateway"),
+                                        ("produce 100 B, virtual cluster", 100, False, "vcluster"),
+                                        ("fetch 1 KiB, virtual cluster", 1024, True, "vcluster")):
         setup = Setup(ports, workdir, "memory://tansu/", binary=COUNTING_GATEWAY)
         try:
             for topic in ("c", "p", "warm"):
-                create_topic(setup.broker.bootstrap, topic)
+                create_topic(setup.broker.bootstrap, setup.upstream_topic(which, topic))
             if consume:
-                perf(setup.broker.bootstrap, ["-P", "-t", "c", "-s", str(size), "-c", str(count), "-a", "-1", *BIG_BATCHES])
+                perf(setup.broker.bootstrap, ["-P", "-t", setup.upstream_topic(which, "c"), "-s", str(size),
+                                              "-c", str(count), "-a", "-1", *BIG_BATCHES])
                 args = ["-C", "-t", "c", "-p", "0", "-o", "beginning", "-c", str(count), "-X", "fetch.wait.max.ms=10"]
             else:
                 args = ["-P", "-t", "p", "-s", str(size), "-c", str(count), "-a", "-1", *BIG_BATCHES]
             # Warm up connections and metadata first, so only steady-state requests are counted.
-            perf(setup.gateway.bootstrap(), ["-P", "-t", "warm", "-s", "10", "-c", "10", "-a", "-1"])
+            perf(setup.bootstrap(which), ["-P", "-t", "warm", "-s", "10", "-c", "10", "-a", "-1"])
             a0, b0 = setup.counter("gatehouse_heap_allocations_total"), setup.counter("gatehouse_heap_allocated_bytes_total")
             r0 = setup.counter("gatehouse_requests_forwarded_total")
-            run = perf(setup.gateway.bootstrap(), args)
+            run = perf(setup.bootstrap(which), args)
             a1, b1 = setup.counter("gatehouse_heap_allocations_total"), setup.counter("gatehouse_heap_allocated_bytes_total")
             r1 = setup.counter("gatehouse_requests_forwarded_total")
             requests = max(r1 - r0, 1)
@@ -334,19 +369,24 @@ def report(results: list[Result], latency: dict | None, idle: dict | None, alloc
     lines = [f"Gatehouse benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
              f"{platform.processor() or platform.machine()}, {cpu_model()}", ""]
     if results:
-        lines += ["| scenario | storage | direct msgs/s | gateway msgs/s | ratio | gateway CPU s/GB | gateway CPU s/1000 req |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += ["| scenario | storage | direct msgs/s | passthrough msgs/s | ratio | virtual cluster msgs/s | ratio "
+                  "| gateway CPU s/GB | gateway CPU s/1000 req |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         gb = r.gw_bytes / 1e9
         lines.append(f"| ({r.scenario.key}) {r.scenario.title} | {r.storage} | {r.median(r.direct):,.0f} | "
-                     f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.cpu_s / gb if gb else 0:.2f} | "
+                     f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.median(r.vcluster):,.0f} | "
+                     f"**{r.ratio_vc:.2f}** | {r.cpu_s / gb if gb else 0:.2f} | "
                      f"{1000 * r.cpu_s / max(r.gw_requests, 1):.3f} |")
     if latency:
         lines += ["", "| (e) produce at 1000 msgs/s, acks=all | p50 ms | p99 ms |", "| --- | --- | --- |",
                   f"| direct | {latency['direct_p50_ms']:.3f} | {latency['direct_p99_ms']:.3f} |",
-                  f"| gateway | {latency['gateway_p50_ms']:.3f} | {latency['gateway_p99_ms']:.3f} |",
-                  f"| added by the gateway | {latency['gateway_p50_ms'] - latency['direct_p50_ms']:.3f} | "
-                  f"**{latency['gateway_p99_ms'] - latency['direct_p99_ms']:.3f}** |"]
+                  f"| passthrough | {latency['gateway_p50_ms']:.3f} | {latency['gateway_p99_ms']:.3f} |",
+                  f"| virtual cluster | {latency['vcluster_p50_ms']:.3f} | {latency['vcluster_p99_ms']:.3f} |",
+                  f"| added, passthrough | {latency['gateway_p50_ms'] - latency['direct_p50_ms']:.3f} | "
+                  f"**{latency['gateway_p99_ms'] - latency['direct_p99_ms']:.3f}** |",
+                  f"| added, virtual cluster | {latency['vcluster_p50_ms'] - latency['direct_p50_ms']:.3f} | "
+                  f"**{latency['vcluster_p99_ms'] - latency['direct_p99_ms']:.3f}** |"]
     if idle:
         lines += ["", f"Idle connections: {idle['connections']} open, gateway RSS **{idle['rss_mib']:.1f} MiB** "
                       f"(from {idle['rss_before_mib']:.1f} MiB; {idle['kib_per_connection']:.1f} KiB per connection)."]

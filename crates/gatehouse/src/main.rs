@@ -176,7 +176,13 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         // accounts; `borrow()` is cheap and holds no lock across an `.await` if dropped first.
         let virtual_clusters: tokio::sync::watch::Receiver<Arc<gatehouse_store::Snapshot>> =
             store.subscribe();
-        tokio::spawn(log_store_changes(virtual_clusters.clone()));
+        let limits = ConnectionLimits {
+            max_frame_bytes: config.gateway.max_frame_bytes,
+            max_in_flight_requests: config.gateway.max_in_flight_requests,
+        };
+        let gateway = Gateway::new(config.topology, limits);
+        gateway.set_catalog(catalog(&virtual_clusters.borrow()));
+        tokio::spawn(follow_store(virtual_clusters, gateway.clone()));
         if let Some(admin) = &config.admin {
             if admin.users.is_empty() {
                 tracing::warn!(
@@ -197,11 +203,6 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
             };
             gatehouse_admin::serve(admin.listen, ready.clone(), Some(api)).await?;
         }
-        let limits = ConnectionLimits {
-            max_frame_bytes: config.gateway.max_frame_bytes,
-            max_in_flight_requests: config.gateway.max_in_flight_requests,
-        };
-        let gateway = Gateway::new(config.topology, limits);
         let _listeners = gateway.bind().await?;
         ready.set_ready();
         for route in gateway.topology().routes.values() {
@@ -219,19 +220,35 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
 
 /// Virtual clusters the process configuration refers to (routes bound to a virtual cluster):
 /// the store refuses to delete them while the configuration names them.
-///
-/// TODO(data plane): collect `routes[].virtualCluster` here once the configuration has it.
-fn pinned_virtual_clusters(_config: &GatewayConfig) -> BTreeSet<String> {
-    BTreeSet::new()
+fn pinned_virtual_clusters(config: &GatewayConfig) -> BTreeSet<String> {
+    config
+        .topology
+        .routes
+        .values()
+        .filter_map(|r| r.virtual_cluster.clone())
+        .collect()
 }
 
-/// One log line per new snapshot of tenant resources.
-async fn log_store_changes(
+/// The data plane's view of the tenant resources.
+fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
+    gatehouse_tenancy::Catalog::new(
+        snapshot
+            .virtual_clusters
+            .values()
+            .map(|vc| (vc.name.clone(), vc.prefix.clone())),
+    )
+}
+
+/// Hands every new snapshot of tenant resources to the data plane (connections check their
+/// virtual cluster against it on their next request), with one log line.
+async fn follow_store(
     mut snapshots: tokio::sync::watch::Receiver<Arc<gatehouse_store::Snapshot>>,
+    gateway: Arc<Gateway>,
 ) {
     while snapshots.changed().await.is_ok() {
         let (revision, vclusters, accounts) = {
             let s = snapshots.borrow_and_update();
+            gateway.set_catalog(catalog(&s));
             (
                 s.revision,
                 s.virtual_clusters.len(),
