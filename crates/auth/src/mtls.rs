@@ -713,6 +713,109 @@ mod tests {
         assert_eq!(escape_rfc2253(" "), r"\ ");
     }
 
+    /// A self-signed certificate whose subject has the given attributes, in encoding order
+    /// (least specific first, as CAs write them).
+    fn cert_with_subject(attrs: Vec<(rcgen::DnType, rcgen::DnValue)>) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        let mut dn = rcgen::DistinguishedName::new();
+        for (ty, value) in attrs {
+            dn.push(ty, value);
+        }
+        params.distinguished_name = dn;
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn subject_dn_most_specific_first() {
+        use rcgen::DnType::*;
+        let der = cert_with_subject(vec![
+            (
+                CountryName,
+                rcgen::DnValue::PrintableString("US".try_into().unwrap()),
+            ),
+            (OrganizationName, "Acme".into()),
+            (OrganizationalUnitName, "ServiceUsers".into()),
+            (CommonName, "app1".into()),
+        ]);
+        let dn = subject_dn(&der).unwrap();
+        assert_eq!(dn, "CN=app1,OU=ServiceUsers,O=Acme,C=US");
+        // ... which is what the mapping rules are written against.
+        let m = mapper("RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,DEFAULT");
+        assert_eq!(m.map(&dn).unwrap(), "app1");
+    }
+
+    #[test]
+    fn subject_dn_keywords_and_string_types() {
+        use rcgen::DnType::*;
+        let der = cert_with_subject(vec![
+            (
+                CountryName,
+                rcgen::DnValue::PrintableString("DE".try_into().unwrap()),
+            ),
+            (
+                StateOrProvinceName,
+                rcgen::DnValue::TeletexString("Bayern".try_into().unwrap()),
+            ),
+            (
+                LocalityName,
+                rcgen::DnValue::BmpString("München".try_into().unwrap()),
+            ),
+            (
+                CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 25]),
+                rcgen::DnValue::Ia5String("example".try_into().unwrap()),
+            ),
+            (
+                CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 1]),
+                "u42".into(),
+            ),
+            (CustomDnType(vec![2, 5, 4, 9]), "Main St 1".into()),
+            (CommonName, "Jürgen".into()),
+        ]);
+        assert_eq!(
+            subject_dn(&der).unwrap(),
+            "CN=Jürgen,STREET=Main St 1,UID=u42,DC=example,L=München,ST=Bayern,C=DE"
+        );
+    }
+
+    #[test]
+    fn subject_dn_unknown_attributes_are_hex() {
+        use rcgen::DnType::*;
+        // emailAddress (1.2.840.113549.1.9.1) has no RFC 2253 keyword: Java prints the OID and
+        // the hex of the DER value (here an IA5String, tag 0x16).
+        let der = cert_with_subject(vec![
+            (
+                CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
+                rcgen::DnValue::Ia5String("a@b.c".try_into().unwrap()),
+            ),
+            (CommonName, "x".into()),
+        ]);
+        assert_eq!(
+            subject_dn(&der).unwrap(),
+            "CN=x,1.2.840.113549.1.9.1=#1605614062402e63"
+        );
+    }
+
+    #[test]
+    fn subject_dn_escapes_special_characters() {
+        use rcgen::DnType::*;
+        let der = cert_with_subject(vec![
+            (OrganizationName, "Acme, Inc.".into()),
+            (CommonName, " a+b=c ".into()),
+        ]);
+        let dn = subject_dn(&der).unwrap();
+        assert_eq!(dn, r"CN=\ a\+b\=c\ ,O=Acme\, Inc.");
+        // Kafka's comma-aware rule style works on it.
+        let m = mapper(r"RULE:^CN=((?:\\.|[^,\\])*),O=(.*)$/$2/");
+        assert_eq!(m.map(&dn).unwrap(), r"Acme\, Inc.");
+    }
+
+    #[test]
+    fn subject_dn_empty_subject() {
+        let der = cert_with_subject(vec![]);
+        assert_eq!(subject_dn(&der).unwrap(), "");
+    }
+
     #[test]
     fn invalid_certificate() {
         assert_eq!(subject_dn(b""), Err(CertError::InvalidCertificate));
