@@ -11,7 +11,6 @@
 
 use std::fmt;
 
-use base64::Engine;
 use hmac::{Hmac, Mac};
 use sasl::client::mechanisms::Scram;
 use sasl::client::Mechanism as _;
@@ -341,6 +340,7 @@ impl ScramProvider for Sha512 {
 /// Base64 as SCRAM uses it (standard alphabet, padded).
 #[cfg(test)]
 fn b64(data: &[u8]) -> String {
+    use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
@@ -348,6 +348,7 @@ fn b64(data: &[u8]) -> String {
 mod tests {
     use super::*;
     use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
 
     /// An independent SCRAM server computation (RFC 5802 §3), checked against the RFC 7677
     /// test vector below, then used to check the client.
