@@ -14,6 +14,24 @@
 //! Every failure a client can cause is an [`AuthError`]: its `Display` is safe to send back in
 //! a `SaslAuthenticate` response (it never contains a password, a token or a key) and
 //! [`AuthError::kafka_error_code`] gives the Kafka error code to send with it.
+//!
+//! ## How a connection uses it
+//!
+//! - TLS with a client certificate: [`mtls::principal_from_certificate`] on the verified leaf
+//!   certificate, with the listener's [`mtls::PrincipalMapper`].
+//! - `SaslHandshake`: [`sasl::Mechanism::from_name`] (an unknown name gives error 33).
+//! - `SaslAuthenticate` with PLAIN: [`sasl::parse_plain`], then, for a gateway service account,
+//!   [`tokens::TokenKey::verify`] with the password as the token and the store's
+//!   [`tokens::Revocations`]; [`tokens::TokenClaims::principal`] gives the principal. For a
+//!   delegated user the parsed credentials go to the upstream cluster instead.
+//! - `SaslAuthenticate` with OAUTHBEARER: [`sasl::parse_oauthbearer`]; for the initial response
+//!   [`oauth::OAuthValidator::validate`] the token and
+//!   [`sasl::OAuthBearerInitial::check_authzid`] the result; on failure answer with
+//!   [`sasl::oauthbearer_error_challenge`] and fail once the client sends the `%x01` ack.
+//! - SCRAM (delegated): [`sasl::parse_scram_client_first`] names the user; the exchange itself is
+//!   relayed to the upstream cluster.
+//! - KIP-368: [`Principal::session_lifetime_ms`] is the `session_lifetime_ms` to answer with.
+//! - Towards upstream brokers: [`upstream_sasl::UpstreamSasl`].
 
 pub mod mtls;
 pub mod oauth;
@@ -66,6 +84,8 @@ pub enum AuthError {
     AuthzidMismatch,
     #[error("authentication failed: no principal mapping rule matches the client certificate")]
     NoMappingRule,
+    #[error("authentication failed: client certificate could not be read")]
+    InvalidCertificate,
     #[error("authentication failed: invalid credentials")]
     InvalidCredentials,
     #[error("authentication failed: {0}")]

@@ -31,6 +31,8 @@ use regex::Regex;
 use x509_parser::asn1_rs::ToDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::{AuthError, Principal, PrincipalKind};
+
 /// Kafka's `RULE_PATTERN` (`SslPrincipalMapper`), with the inner groups made non-capturing.
 /// Groups: 1 `DEFAULT`, 2 pattern, 3 replacement, 4 case flag, 5 anything else.
 const RULE_PATTERN: &str = r"(DEFAULT)|RULE:((?:\\.|[^\\/])*)/((?:\\.|[^\\/])*)/([LU]?).*?|(.*?)";
@@ -342,6 +344,18 @@ pub fn subject_dn(cert_der: &[u8]) -> Result<String, CertError> {
     }
     rdns.reverse();
     Ok(rdns.join(","))
+}
+
+/// The principal of a client whose certificate rustls verified: its subject DN through the
+/// mapping rules. Expiry is left unset: a TLS identity is not re-authenticated (KIP-368 covers
+/// SASL only).
+pub fn principal_from_certificate(
+    mapper: &PrincipalMapper,
+    cert_der: &[u8],
+) -> Result<Principal, AuthError> {
+    let dn = subject_dn(cert_der).map_err(|_| AuthError::InvalidCertificate)?;
+    let name = mapper.map(&dn).ok_or(AuthError::NoMappingRule)?;
+    Ok(Principal::new(name, PrincipalKind::MtlsSubject))
 }
 
 fn keyword(oid: &str) -> Option<&'static str> {
@@ -808,6 +822,29 @@ mod tests {
         // Kafka's comma-aware rule style works on it.
         let m = mapper(r"RULE:^CN=((?:\\.|[^,\\])*),O=(.*)$/$2/");
         assert_eq!(m.map(&dn).unwrap(), r"Acme\, Inc.");
+    }
+
+    #[test]
+    fn principal_from_a_certificate() {
+        use rcgen::DnType::*;
+        let der = cert_with_subject(vec![
+            (OrganizationalUnitName, "ServiceUsers".into()),
+            (CommonName, "Orders-App".into()),
+        ]);
+        let m = mapper("RULE:^CN=(.*?),OU=ServiceUsers$/$1/L");
+        let p = principal_from_certificate(&m, &der).unwrap();
+        assert_eq!(p.name, "orders-app");
+        assert_eq!(p.kind, PrincipalKind::MtlsSubject);
+        assert_eq!(p.expires_at, None);
+        let strict = mapper("RULE:^CN=(.*?),OU=Humans$/$1/");
+        assert_eq!(
+            principal_from_certificate(&strict, &der),
+            Err(AuthError::NoMappingRule)
+        );
+        assert_eq!(
+            principal_from_certificate(&m, b"junk"),
+            Err(AuthError::InvalidCertificate)
+        );
     }
 
     #[test]

@@ -220,6 +220,16 @@ pub struct OAuthBearerInitial {
     pub extensions: Vec<(String, String)>,
 }
 
+impl OAuthBearerInitial {
+    /// RFC 7628 / Kafka: an authzid, when given, must name the principal the token proves.
+    pub fn check_authzid(&self, principal_name: &str) -> Result<(), AuthError> {
+        match &self.authzid {
+            Some(a) if a != principal_name => Err(AuthError::AuthzidMismatch),
+            _ => Ok(()),
+        }
+    }
+}
+
 const KVSEP: char = '\x01';
 
 /// Parses an OAUTHBEARER client message: `gs2-header %x01 *(key "=" value %x01) %x01` with a
@@ -474,6 +484,15 @@ mod tests {
         let i = initial(b"y,a=a=2Cb=3Dc,\x01auth=bearer tok\x01\x01");
         assert_eq!(i.authzid.as_deref(), Some("a,b=c"));
         assert_eq!(i.token.expose(), "tok");
+    }
+
+    #[test]
+    fn oauthbearer_authzid_check() {
+        let i = initial(b"n,,\x01auth=Bearer t\x01\x01");
+        assert_eq!(i.check_authzid("alice"), Ok(()));
+        let i = initial(b"n,a=alice,\x01auth=Bearer t\x01\x01");
+        assert_eq!(i.check_authzid("alice"), Ok(()));
+        assert_eq!(i.check_authzid("bob"), Err(AuthError::AuthzidMismatch));
     }
 
     #[test]
