@@ -58,6 +58,10 @@ pub struct OAuthConfig {
     /// Keys older than this are refreshed before use (Kafka's default: one hour).
     #[serde(default = "default_refresh_interval")]
     pub jwks_refresh_interval_seconds: u64,
+    /// PEM file of the CA certificates that sign the provider's HTTPS certificate, trusted
+    /// *instead of* the public web roots (an in-house Keycloak, say). Default: the web roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
     /// Timeout of one HTTP request to the provider.
     #[serde(default = "default_http_timeout")]
     pub http_timeout_ms: u64,
@@ -94,6 +98,7 @@ impl OAuthConfig {
             clock_skew_seconds: default_clock_skew(),
             jwks_refetch_min_interval_ms: default_refetch_min_interval(),
             jwks_refresh_interval_seconds: default_refresh_interval(),
+            ca_file: None,
             http_timeout_ms: default_http_timeout(),
         }
     }
@@ -114,6 +119,8 @@ pub enum OAuthConfigError {
     NoAlgorithm,
     #[error("oauth.allowedAlgorithms: {0:?} is symmetric; only public-key algorithms can be checked against a JWKS")]
     SymmetricAlgorithm(Algorithm),
+    #[error("oauth.caFile {path}: {reason}")]
+    CaFile { path: String, reason: String },
     #[error("oauth: HTTP client: {0}")]
     HttpClient(String),
 }
@@ -200,8 +207,12 @@ impl OAuthValidator {
         {
             return Err(OAuthConfigError::SymmetricAlgorithm(alg));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let roots = match &config.ca_file {
+            None => rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            },
+            Some(path) => load_ca_file(path)?,
+        };
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -488,6 +499,27 @@ impl OAuthValidator {
     }
 }
 
+fn load_ca_file(path: &str) -> Result<rustls::RootCertStore, OAuthConfigError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let err = |reason: String| OAuthConfigError::CaFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| err(format!("invalid PEM: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| err(format!("invalid CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(err("no certificate in the file".into()));
+    }
+    Ok(roots)
+}
+
 /// Keys for the token: by `kid` when it names one, else every key of the algorithm's family.
 /// A key that declares its own `alg` is only used for that algorithm.
 fn matching_keys<'a>(keys: &'a [CachedKey], header: &jsonwebtoken::Header) -> Vec<&'a CachedKey> {
@@ -626,6 +658,30 @@ mod tests {
         for (config, want) in cases {
             assert_eq!(OAuthValidator::new(config).unwrap_err(), want);
         }
+    }
+
+    #[test]
+    fn ca_file_refused() {
+        let base = || OAuthConfig::new("https://idp.example.com", vec!["kafka".into()]);
+        let missing = OAuthConfig {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..base()
+        };
+        assert!(matches!(
+            OAuthValidator::new(missing).unwrap_err(),
+            OAuthConfigError::CaFile { path, .. } if path == "/nonexistent/ca.pem"
+        ));
+        let dir = std::env::temp_dir().join(format!("gatehouse-auth-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").unwrap();
+        let config = OAuthConfig {
+            ca_file: Some(empty.display().to_string()),
+            ..base()
+        };
+        let err = OAuthValidator::new(config).unwrap_err().to_string();
+        assert!(err.contains("no certificate"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

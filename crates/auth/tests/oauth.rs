@@ -473,3 +473,89 @@ async fn concurrent_validations_share_one_fetch() {
     }
     assert_eq!(p.jwks_hits.load(Ordering::SeqCst), 1);
 }
+
+/// A minimal HTTPS provider: one response per connection, just enough HTTP/1.1 for reqwest.
+async fn start_tls_provider(jwks: Value) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(vec![]).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("https://{}", listener.local_addr().unwrap());
+    let iss = issuer.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, iss, jwks) = (acceptor.clone(), iss.clone(), jwks.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = if req.starts_with(b"GET /.well-known/openid-configuration ") {
+                    json!({"issuer": iss, "jwks_uri": format!("{iss}/keys")})
+                } else {
+                    jwks
+                }
+                .to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(resp.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (issuer, ca.pem())
+}
+
+#[tokio::test]
+async fn https_provider_with_private_ca() {
+    let ec = ec_key("k");
+    let (issuer, ca_pem) = start_tls_provider(json!({"keys": [ec.jwk.clone()]})).await;
+    let token = mint(&ec, good_claims(&issuer));
+
+    // Trusting the public web roots only: the private CA is refused.
+    let v = validator(&issuer, |_| {});
+    assert_eq!(
+        v.validate(&token).await,
+        Err(AuthError::ProviderUnavailable)
+    );
+
+    // With the CA file: discovery and keys over TLS.
+    let ca_path =
+        std::env::temp_dir().join(format!("gatehouse-auth-test-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_path, ca_pem).unwrap();
+    let v = validator(&issuer, |c| c.ca_file = Some(ca_path.display().to_string()));
+    let result = v.validate(&token).await;
+    std::fs::remove_file(&ca_path).unwrap();
+    assert_eq!(result.unwrap().name, "alice");
+}
