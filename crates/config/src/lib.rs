@@ -7,12 +7,17 @@
 //! error names the file, the field path and the reason, and the gateway refuses to start.
 
 mod raw;
+mod security;
 mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gatehouse_auth::listener::RouteSecurity;
 use gatehouse_routing::Topology;
 
 /// The embedded default, used when `serve` gets no `--config`.
@@ -88,6 +93,8 @@ pub struct GatewayConfig {
     pub admin: Option<AdminSettings>,
     pub store: StoreSettings,
     pub topology: Topology,
+    /// How each route's clients authenticate, by route name.
+    pub security: BTreeMap<String, Arc<RouteSecurity>>,
 }
 
 /// Reads and validates a configuration file.

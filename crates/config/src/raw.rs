@@ -103,6 +103,35 @@ pub struct RawRoute {
     pub streaming_domain: RawRouteDomain,
     /// Binds every connection on the route to this virtual cluster.
     pub virtual_cluster: Option<String>,
+    /// How clients authenticate on this route; PLAINTEXT when absent.
+    pub security: Option<RawSecurity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSecurity {
+    pub protocol: String,
+    pub tls: Option<RawServerTls>,
+    pub sasl: Option<RawSasl>,
+    pub oauth: Option<gatehouse_auth::oauth::OAuthConfig>,
+    pub principal_mapping_rules: Option<String>,
+    pub max_session_lifetime_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawServerTls {
+    pub cert_file: String,
+    pub key_file: String,
+    pub client_auth: Option<String>,
+    pub ca_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSasl {
+    #[serde(default)]
+    pub mechanisms: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

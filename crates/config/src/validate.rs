@@ -96,6 +96,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
     }
 
     let mut routes = BTreeMap::new();
+    let mut security = BTreeMap::new();
     let mut ports = PortBook::default();
     if let Some(a) = &admin {
         ports.claim(&ctx, "admin.listen", a.listen, "the admin API".into())?;
@@ -103,6 +104,11 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
     for (i, r) in raw.routes.iter().enumerate() {
         let at = format!("routes[{i}]");
         let route = build_route(&ctx, &at, r, &domains)?;
+        let sec =
+            crate::security::build_security(r.security.as_ref(), ctx.base, &|field, reason| {
+                ctx.err(format!("{at}.security.{field}"), reason)
+            })?;
+        security.insert(r.name.clone(), Arc::new(sec));
         for (addr, target) in route.brokers.listeners(route.bind) {
             let what = match target {
                 Target::Bootstrap => format!("the bootstrap port of route '{}'", route.name),
@@ -122,6 +128,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
         admin,
         store,
         topology: Topology { domains, routes },
+        security,
     })
 }
 

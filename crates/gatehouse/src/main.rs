@@ -180,8 +180,10 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
             max_frame_bytes: config.gateway.max_frame_bytes,
             max_in_flight_requests: config.gateway.max_in_flight_requests,
         };
-        let gateway = Gateway::new(config.topology, limits);
+        let auth = auth_settings(&config)?;
+        let gateway = Gateway::with_security(config.topology, limits, config.security, auth);
         gateway.set_catalog(catalog(&virtual_clusters.borrow()));
+        gateway.set_identity(identity(&virtual_clusters.borrow()));
         tokio::spawn(follow_store(virtual_clusters, gateway.clone()));
         if let Some(admin) = &config.admin {
             if admin.users.is_empty() {
@@ -239,6 +241,50 @@ fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
     )
 }
 
+/// Principal mappings (EXTERNAL service accounts) and revoked tokens, for authentication.
+fn identity(snapshot: &gatehouse_store::Snapshot) -> gatehouse_proxy::Identity {
+    let mut identity = gatehouse_proxy::Identity::default();
+    for account in snapshot.service_accounts.values() {
+        for name in &account.external_names {
+            identity
+                .external_names
+                .insert(name.clone(), account.vcluster.clone());
+        }
+    }
+    identity
+}
+
+/// The token key and the rules that apply to every route. A route that authenticates SASL/PLAIN
+/// itself needs the key: without one the gateway refuses to start rather than accept nothing
+/// (or worse, a default key).
+fn auth_settings(config: &GatewayConfig) -> anyhow::Result<gatehouse_proxy::AuthSettings> {
+    use gatehouse_auth::listener::Sasl;
+    use gatehouse_auth::sasl::Mechanism;
+    let token_key = match std::env::var("GATEHOUSE_TOKEN_SECRET") {
+        Ok(v) => Some(Arc::new(
+            gatehouse_auth::tokens::TokenKey::from_base64(&v)
+                .map_err(|e| anyhow::anyhow!("GATEHOUSE_TOKEN_SECRET: {e}"))?,
+        )),
+        Err(_) => None,
+    };
+    for (route, security) in &config.security {
+        if let Some(Sasl::Local(local)) = &security.sasl {
+            if local.mechanisms.contains(&Mechanism::Plain) && token_key.is_none() {
+                anyhow::bail!(
+                    "route '{route}' authenticates SASL/PLAIN with gateway tokens, but no token key \
+                     is configured (auth.tokenSecret, or GATEHOUSE_TOKEN_SECRET as base64 of at \
+                     least 32 bytes)"
+                );
+            }
+        }
+    }
+    Ok(gatehouse_proxy::AuthSettings {
+        token_key,
+        mandatory_virtual_cluster: false,
+        max_session_lifetime: None,
+    })
+}
+
 /// Hands every new snapshot of tenant resources to the data plane (connections check their
 /// virtual cluster against it on their next request), with one log line.
 async fn follow_store(
@@ -249,6 +295,7 @@ async fn follow_store(
         let (revision, vclusters, accounts) = {
             let s = snapshots.borrow_and_update();
             gateway.set_catalog(catalog(&s));
+            gateway.set_identity(identity(&s));
             (
                 s.revision,
                 s.virtual_clusters.len(),

@@ -5,8 +5,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use gatehouse_auth::mtls::principal_from_certificate;
+use gatehouse_routing::Route;
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncRead, AsyncReadExt, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
@@ -19,6 +21,8 @@ use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Target;
 use gatehouse_tenancy::ResponsePlan;
 
+use crate::gate::{Gate, Verdict};
+use crate::identity::resolve_virtual_cluster;
 use crate::io::{reserve_for_read, write_batch};
 use crate::responses::{Pending, ResponsePump, TenantResponse};
 use crate::session::{Binding, Unbound};
@@ -31,6 +35,8 @@ enum End {
     BadInput(&'static str, String),
     Upstream(String),
     Unbound(String),
+    /// The gate answered (a failed authentication) and the connection ends after the answer.
+    Answered(String),
 }
 
 struct ActiveGuard;
@@ -67,57 +73,129 @@ pub async fn serve(
     };
     let where_ = local.map(|a| describe(a, target)).unwrap_or_default();
     tracing::debug!(%peer, route = %route.name, listener = %where_, "client connected");
-    let binding = match Binding::new(&gateway, route.virtual_cluster.as_deref(), &route.domain) {
-        Ok(b) => b,
-        Err(Unbound(why)) => {
-            // No Kafka error fits a connection that belongs nowhere; a broker that cannot
-            // serve a client closes it, and the operator sees why here and in the metrics.
-            metrics().connection_refused("unknown_virtual_cluster");
-            tracing::warn!(%peer, route = %route.name, listener = %where_, "refusing client connection: {why}");
-            return;
-        }
-    };
-
-    let (client_rd, client_wr) = socket.into_split();
-    let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
-    let splitter = FrameSplitter::new(gateway.limits.max_frame_bytes);
-    let responses = tokio::spawn(
-        ResponsePump::new(
-            rx,
-            client_wr,
-            route.clone(),
-            upstream.clone(),
-            splitter,
-            peer,
-        )
-        .run(),
-    );
-    let pipe = Pipe {
+    let security = gateway.route_security(&route.name);
+    let conn = Conn {
         gateway: &gateway,
-        domain: &route.domain,
+        route: &route,
         upstream: &upstream,
+        peer,
+        where_: &where_,
         target,
-        splitter,
     };
-    let end = request_pump(client_rd, tx, &pipe, binding).await;
-    match &end {
-        End::ClientClosed | End::ResponsePumpGone => {}
-        End::BadInput(reason, detail) => {
-            metrics().client_protocol_error(reason);
-            tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: {detail}");
+    match &security.tls {
+        None => {
+            let gate = Gate::new(security.clone(), None, peer.ip());
+            let (rd, wr) = socket.into_split();
+            conn.run(rd, wr, gate).await
         }
-        End::Upstream(detail) => {
-            tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: upstream unavailable: {detail}");
-        }
-        End::Unbound(detail) => {
-            tracing::info!(%peer, route = %route.name, listener = %where_, "closing client connection: {detail}");
+        Some(tls) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+            let stream = match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(socket)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    return conn.refuse("tls_handshake", &format!("TLS handshake failed: {e}"))
+                }
+                Err(_) => return conn.refuse("tls_handshake", "TLS handshake timed out"),
+            };
+            let cert = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first());
+            let principal = match cert.map(|c| principal_from_certificate(&tls.principal_mapper, c))
+            {
+                None => None,
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => return conn.refuse("client_certificate", &e.to_string()),
+            };
+            let gate = Gate::new(security.clone(), principal, peer.ip());
+            let (rd, wr) = tokio::io::split(stream);
+            conn.run(rd, wr, gate).await
         }
     }
-    if matches!(end, End::ClientClosed) {
-        // Let answers to requests already sent reach a client that only half-closed.
-        let _ = responses.await;
-    } else {
-        responses.abort();
+}
+
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One accepted client connection, before and after its transport is set up.
+struct Conn<'a> {
+    gateway: &'a Arc<Gateway>,
+    route: &'a Arc<Route>,
+    upstream: &'a Arc<UpstreamCluster>,
+    peer: SocketAddr,
+    where_: &'a str,
+    target: Target,
+}
+
+impl Conn<'_> {
+    fn refuse(&self, reason: &'static str, why: &str) {
+        // No Kafka error fits a connection that cannot be served at all; a broker closes it,
+        // and the operator sees why here and in the metrics.
+        metrics().connection_refused(reason);
+        tracing::warn!(peer = %self.peer, route = %self.route.name, listener = %self.where_,
+            "refusing client connection: {why}");
+    }
+
+    async fn run<R, W>(&self, rd: R, wr: W, gate: Gate)
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (gateway, route, peer, where_) = (self.gateway, self.route, self.peer, self.where_);
+        // Before SASL (or without it), the connection is in the route's virtual cluster, or
+        // the one its certificate's principal maps to.
+        let route_vc = route.virtual_cluster.as_deref();
+        let initial = match gate.principal() {
+            Some(p) if gate.is_open() => resolve_virtual_cluster(gateway, p, route_vc),
+            None if gate.is_open() && route_vc.is_none() && gateway.auth.mandatory_virtual_cluster => {
+                Err("an anonymous client on a route without a virtual cluster, and this gateway requires one".into())
+            }
+            _ => Ok(route_vc.map(str::to_string)),
+        };
+        let binding = match initial.and_then(|vc| {
+            Binding::new(gateway, vc.as_deref(), &route.domain).map_err(|Unbound(why)| why)
+        }) {
+            Ok(b) => b,
+            Err(why) => return self.refuse("unknown_virtual_cluster", &why),
+        };
+        if let Some(p) = gate.principal() {
+            tracing::debug!(%peer, route = %route.name, principal = %p.name, "client certificate accepted");
+        }
+
+        let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
+        let splitter = FrameSplitter::new(gateway.limits.max_frame_bytes);
+        let responses = tokio::spawn(
+            ResponsePump::new(rx, wr, route.clone(), self.upstream.clone(), splitter, peer).run(),
+        );
+        let pipe = Pipe {
+            gateway,
+            route_vc,
+            upstream: self.upstream,
+            target: self.target,
+            splitter,
+        };
+        let end = request_pump(rd, tx, &pipe, binding, gate).await;
+        match &end {
+            End::ClientClosed | End::ResponsePumpGone => {}
+            End::BadInput(reason, detail) => {
+                metrics().client_protocol_error(reason);
+                tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: {detail}");
+            }
+            End::Upstream(detail) => {
+                tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: upstream unavailable: {detail}");
+            }
+            End::Unbound(detail) | End::Answered(detail) => {
+                tracing::info!(%peer, route = %route.name, listener = %where_, "closing client connection: {detail}");
+            }
+        }
+        if matches!(end, End::ClientClosed | End::Answered(_)) {
+            // Let answers already queued (requests sent before a half-close, or the error
+            // that ends a failed authentication) reach the client.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), responses).await;
+        } else {
+            responses.abort();
+        }
     }
 }
 
@@ -130,7 +208,7 @@ enum Forward {
 /// What the request pump forwards through.
 struct Pipe<'a> {
     gateway: &'a Gateway,
-    domain: &'a str,
+    route_vc: Option<&'a str>,
     upstream: &'a UpstreamCluster,
     target: Target,
     splitter: FrameSplitter,
@@ -143,10 +221,11 @@ async fn request_pump<R: AsyncRead + Unpin>(
     tx: mpsc::Sender<Pending>,
     pipe: &Pipe<'_>,
     mut binding: Binding,
+    mut gate: Gate,
 ) -> End {
     let Pipe {
         gateway,
-        domain,
+        route_vc,
         upstream,
         target,
         splitter,
@@ -199,7 +278,60 @@ async fn request_pump<R: AsyncRead + Unpin>(
                 _ => true,
             };
             // The tenancy stage: passthrough sessions skip it and forward the raw frame.
-            let (frames, tenancy) = match binding.current(gateway, domain) {
+            if key == ApiKey::ApiVersions && gate.answers_api_versions() {
+                let answer = match local_api_versions(
+                    upstream,
+                    &mut binding,
+                    peek.api_version,
+                    peek.correlation_id,
+                )
+                .await
+                {
+                    Ok(a) => a,
+                    Err(e) => return End::Upstream(e),
+                };
+                if let Err(end) =
+                    enqueue(&tx, Pending::Local(answer), &mut upstream_wr, &mut batch).await
+                {
+                    return end;
+                }
+                continue;
+            }
+            // The authentication gate: only ApiVersions and SASL pass before authentication.
+            let verdict = gate
+                .check(
+                    gateway,
+                    &mut binding,
+                    route_vc,
+                    key,
+                    peek.api_version,
+                    peek.correlation_id,
+                    &frame,
+                )
+                .await;
+            let watch = match verdict {
+                Verdict::Pass => None,
+                Verdict::ForwardWatched(w) => Some(w),
+                Verdict::Answer(answer) => {
+                    if let Err(end) =
+                        enqueue(&tx, Pending::Local(answer), &mut upstream_wr, &mut batch).await
+                    {
+                        return end;
+                    }
+                    continue;
+                }
+                Verdict::AnswerThenClose(answer, why) => {
+                    if let Err(end) =
+                        enqueue(&tx, Pending::Local(answer), &mut upstream_wr, &mut batch).await
+                    {
+                        return end;
+                    }
+                    let _ = flush(&mut upstream_wr, &mut batch).await;
+                    return End::Answered(why);
+                }
+                Verdict::Close(why) => return End::BadInput("authentication", why),
+            };
+            let (frames, tenancy) = match binding.current(gateway) {
                 Err(Unbound(why)) => return End::Unbound(why),
                 Ok(None) => (Forward::One(frame), None),
                 Ok(Some(session)) => {
@@ -250,6 +382,7 @@ async fn request_pump<R: AsyncRead + Unpin>(
                     key,
                     version: peek.api_version,
                     tenancy,
+                    watch,
                 };
                 if let Err(end) = enqueue(&tx, pending, &mut upstream_wr, &mut batch).await {
                     return end;
@@ -274,6 +407,25 @@ async fn request_pump<R: AsyncRead + Unpin>(
             _ = tx.closed() => return End::ResponsePumpGone,
         }
     }
+}
+
+/// ApiVersions answered by the gateway from what the upstream offers (asked once on the
+/// gateway's own connection), narrowed for a tenant when the connection is in one.
+async fn local_api_versions(
+    upstream: &UpstreamCluster,
+    binding: &mut Binding,
+    version: i16,
+    correlation_id: i32,
+) -> Result<Bytes, String> {
+    let mut keys = upstream.api_versions().await.map_err(|e| e.to_string())?;
+    if let Ok(Some(_)) = binding.current_session() {
+        gatehouse_tenancy::table::retain_tenant_keys(&mut keys);
+    }
+    let header =
+        kafka_protocol::messages::ResponseHeader::default().with_correlation_id(correlation_id);
+    let body = kafka_protocol::messages::ApiVersionsResponse::default().with_api_keys(keys);
+    gatehouse_protocol::codec::encode_response(&header, &body, ApiKey::ApiVersions, version)
+        .map_err(|e| e.to_string())
 }
 
 /// Queues what the response pump needs. When the queue is full (the client has the maximum

@@ -8,9 +8,13 @@
 //! response needs, and bounds how many requests a client may have in flight.
 
 mod connection;
+mod gate;
+mod identity;
 mod io;
 mod responses;
 mod session;
+
+pub use identity::{AuthSettings, Identity};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,9 +23,11 @@ use std::time::Duration;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
+use gatehouse_auth::listener::RouteSecurity;
 use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::{Target, Topology};
 use gatehouse_tenancy::{Catalog, TopicIds};
+use std::collections::BTreeMap;
 use tokio::net::TcpListener;
 
 /// Limits applied to every client connection.
@@ -38,16 +44,51 @@ pub struct Gateway {
     /// Topic id → upstream name, per streaming domain, shared by every tenant on it.
     topic_ids: DashMap<String, Arc<TopicIds>>,
     limits: ConnectionLimits,
+    /// How each route authenticates its clients (PLAINTEXT when a route is missing here).
+    security: BTreeMap<String, Arc<RouteSecurity>>,
+    auth: AuthSettings,
+    identity: ArcSwap<Identity>,
 }
 
 impl Gateway {
+    /// A gateway whose routes are all PLAINTEXT.
     pub fn new(topology: Topology, limits: ConnectionLimits) -> Arc<Self> {
+        Self::with_security(topology, limits, BTreeMap::new(), AuthSettings::default())
+    }
+
+    /// A gateway whose routes authenticate clients.
+    pub fn with_security(
+        topology: Topology,
+        limits: ConnectionLimits,
+        security: BTreeMap<String, Arc<RouteSecurity>>,
+        auth: AuthSettings,
+    ) -> Arc<Self> {
         Arc::new(Self {
             topology: ArcSwap::from_pointee(topology),
             catalog: ArcSwap::from_pointee(Catalog::default()),
             topic_ids: DashMap::new(),
             limits,
+            security,
+            auth,
+            identity: ArcSwap::from_pointee(Identity::default()),
         })
+    }
+
+    /// Principal mappings and token revocations now in force.
+    pub fn identity(&self) -> Arc<Identity> {
+        self.identity.load_full()
+    }
+
+    /// Replaces them; the next authentication (or re-authentication) sees the change.
+    pub fn set_identity(&self, identity: Identity) {
+        self.identity.store(Arc::new(identity));
+    }
+
+    fn route_security(&self, route: &str) -> Arc<RouteSecurity> {
+        self.security
+            .get(route)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(RouteSecurity::plaintext()))
     }
 
     /// The virtual clusters that exist now.

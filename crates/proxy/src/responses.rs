@@ -16,10 +16,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::{ApiKey, SaslAuthenticateResponse};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
+use gatehouse_protocol::codec::decode_response;
 use gatehouse_protocol::frame::FrameSplitter;
 use gatehouse_protocol::header::response_correlation_id;
 use gatehouse_protocol::scan::FetchTailFinder;
@@ -35,6 +36,7 @@ pub(crate) struct TenantResponse {
     pub ctx: Box<ResponseContext>,
 }
 
+use crate::gate::Watch;
 use crate::io::{reserve_for_read, write_batch};
 
 /// What the response pump must do next, in the order the client sent its requests.
@@ -48,6 +50,8 @@ pub(crate) enum Pending {
         version: i16,
         /// Set when the tenancy stage must un-map the response.
         tenancy: Option<Box<TenantResponse>>,
+        /// Set for a relayed SaslAuthenticate: the authentication gate waits for its verdict.
+        watch: Option<Watch>,
     },
     /// An answer the gateway gives itself.
     Local(Bytes),
@@ -109,8 +113,9 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                     key,
                     version,
                     tenancy,
+                    watch,
                 } => {
-                    self.response(&rewriter, correlation_id, key, version, tenancy)
+                    self.response(&rewriter, correlation_id, key, version, tenancy, watch)
                         .await?
                 }
             }
@@ -149,6 +154,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         key: ApiKey,
         version: i16,
         tenancy: Option<Box<TenantResponse>>,
+        watch: Option<Watch>,
     ) -> PumpResult {
         self.fill(8).await?;
         let total = self
@@ -163,9 +169,9 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
             ));
         }
         // A response the tenancy stage must see is held whole, whatever routing needs.
-        let handling = match tenancy {
-            Some(_) => ResponseHandling::Decode,
-            None => response_handling(key, version),
+        let handling = match (&tenancy, &watch) {
+            (None, None) => response_handling(key, version),
+            _ => ResponseHandling::Decode,
         };
         match handling {
             ResponseHandling::Forward => self.stream(total).await,
@@ -179,6 +185,13 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                 let mut frame = rewriter
                     .rewrite(key, version, frame)
                     .map_err(|e| format!("{key:?} v{version} response: {e}"))?;
+                if let Some(w) = watch {
+                    // Reported before the client sees the answer, so the gate knows the
+                    // upstream's verdict by the time the client sends anything else.
+                    let (_, r) = decode_response::<SaslAuthenticateResponse>(&frame, key, version)
+                        .map_err(|e| format!("SaslAuthenticate v{version} response: {e}"))?;
+                    w.report(r.error_code, r.session_lifetime_ms);
+                }
                 if let Some(t) = tenancy {
                     frame = t
                         .session

@@ -14,6 +14,7 @@ use gatehouse_tenancy::{Catalog, Resolution, TenantSession};
 use crate::Gateway;
 
 pub(crate) struct Binding {
+    domain: String,
     virtual_cluster: Option<String>,
     seen: Arc<Catalog>,
     session: Option<TenantSession>,
@@ -35,24 +36,37 @@ impl Binding {
             Some(name) => resolve(gateway, &seen, name, domain)?,
         };
         Ok(Self {
+            domain: domain.to_string(),
             virtual_cluster: virtual_cluster.map(str::to_string),
             seen,
             session,
         })
     }
 
-    /// The tenant session for the next request, re-checked if the catalog changed.
-    pub fn current(
+    /// Moves the connection to another virtual cluster (None: passthrough), as authentication
+    /// decides.
+    pub fn rebind(
         &mut self,
         gateway: &Gateway,
-        domain: &str,
-    ) -> Result<Option<&TenantSession>, Unbound> {
+        virtual_cluster: Option<&str>,
+    ) -> Result<(), Unbound> {
+        *self = Self::new(gateway, virtual_cluster, &self.domain.clone())?;
+        Ok(())
+    }
+
+    /// Whether the connection is in a tenant (not passthrough), without re-checking the catalog.
+    pub fn current_session(&self) -> Result<Option<&TenantSession>, Unbound> {
+        Ok(self.session.as_ref())
+    }
+
+    /// The tenant session for the next request, re-checked if the catalog changed.
+    pub fn current(&mut self, gateway: &Gateway) -> Result<Option<&TenantSession>, Unbound> {
         let Some(name) = &self.virtual_cluster else {
             return Ok(None);
         };
         let now = gateway.catalog();
         if !Arc::ptr_eq(&now, &self.seen) {
-            let fresh = resolve(gateway, &now, name, domain)?;
+            let fresh = resolve(gateway, &now, name, &self.domain)?;
             let same = match (&fresh, &self.session) {
                 (None, None) => true,
                 (Some(a), Some(b)) => a.tenant() == b.tenant(),

@@ -15,8 +15,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
-    RequestHeader,
+    api_versions_response::ApiVersion, ApiKey, ApiVersionsRequest, ApiVersionsResponse,
+    MetadataRequest, MetadataResponse, RequestHeader,
 };
 use kafka_protocol::protocol::StrBytes;
 use rustls::pki_types::ServerName;
@@ -27,6 +27,8 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use gatehouse_protocol::codec::{decode_response, encode_request};
+
+use gatehouse_protocol::versions::intersect;
 
 use crate::broker_map::Target;
 use crate::metrics::metrics;
@@ -44,6 +46,9 @@ pub struct UpstreamCluster {
     connect_timeout: Duration,
     /// node id → real broker address, as the upstream advertises it on this listener.
     directory: DashMap<i32, HostPort>,
+    /// The upstream's API versions, narrowed to what the gateway forwards; asked once, for
+    /// answering clients that may not reach the upstream yet (before authentication).
+    api_versions: tokio::sync::Mutex<Option<Vec<ApiVersion>>>,
 }
 
 impl UpstreamCluster {
@@ -61,7 +66,29 @@ impl UpstreamCluster {
             tls,
             connect_timeout,
             directory: DashMap::new(),
+            api_versions: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// What the gateway and the upstream both support, asked of the bootstrap server on the
+    /// gateway's own connection the first time and remembered.
+    pub async fn api_versions(&self) -> io::Result<Vec<ApiVersion>> {
+        let mut cached = self.api_versions.lock().await;
+        if let Some(v) = &*cached {
+            return Ok(v.clone());
+        }
+        let mut conn = self.connect_to(&self.bootstrap).await?;
+        let response: ApiVersionsResponse = exchange(
+            &mut conn,
+            ApiKey::ApiVersions,
+            0,
+            &ApiVersionsRequest::default(),
+        )
+        .await?;
+        let mut keys = response.api_keys;
+        intersect(&mut keys);
+        *cached = Some(keys.clone());
+        Ok(keys)
     }
 
     /// Records where an upstream node lives, as seen in a response passing through.

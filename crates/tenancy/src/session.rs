@@ -12,6 +12,7 @@ use gatehouse_protocol::produce_names::produce_names;
 use crate::mapper::{RequestMapper, ResponseContext, ResponseMapper};
 use crate::names::{Entity, Tenant};
 use crate::table::{self, tenant_may_send};
+
 use crate::topic_ids::TopicIds;
 
 /// A client connection bound to a tenant.
@@ -169,8 +170,7 @@ fn api_versions(frame: Bytes, version: i16) -> CodecResult<Bytes> {
                 (h, b, 0)
             }
         };
-    body.api_keys
-        .retain(|k| ApiKey::try_from(k.api_key).is_ok_and(tenant_may_send));
+    table::retain_tenant_keys(&mut body.api_keys);
     encode_response::<ApiVersionsResponse>(
         &ResponseHeader::default().with_correlation_id(header.correlation_id),
         &body,

@@ -40,6 +40,13 @@ pub fn tenant_may_send(key: ApiKey) -> bool {
     MAPPED_KEYS.contains(&key) || NAME_FREE_KEYS.contains(&key)
 }
 
+/// Narrows an ApiVersions list to what a tenant may send.
+pub fn retain_tenant_keys(
+    keys: &mut Vec<kafka_protocol::messages::api_versions_response::ApiVersion>,
+) {
+    keys.retain(|k| ApiKey::try_from(k.api_key).is_ok_and(tenant_may_send));
+}
+
 macro_rules! tenancy_table {
     ($(
         $key:ident($req:ty => $resp:ty) {

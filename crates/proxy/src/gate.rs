@@ -1,0 +1,506 @@
+//! The authentication gate: the first stage of a connection's request path.
+//!
+//! On a SASL route nothing but ApiVersions and the SASL exchange passes until the client is
+//! authenticated; the exchange is answered here (local SASL: gateway tokens over PLAIN, OIDC
+//! tokens over OAUTHBEARER) or relayed to the upstream, whose verdict is watched (delegated
+//! SASL). Once authenticated, the principal decides the connection's virtual cluster. KIP-368:
+//! the session lifetime told to the client is the smaller of the credential's expiry and the
+//! route's maximum; a client that has not re-authenticated by then is disconnected at its next
+//! request, and re-authentication must present the same principal.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    ApiKey, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::{Encodable, StrBytes};
+
+use gatehouse_auth::listener::{LocalSasl, RouteSecurity, Sasl};
+use gatehouse_auth::sasl::{
+    parse_oauthbearer, parse_plain, parse_scram_client_first, Mechanism, OAuthBearerMessage,
+};
+use gatehouse_auth::{
+    AuthError, Principal, PrincipalKind, ILLEGAL_SASL_STATE, SASL_AUTHENTICATION_FAILED,
+};
+use gatehouse_protocol::codec::{decode_request, encode_response};
+use gatehouse_routing::metrics::metrics;
+
+use crate::identity::resolve_virtual_cluster;
+use crate::session::{Binding, Unbound};
+use crate::Gateway;
+
+/// What the request pump does with a request after the gate saw it.
+pub(crate) enum Verdict {
+    /// Not the gate's business (or allowed): on down the pipeline.
+    Pass,
+    /// Answered by the gate.
+    Answer(Bytes),
+    /// Answered by the gate, then the connection ends (failed authentication).
+    AnswerThenClose(Bytes, String),
+    /// The connection ends without an answer (as a broker does for a request out of turn).
+    Close(String),
+    /// Delegated SASL: forward it, and let the response side report the upstream's verdict.
+    ForwardWatched(Watch),
+}
+
+/// The upstream's verdict on one relayed SASL step, filled in by the response pump before the
+/// client sees the answer (so it is known by the time the client sends anything else).
+#[derive(Clone)]
+pub(crate) struct Watch {
+    verdict: Arc<Mutex<Option<(i16, i64)>>>,
+    /// Whether this step's success finishes the exchange (SCRAM takes two).
+    completes: bool,
+}
+
+impl Watch {
+    fn new(completes: bool) -> Self {
+        Self {
+            verdict: Arc::default(),
+            completes,
+        }
+    }
+
+    /// The upstream's SaslAuthenticate answer: its error code and session lifetime.
+    pub fn report(&self, error_code: i16, session_lifetime_ms: i64) {
+        *self.verdict.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((error_code, session_lifetime_ms));
+    }
+
+    fn take(&self) -> Option<(i16, i64)> {
+        self.verdict
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
+
+enum State {
+    /// No SASL on this route: the connection is what TLS (or nothing) made it.
+    Open,
+    AwaitHandshake,
+    AwaitAuthenticate(Mechanism),
+    /// Delegated: steps relayed so far, the principal named in the first, the last step's watch.
+    Relaying {
+        mechanism: Mechanism,
+        steps: u8,
+        name: Option<String>,
+        watch: Option<Watch>,
+    },
+    Authenticated,
+}
+
+pub(crate) struct Gate {
+    security: Arc<RouteSecurity>,
+    state: State,
+    /// Who the client is: from its certificate (mTLS) or its SASL exchange.
+    principal: Option<Principal>,
+    /// KIP-368: when the session ends unless the client re-authenticates.
+    deadline: Option<Instant>,
+    /// Whether a SASL exchange started while authenticated is a re-authentication.
+    reauthenticating: bool,
+    peer: std::net::IpAddr,
+}
+
+fn respond<T: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &T) -> Bytes {
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    encode_response(&header, body, key, version).expect("SASL responses always encode")
+}
+
+fn authenticate_error(version: i16, correlation_id: i32, code: i16, message: String) -> Bytes {
+    respond(
+        ApiKey::SaslAuthenticate,
+        version,
+        correlation_id,
+        &SaslAuthenticateResponse::default()
+            .with_error_code(code)
+            .with_error_message(Some(StrBytes::from_string(message))),
+    )
+}
+
+impl Gate {
+    pub fn new(
+        security: Arc<RouteSecurity>,
+        tls_principal: Option<Principal>,
+        peer: std::net::IpAddr,
+    ) -> Self {
+        let state = if security.sasl.is_some() {
+            State::AwaitHandshake
+        } else {
+            State::Open
+        };
+        Self {
+            security,
+            state,
+            principal: tls_principal,
+            deadline: None,
+            reauthenticating: false,
+            peer,
+        }
+    }
+
+    /// Whether ApiVersions must be answered by the gateway: before SASL authentication nothing
+    /// a client sends reaches the upstream.
+    pub fn answers_api_versions(&self) -> bool {
+        !matches!(self.state, State::Open | State::Authenticated)
+    }
+
+    /// Whether the route has no SASL: the connection is what its transport made it.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open)
+    }
+
+    /// The principal the connection is bound by, once known (for the log and policies).
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// Judges one request. `frame` is the whole frame (length prefix included).
+    pub async fn check(
+        &mut self,
+        gateway: &Gateway,
+        binding: &mut Binding,
+        route_vc: Option<&str>,
+        key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        frame: &Bytes,
+    ) -> Verdict {
+        // A relayed exchange's outcome is known once the client sends anything after it.
+        if let State::Relaying { .. } = self.state {
+            if let Some(v) = self.relay_outcome(gateway, binding, route_vc) {
+                return v;
+            }
+        }
+        match key {
+            ApiKey::ApiVersions => Verdict::Pass,
+            ApiKey::SaslHandshake => self.handshake(version, correlation_id, frame),
+            ApiKey::SaslAuthenticate => {
+                self.authenticate(gateway, binding, route_vc, version, correlation_id, frame)
+                    .await
+            }
+            _ => match self.state {
+                State::Open => Verdict::Pass,
+                State::Authenticated => match self.deadline {
+                    Some(d) if Instant::now() >= d => {
+                        metrics().client_protocol_error("session_expired");
+                        Verdict::Close(
+                            "the SASL session expired and the client did not re-authenticate"
+                                .into(),
+                        )
+                    }
+                    _ => Verdict::Pass,
+                },
+                _ => {
+                    metrics().client_protocol_error("unauthenticated");
+                    Verdict::Close(format!(
+                        "{key:?} before SASL authentication completed (only ApiVersions, \
+                         SaslHandshake and SaslAuthenticate are accepted first)"
+                    ))
+                }
+            },
+        }
+    }
+
+    fn handshake(&mut self, version: i16, correlation_id: i32, frame: &Bytes) -> Verdict {
+        let Some(sasl) = &self.security.sasl else {
+            return Verdict::Close("SaslHandshake on a route without SASL".into());
+        };
+        match self.state {
+            State::AwaitHandshake => {}
+            State::Authenticated => self.reauthenticating = true,
+            _ => {
+                return Verdict::AnswerThenClose(
+                    respond(
+                        ApiKey::SaslHandshake,
+                        version,
+                        correlation_id,
+                        &SaslHandshakeResponse::default().with_error_code(ILLEGAL_SASL_STATE),
+                    ),
+                    "SaslHandshake in the middle of a SASL exchange".into(),
+                )
+            }
+        }
+        let requested = match decode_request::<SaslHandshakeRequest>(frame) {
+            Ok((_, r)) => r.mechanism,
+            Err(e) => return Verdict::Close(format!("SaslHandshake: {e}")),
+        };
+        match sasl {
+            Sasl::Delegated => {
+                let Ok(mechanism) = Mechanism::from_name(&requested) else {
+                    return Verdict::Pass; // the upstream refuses it in its own words
+                };
+                self.state = State::Relaying {
+                    mechanism,
+                    steps: 0,
+                    name: None,
+                    watch: None,
+                };
+                Verdict::Pass
+            }
+            Sasl::Local(local) => {
+                let offered: Vec<StrBytes> = local
+                    .mechanisms
+                    .iter()
+                    .map(|m| StrBytes::from_static_str(m.name()))
+                    .collect();
+                let chosen = Mechanism::from_name(&requested)
+                    .ok()
+                    .filter(|m| local.mechanisms.contains(m));
+                let body = SaslHandshakeResponse::default().with_mechanisms(offered);
+                match chosen {
+                    Some(m) => {
+                        self.state = State::AwaitAuthenticate(m);
+                        Verdict::Answer(respond(
+                            ApiKey::SaslHandshake,
+                            version,
+                            correlation_id,
+                            &body,
+                        ))
+                    }
+                    None => {
+                        let err = AuthError::unsupported_mechanism(&requested);
+                        Verdict::AnswerThenClose(
+                            respond(
+                                ApiKey::SaslHandshake,
+                                version,
+                                correlation_id,
+                                &body.with_error_code(err.kafka_error_code()),
+                            ),
+                            err.to_string(),
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    async fn authenticate(
+        &mut self,
+        gateway: &Gateway,
+        binding: &mut Binding,
+        route_vc: Option<&str>,
+        version: i16,
+        correlation_id: i32,
+        frame: &Bytes,
+    ) -> Verdict {
+        let auth_bytes = match decode_request::<SaslAuthenticateRequest>(frame) {
+            Ok((_, r)) => r.auth_bytes,
+            Err(e) => return Verdict::Close(format!("SaslAuthenticate: {e}")),
+        };
+        let mechanism = match &mut self.state {
+            State::AwaitAuthenticate(m) => *m,
+            State::Relaying {
+                mechanism,
+                steps,
+                name,
+                watch,
+            } => {
+                if *steps == 0 {
+                    *name = delegated_name(*mechanism, &auth_bytes);
+                }
+                *steps += 1;
+                let completes = match mechanism {
+                    Mechanism::ScramSha256 | Mechanism::ScramSha512 => *steps >= 2,
+                    _ => true,
+                };
+                let w = Watch::new(completes);
+                *watch = Some(w.clone());
+                return Verdict::ForwardWatched(w);
+            }
+            _ => {
+                return Verdict::AnswerThenClose(
+                    authenticate_error(
+                        version,
+                        correlation_id,
+                        ILLEGAL_SASL_STATE,
+                        "SaslAuthenticate before a successful SaslHandshake".into(),
+                    ),
+                    "SaslAuthenticate before SaslHandshake".into(),
+                )
+            }
+        };
+        let Some(Sasl::Local(local)) = &self.security.sasl else {
+            unreachable!("AwaitAuthenticate is only entered on local SASL routes");
+        };
+        let verified = verify(gateway, local, mechanism, &auth_bytes).await;
+        let principal = match verified {
+            Ok(p) => p,
+            Err(e) => {
+                return self.fail(version, correlation_id, e.kafka_error_code(), e.to_string())
+            }
+        };
+        if self.reauthenticating {
+            if let Some(old) = &self.principal {
+                if old.name != principal.name {
+                    return self.fail(
+                        version,
+                        correlation_id,
+                        SASL_AUTHENTICATION_FAILED,
+                        "re-authentication must present the same principal".into(),
+                    );
+                }
+            }
+        }
+        if let Err(why) = self.bind(gateway, binding, route_vc, &principal) {
+            return self.fail(version, correlation_id, SASL_AUTHENTICATION_FAILED, why);
+        }
+        let lifetime = self.start_session(&principal, None);
+        tracing::info!(
+            peer = %self.peer, principal = %principal.name, mechanism = mechanism.name(),
+            reauthentication = self.reauthenticating, "client authenticated"
+        );
+        self.principal = Some(principal);
+        self.state = State::Authenticated;
+        self.reauthenticating = false;
+        Verdict::Answer(respond(
+            ApiKey::SaslAuthenticate,
+            version,
+            correlation_id,
+            &SaslAuthenticateResponse::default().with_session_lifetime_ms(lifetime),
+        ))
+    }
+
+    /// Puts the connection in the principal's virtual cluster.
+    fn bind(
+        &self,
+        gateway: &Gateway,
+        binding: &mut Binding,
+        route_vc: Option<&str>,
+        principal: &Principal,
+    ) -> Result<(), String> {
+        let vc = resolve_virtual_cluster(gateway, principal, route_vc)?;
+        binding
+            .rebind(gateway, vc.as_deref())
+            .map_err(|Unbound(why)| why)
+    }
+
+    /// Sets the KIP-368 deadline; returns the session lifetime to tell the client (0: none).
+    fn start_session(&mut self, principal: &Principal, upstream_ms: Option<i64>) -> i64 {
+        let now = SystemTime::now();
+        let mut ms = principal.session_lifetime_ms(now);
+        if let Some(u) = upstream_ms.filter(|u| *u > 0) {
+            ms = if ms == 0 { u } else { ms.min(u) };
+        }
+        if let Some(max) = self.security.max_session_lifetime {
+            let max = i64::try_from(max.as_millis()).unwrap_or(i64::MAX);
+            ms = if ms == 0 { max } else { ms.min(max) };
+        }
+        self.deadline = (ms > 0).then(|| Instant::now() + Duration::from_millis(ms as u64));
+        ms
+    }
+
+    fn fail(&mut self, version: i16, correlation_id: i32, code: i16, message: String) -> Verdict {
+        metrics().client_protocol_error("authentication_failed");
+        let answer = authenticate_error(version, correlation_id, code, message.clone());
+        Verdict::AnswerThenClose(answer, format!("authentication failed: {message}"))
+    }
+
+    /// Delegated: what the upstream said about the last relayed step, once the client moved on.
+    fn relay_outcome(
+        &mut self,
+        gateway: &Gateway,
+        binding: &mut Binding,
+        route_vc: Option<&str>,
+    ) -> Option<Verdict> {
+        let State::Relaying {
+            watch: Some(watch),
+            name,
+            mechanism,
+            ..
+        } = &self.state
+        else {
+            return None;
+        };
+        let (error_code, lifetime_ms) = watch.take()?;
+        if error_code != 0 {
+            metrics().client_protocol_error("authentication_failed");
+            return Some(Verdict::Close(format!(
+                "the upstream refused {} authentication (error {error_code})",
+                mechanism.name()
+            )));
+        }
+        if !watch.completes {
+            return None;
+        }
+        let (mechanism, name) = (*mechanism, name.clone());
+        let principal = Principal::new(name.unwrap_or_default(), PrincipalKind::Delegated);
+        if let Err(why) = self.bind(gateway, binding, route_vc, &principal) {
+            return Some(Verdict::Close(why));
+        }
+        self.start_session(&principal, Some(lifetime_ms));
+        tracing::info!(peer = %self.peer, principal = %principal.name, mechanism = mechanism.name(),
+            "client authenticated by the upstream");
+        self.principal = Some(principal);
+        self.state = State::Authenticated;
+        None
+    }
+}
+
+/// The user a delegated exchange names: PLAIN's authcid, SCRAM's `n=`, OAUTHBEARER's token
+/// subject (read, not verified: the upstream verifies it).
+fn delegated_name(mechanism: Mechanism, first: &[u8]) -> Option<String> {
+    match mechanism {
+        Mechanism::Plain => parse_plain(first).ok().map(|c| c.username),
+        Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
+            parse_scram_client_first(first).ok().map(|c| c.username)
+        }
+        Mechanism::OAuthBearer => match parse_oauthbearer(first).ok()? {
+            OAuthBearerMessage::InitialResponse(i) => jwt_subject(i.token.expose()),
+            OAuthBearerMessage::ErrorAck => None,
+        },
+    }
+}
+
+fn jwt_subject(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    v.get("sub")?.as_str().map(str::to_string)
+}
+
+async fn verify(
+    gateway: &Gateway,
+    local: &LocalSasl,
+    mechanism: Mechanism,
+    auth_bytes: &[u8],
+) -> Result<Principal, AuthError> {
+    match mechanism {
+        Mechanism::Plain => {
+            let creds = parse_plain(auth_bytes).map_err(AuthError::Sasl)?;
+            let key = gateway
+                .auth
+                .token_key
+                .as_ref()
+                .ok_or(AuthError::InvalidCredentials)?;
+            let identity = gateway.identity();
+            let claims = key.verify(
+                creds.password.expose(),
+                &creds.username,
+                SystemTime::now(),
+                &*identity,
+            )?;
+            Ok(claims.principal())
+        }
+        Mechanism::OAuthBearer => {
+            let initial = match parse_oauthbearer(auth_bytes).map_err(AuthError::Sasl)? {
+                OAuthBearerMessage::InitialResponse(i) => i,
+                OAuthBearerMessage::ErrorAck => {
+                    return Err(AuthError::IllegalSaslState(
+                        "error acknowledgement out of turn",
+                    ))
+                }
+            };
+            let validator = local.oauth.as_ref().ok_or(AuthError::InvalidCredentials)?;
+            let principal = validator.validate(initial.token.expose()).await?;
+            initial.check_authzid(&principal.name)?;
+            Ok(principal)
+        }
+        other => Err(AuthError::unsupported_mechanism(other.name())),
+    }
+}
