@@ -38,3 +38,78 @@ def sasl_route(route: dict, protocol: str = "SASL_PLAINTEXT", **extra) -> dict:
 def plain_client(username: str, password: str, protocol: str = "SASL_PLAINTEXT") -> dict:
     return {"security.protocol": protocol, "sasl.mechanism": "PLAIN", "sasl.username": username,
             "sasl.password": password}
+
+
+class OidcProvider:
+    """An OpenID provider on loopback: discovery document and JWKS, RS256 keys made in the test."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.issuer = f"http://127.0.0.1:{port}"
+        self.keys: dict[str, object] = {}
+        self.published: list[str] = []
+        self.fetches = 0
+        self.add_key("k1")
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if self.path == "/.well-known/openid-configuration":
+                    body = {"issuer": provider.issuer, "jwks_uri": provider.issuer + "/jwks"}
+                elif self.path == "/jwks":
+                    provider.fetches += 1
+                    body = {"keys": [provider.jwk(k) for k in provider.published]}
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self._rsa = rsa
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def add_key(self, kid: str, publish: bool = True) -> None:
+        self.keys[kid] = self._rsa.generate_private_key(public_exponent=65537, key_size=2048) \
+            if hasattr(self, "_rsa") else __import__(
+                "cryptography.hazmat.primitives.asymmetric.rsa", fromlist=["rsa"]).generate_private_key(
+                public_exponent=65537, key_size=2048)
+        if publish:
+            self.published.append(kid)
+
+    def jwk(self, kid: str) -> dict:
+        import jwt
+
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
+        jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
+        return jwk
+
+    def token(self, subject: str, audience: str = "gatehouse", kid: str = "k1", lifetime: float = 3600,
+              issuer: str | None = None) -> str:
+        import jwt
+
+        now = int(time.time())
+        claims = {"iss": issuer or self.issuer, "sub": subject, "aud": audience, "iat": now,
+                  "exp": now + int(lifetime)}
+        return jwt.encode(claims, self.keys[kid], algorithm="RS256", headers={"kid": kid})
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def external_account(name: str, vcluster: str, external_names: list[str]) -> dict:
+    return {"apiVersion": "gateway/v2", "kind": "GatewayServiceAccount",
+            "metadata": {"name": name, "vCluster": vcluster},
+            "spec": {"type": "EXTERNAL", "externalNames": external_names}}

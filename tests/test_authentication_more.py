@@ -1,0 +1,198 @@
+"""mTLS, SASL/OAUTHBEARER against a loopback OIDC provider, and KIP-368 re-authentication."""
+from __future__ import annotations
+
+import struct
+import time
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import rawkafka
+from authn import (TOKEN_SECRET_B64, OidcProvider, external_account, gateway_token, plain_client,
+                   sasl_route)
+from clients import consume, produce
+from harness import domain, route
+from pki import CertificateAuthority
+from tenants import put_virtual_cluster
+
+
+def topics(bootstrap: str, **conf) -> set[str]:
+    return set(AdminClient({"bootstrap.servers": bootstrap, **conf}).list_topics(timeout=10).topics)
+
+
+def create(bootstrap: str, topic: str, conf: dict) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap, **conf})
+    for f in admin.create_topics([NewTopic(topic, 1, 1)], operation_timeout=10).values():
+        f.result(timeout=20)
+
+
+def gateway_with(cluster, security: dict, extra_routes=()):
+    tansu = cluster.tansu()
+    d = domain("d", tansu.bootstrap)
+    secured = route("secured", cluster.route_ports(d), "d")
+    secured["security"] = security
+    raw = route("raw", cluster.route_ports(d), "d")
+    g = cluster.gatehouse([d], [secured, raw], env={"GATEHOUSE_TOKEN_SECRET": TOKEN_SECRET_B64})
+    return g
+
+
+# ---------------------------------------------------------------- mTLS
+
+def test_mtls_subject_maps_through_the_rules_to_a_virtual_cluster(cluster):
+    ca = CertificateAuthority(cluster.workdir)
+    server_cert, server_key = ca.issue("gateway")
+    client_cert, client_key = ca.issue("app1", subject="/O=Acme/OU=ServiceUsers/CN=App1")
+    g = gateway_with(cluster, {
+        "protocol": "SSL",
+        "tls": {"certFile": str(server_cert), "keyFile": str(server_key), "clientAuth": "required",
+                "caFile": str(ca.cert)},
+        "principalMappingRules": "RULE:^CN=([^,]+),OU=ServiceUsers.*$/$1/L,DEFAULT",
+    })
+    put_virtual_cluster(g, "team-a")
+    r = g.api("PUT", "service-account", external_account("app1", "team-a", ["app1"]))
+    assert r.status == 200, r.raw
+    conf = {"security.protocol": "SSL", "ssl.ca.location": str(ca.cert),
+            "ssl.certificate.location": str(client_cert), "ssl.key.location": str(client_key)}
+    bs = g.bootstrap("secured")
+    create(bs, "orders", conf)
+    produce(bs, "orders", [b"over mtls"], **conf)
+    assert consume(bs, "orders", "app", 1, **conf) == [b"over mtls"]
+    assert "team-a.orders" in topics(g.bootstrap("raw"))
+
+    # A certificate from another CA never gets past the handshake.
+    other = CertificateAuthority(cluster.workdir, name="other-ca")
+    bad_cert, bad_key = other.issue("intruder")
+    errors = []
+    p = Producer({"bootstrap.servers": bs, "security.protocol": "SSL", "ssl.ca.location": str(ca.cert),
+                  "ssl.certificate.location": str(bad_cert), "ssl.key.location": str(bad_key),
+                  "error_cb": lambda e: errors.append(e)})
+    p.produce("orders", b"x")
+    p.flush(5)
+    assert errors
+    assert 'gatehouse_connections_refused_total{reason="tls_handshake"}' in g.metrics()
+
+
+# ---------------------------------------------------------------- OAUTHBEARER
+
+@pytest.fixture
+def oidc(cluster):
+    provider = OidcProvider(cluster.ports.one())
+    yield provider
+    provider.close()
+
+
+def oauth_client(token_fn) -> dict:
+    return {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "OAUTHBEARER",
+            "oauth_cb": lambda _config: (token_fn(), time.time() + 3600)}
+
+
+def test_oauthbearer_tokens_from_the_provider_land_in_the_mapped_virtual_cluster(cluster, oidc):
+    g = gateway_with(cluster, {"protocol": "SASL_PLAINTEXT", "sasl": {"mechanisms": ["OAUTHBEARER", "PLAIN"]},
+                               "oauth": {"issuer": oidc.issuer, "audiences": ["gatehouse"]}})
+    put_virtual_cluster(g, "team-o")
+    assert g.api("PUT", "service-account", external_account("svc", "team-o", ["svc-orders"])).status == 200
+    bs = g.bootstrap("secured")
+    conf = oauth_client(lambda: oidc.token("svc-orders"))
+    create(bs, "orders", conf)
+    produce(bs, "orders", [b"oauth"], **conf)
+    assert consume(bs, "orders", "app", 1, **conf) == [b"oauth"]
+    assert "team-o.orders" in topics(g.bootstrap("raw"))
+
+    # Key rotation: a token signed by a key the gateway has not seen yet is accepted once the
+    # provider publishes it (the gateway refetches the JWKS on an unknown kid).
+    oidc.add_key("k2")
+    produce(bs, "orders", [b"rotated"], **oauth_client(lambda: oidc.token("svc-orders", kid="k2")))
+
+    for bad in (lambda: oidc.token("svc-orders", audience="someone-else"),
+                lambda: oidc.token("svc-orders", issuer="http://evil.example"),
+                lambda: oidc.token("svc-orders", lifetime=-60)):
+        errors = []
+        p = Producer({"bootstrap.servers": bs, "error_cb": lambda e: errors.append(e), **oauth_client(bad)})
+        p.produce("orders", b"x")
+        p.flush(4)
+        assert any("authentication" in e.str().lower() for e in errors), errors
+    oidc.add_key("k3", publish=False)
+    errors = []
+    p = Producer({"bootstrap.servers": bs, "error_cb": lambda e: errors.append(e),
+                  **oauth_client(lambda: oidc.token("svc-orders", kid="k3"))})
+    p.produce("orders", b"x")
+    p.flush(4)
+    assert any("unknown key" in e.str() for e in errors), errors
+    assert oidc.token("svc-orders") not in g.log()
+
+
+# ---------------------------------------------------------------- KIP-368
+
+def test_clients_reauthenticate_within_the_session_lifetime(cluster):
+    g = gateway_with(cluster, {"protocol": "SASL_PLAINTEXT", "maxSessionLifetimeMs": 2000})
+    put_virtual_cluster(g, "team-r")
+    bs = g.bootstrap("secured")
+    conf = plain_client("rita", gateway_token("rita", "team-r"))
+    create(bs, "orders", conf)
+    errors = []
+    p = Producer({"bootstrap.servers": bs, "acks": "all", "linger.ms": 5, "error_cb": lambda e: errors.append(e),
+                  **conf})
+    deadline = time.time() + 7
+    n = 0
+    while time.time() < deadline:
+        p.produce("orders", b"r%d" % n)
+        n += 1
+        p.poll(0.05)
+    assert p.flush(10) == 0
+    assert len(consume(bs, "orders", "app", n, **conf)) == n
+    assert "reauthentication=true" in g.log()
+
+
+def sasl_plain_raw(port: int, username: str, password: str) -> tuple[object, int, int]:
+    """Authenticates a raw socket with SaslHandshake v1 + SaslAuthenticate v1; returns
+    (socket, error code, session lifetime ms)."""
+    s = rawkafka.connect(port)
+    mech = b"PLAIN"
+    s.sendall(rawkafka.request(17, 1, 1, struct.pack(">h", len(mech)) + mech))
+    rawkafka.read_frame(s)
+    auth = b"\0" + username.encode() + b"\0" + password.encode()
+    s.sendall(rawkafka.request(36, 1, 2, struct.pack(">i", len(auth)) + auth))
+    f = rawkafka.read_frame(s)
+    code = struct.unpack(">h", f[4:6])[0]
+    at = 6
+    (n,) = struct.unpack(">h", f[at:at + 2])
+    at += 2 + max(n, 0)
+    (n,) = struct.unpack(">i", f[at:at + 4])
+    at += 4 + max(n, 0)
+    (lifetime,) = struct.unpack(">q", f[at:at + 8])
+    return s, code, lifetime
+
+
+def test_a_client_that_does_not_reauthenticate_is_disconnected(cluster):
+    g = gateway_with(cluster, {"protocol": "SASL_PLAINTEXT", "maxSessionLifetimeMs": 1500})
+    put_virtual_cluster(g, "team-r")
+    port = g.route_port("secured")
+    s, code, lifetime = sasl_plain_raw(port, "rita", gateway_token("rita", "team-r"))
+    assert code == 0 and 0 < lifetime <= 1500
+    s.sendall(rawkafka.request(3, 1, 3, struct.pack(">i", 0)))  # Metadata v1, no topics
+    assert rawkafka.read_frame(s)  # served within the session
+    time.sleep(lifetime / 1000 + 0.5)
+    s.sendall(rawkafka.request(3, 1, 4, struct.pack(">i", 0)))
+    assert rawkafka.closed_by_peer(s)
+    assert "did not re-authenticate" in g.log()
+
+    # The session lifetime never outlives the token.
+    s, code, lifetime = sasl_plain_raw(port, "rita", gateway_token("rita", "team-r", lifetime=1))
+    assert code == 0 and lifetime <= 1000
+
+
+def test_requests_before_authentication_never_reach_the_upstream(cluster):
+    g = gateway_with(cluster, {"protocol": "SASL_PLAINTEXT"})
+    port = g.route_port("secured")
+    # SaslAuthenticate before SaslHandshake: ILLEGAL_SASL_STATE, then closed.
+    s = rawkafka.connect(port)
+    s.sendall(rawkafka.request(36, 1, 1, struct.pack(">i", 3) + b"abc"))
+    f = rawkafka.read_frame(s)
+    assert struct.unpack(">h", f[4:6])[0] == 34
+    assert rawkafka.closed_by_peer(s)
+    # Metadata before authenticating: closed, not forwarded.
+    s = rawkafka.connect(port)
+    s.sendall(rawkafka.request(3, 1, 1, struct.pack(">i", 0)))
+    assert rawkafka.closed_by_peer(s)
+    assert "gatehouse_requests_forwarded_total 0" in g.metrics()
