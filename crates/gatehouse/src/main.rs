@@ -64,6 +64,11 @@ enum Command {
         #[command(flatten)]
         conn: cli::Connection,
     },
+    /// Issue or revoke gateway tokens (the SASL/PLAIN passwords of local service accounts).
+    Token {
+        #[command(subcommand)]
+        command: cli::token::TokenCommand,
+    },
     /// Delete one resource.
     Delete {
         kind: String,
@@ -112,6 +117,7 @@ fn main() -> std::process::ExitCode {
             vcluster,
             conn,
         } => cli::delete(conn, &kind, &name, vcluster.as_deref()),
+        Command::Token { command } => cli::token::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -170,6 +176,13 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("store: {e}"))?;
         let _refresher = store.spawn_refresher();
+        match config.auth.token_key_source {
+            Some(source) => tracing::info!(?source, "gateway token key configured"),
+            None => tracing::info!(
+                "no gateway token key: tokens cannot be issued ({})",
+                gatehouse_config::TOKEN_KEY_HELP
+            ),
+        }
         // Tenant resources for the data plane: every change (through this process's admin API,
         // or through another gateway sharing the database) arrives here as a new immutable
         // snapshot. Clone this receiver into whatever needs virtual clusters and service
@@ -200,6 +213,7 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
                         password: u.password.clone(),
                     })
                     .collect(),
+                token_key: config.auth.token_key.clone(),
             };
             gatehouse_admin::serve(admin.listen, ready.clone(), Some(api)).await?;
         }
