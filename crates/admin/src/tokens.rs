@@ -142,7 +142,7 @@ pub(crate) async fn revoke(State(api): State<V2>, body: Bytes) -> ApiResult {
             (id, exp)
         }
         (None, Some(id)) => {
-            let normalized = uuid_or(id)
+            let normalized = token_id(id)
                 .ok_or_else(|| invalid(format!("id: '{id}' is not a token id (a UUID)")))?;
             (normalized, None)
         }
@@ -163,7 +163,7 @@ pub(crate) async fn revoke(State(api): State<V2>, body: Bytes) -> ApiResult {
 }
 
 /// A token id (UUID, any case) in the lower-case hyphenated form tokens carry.
-fn uuid_or(id: &str) -> Option<String> {
+fn token_id(id: &str) -> Option<String> {
     let looks_like_uuid = id.trim().len() == 36 || id.trim().len() == 32;
     looks_like_uuid
         .then(|| revocation_target(id).ok())
@@ -232,8 +232,8 @@ mod tests {
     #[test]
     fn ids() {
         let id = "5A3C1A5E-0F4B-4E0C-9C43-6E0D7B1C2D3E";
-        assert_eq!(uuid_or(id).unwrap(), id.to_lowercase());
-        assert_eq!(uuid_or("nope"), None);
-        assert_eq!(uuid_or("a.b.c"), None);
+        assert_eq!(token_id(id).unwrap(), id.to_lowercase());
+        assert_eq!(token_id("nope"), None);
+        assert_eq!(token_id("a.b.c"), None);
     }
 }

@@ -109,7 +109,7 @@ fn revoke(conn: Connection, token_or_id: &str, reason: Option<&str>) -> anyhow::
             shorten(token_or_id)
         )
     })?;
-    let is_id = uuid_like(token_or_id);
+    let is_id = is_token_id(token_or_id);
     let mut body = if is_id {
         json!({ "id": id })
     } else {
@@ -129,7 +129,9 @@ fn revoke(conn: Connection, token_or_id: &str, reason: Option<&str>) -> anyhow::
     Ok(())
 }
 
-fn uuid_like(s: &str) -> bool {
+/// Whether an argument `revocation_target` accepted is an id (a UUID) rather than a token (a
+/// JWT, which always has dots).
+fn is_token_id(s: &str) -> bool {
     !s.trim().contains('.')
 }
 
