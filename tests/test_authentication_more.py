@@ -196,3 +196,26 @@ def test_requests_before_authentication_never_reach_the_upstream(cluster):
     s.sendall(rawkafka.request(3, 1, 1, struct.pack(">i", 0)))
     assert rawkafka.closed_by_peer(s)
     assert "gatehouse_requests_forwarded_total 0" in g.metrics()
+
+
+def test_a_revoked_token_is_refused_by_every_gateway_on_the_store(cluster, postgres):
+    tansu = cluster.tansu()
+    d = domain("d", tansu.bootstrap)
+    gateways = []
+    for name in ("gw-1", "gw-2"):
+        r = sasl_route(route("secured", cluster.route_ports(d), "d"))
+        gateways.append(cluster.gatehouse([d], [r], name=name, store={"url": postgres.url},
+                                          env={"GATEHOUSE_TOKEN_SECRET": TOKEN_SECRET_B64}))
+    g1, g2 = gateways
+    put_virtual_cluster(g1, "team-v")
+    token = gateway_token("vera", "team-v")
+    time.sleep(1)  # gw-2 follows the store
+    s, code, _ = sasl_plain_raw(g2.route_port("secured"), "vera", token)
+    assert code == 0
+    r = g1.api("POST", "token/revoke", {"token": token})
+    assert r.status == 200, r.raw
+    time.sleep(1)
+    _, code, _ = sasl_plain_raw(g2.route_port("secured"), "vera", token)
+    assert code == 58
+    assert "token revoked" in g2.log()
+    assert token not in g1.log() + g2.log()

@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod openapi;
+pub mod tokens;
 pub mod v2;
 
 pub use auth::User;

@@ -7,6 +7,8 @@ use gatehouse_store::resource::{
     MAX_PREFIX_LEN, MAX_PRINCIPAL_LEN, MAX_SEPARATOR_LEN, MAX_VCLUSTER_NAME_LEN,
 };
 use gatehouse_store::Kind;
+
+use crate::tokens::{MAX_LIFETIME_SECS, MIN_LIFETIME_SECS};
 use serde_json::{json, Map, Value};
 
 fn schema_ref(name: &str) -> Value {
@@ -123,6 +125,47 @@ fn kind_paths(kind: Kind, paths: &mut Map<String, Value>) {
     );
 }
 
+fn token_paths(paths: &mut Map<String, Value>) {
+    paths.insert(
+        "/gateway/v2/token".into(),
+        json!({"post": {
+            "operationId": "createToken",
+            "summary": "Issue a gateway token: the SASL/PLAIN password of a local service account",
+            "description": "An HS256 JWT signed with the gateway's token key (auth.tokenSecret or GATEHOUSE_TOKEN_SECRET), carrying sub (the username), vCluster, iat, exp and jti (the id revocation refers to). The token is only in this answer: it is not stored or logged.",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref("TokenRequest")}}},
+            "responses": responses(
+                ok("the token, its id and when it expires", schema_ref("TokenResponse")),
+                &[("400", "invalid request; msg starts with the field (username, vCluster, lifeTimeSeconds)"),
+                  ("503", "this gateway has no token key (cause NO_TOKEN_KEY)")],
+            ),
+        }}),
+    );
+    paths.insert(
+        "/gateway/v2/token/revoke".into(),
+        json!({"post": {
+            "operationId": "revokeToken",
+            "summary": "Revoke a gateway token, by the token or its id, on every gateway sharing the store",
+            "description": "Idempotent: revoking a revoked token answers the first revocation. Gateways on the same store refuse the token from their next poll of the store (about 200 ms).",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref("RevokeRequest")}}},
+            "responses": responses(
+                ok("the token is revoked", schema_ref("RevokeResponse")),
+                &[("400", "neither or both of token and id, a malformed token, an id that is not a UUID")],
+            ),
+        }}),
+    );
+    paths.insert(
+        "/gateway/v2/token/revoked".into(),
+        json!({"get": {
+            "operationId": "listRevokedTokens",
+            "summary": "Every revoked token id (revocations of tokens expired for more than 10 minutes are pruned)",
+            "responses": responses(
+                ok("the revocations, by id", json!({"type": "array", "items": schema_ref("Revocation")})),
+                &[],
+            ),
+        }}),
+    );
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -148,6 +191,7 @@ pub fn document() -> Value {
             ),
         }}),
     );
+    token_paths(&mut paths);
     for kind in Kind::ALL {
         kind_paths(kind, &mut paths);
     }
@@ -188,7 +232,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Gatehouse admin API",
             "version": "v2",
-            "description": "Tenant resources of the Gatehouse Kafka gateway. Every call needs HTTP basic auth. {kind} path segments also accept the kind names (VirtualCluster, GatewayServiceAccount).",
+            "description": "Tenant resources and gateway tokens of the Gatehouse Kafka gateway. Every call needs HTTP basic auth. {kind} path segments also accept the kind names (VirtualCluster, GatewayServiceAccount).",
         },
         "security": [{"basic": []}],
         "paths": paths,
@@ -237,13 +281,62 @@ pub fn document() -> Value {
                     "required": ["results"],
                     "properties": {"results": {"type": "array", "items": schema_ref("UpsertResponse")}},
                 },
+                "TokenRequest": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["username", "vCluster", "lifeTimeSeconds"],
+                    "properties": {
+                        "username": {"type": "string", "minLength": 1, "maxLength": MAX_PRINCIPAL_LEN,
+                                     "description": "the SASL/PLAIN username the token will be used with (its sub claim)"},
+                        "vCluster": {"type": "string", "description": "an existing virtual cluster, or passthrough"},
+                        "lifeTimeSeconds": {"type": "integer", "minimum": MIN_LIFETIME_SECS, "maximum": MAX_LIFETIME_SECS},
+                    },
+                },
+                "TokenResponse": {
+                    "type": "object",
+                    "required": ["token", "id", "expiresAt"],
+                    "properties": {
+                        "token": {"type": "string", "description": "the JWT; use it as the SASL/PLAIN password"},
+                        "id": {"type": "string", "format": "uuid", "description": "the token's jti"},
+                        "expiresAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "RevokeRequest": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "description": "exactly one of token and id",
+                    "properties": {
+                        "token": {"type": "string", "description": "the token itself (its signature is not required to verify: a token of a rotated key can be revoked)"},
+                        "id": {"type": "string", "format": "uuid"},
+                        "reason": {"type": "string", "maxLength": 1000},
+                    },
+                },
+                "RevokeResponse": {
+                    "type": "object",
+                    "required": ["id", "revoked", "revokedAt"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "revoked": {"type": "boolean", "enum": [true]},
+                        "revokedAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "Revocation": {
+                    "type": "object",
+                    "required": ["id", "revokedAt"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "revokedAt": {"type": "string", "format": "date-time"},
+                        "expiresAt": {"type": "string", "format": "date-time", "description": "when the token itself expires, if known"},
+                        "reason": {"type": "string"},
+                    },
+                },
                 "Error": {
                     "type": "object",
                     "required": ["title", "msg", "cause"],
                     "properties": {
                         "title": {"type": "string"},
                         "msg": {"type": "string", "description": "what is wrong; for an invalid resource it starts with the field path, e.g. spec.prefix: ..."},
-                        "cause": {"type": "string", "enum": ["INVALID_RESOURCE", "CONFLICT", "NOT_FOUND", "UNAUTHORIZED", "STORE_ERROR"]},
+                        "cause": {"type": "string", "enum": ["INVALID_RESOURCE", "CONFLICT", "NOT_FOUND", "UNAUTHORIZED", "STORE_ERROR", "NO_TOKEN_KEY"]},
                     },
                 },
             },

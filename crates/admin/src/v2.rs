@@ -7,12 +7,16 @@
 //! | GET | `/gateway/v2/{kind}/{name}` | one resource (`?vCluster=`, default passthrough, for scoped kinds) |
 //! | DELETE | `/gateway/v2/{kind}/{name}` | delete it |
 //! | POST | `/gateway/v2/apply` | upsert several resources in one transaction, all or nothing (what `gatehouse apply` uses) |
+//! | POST | `/gateway/v2/token` | issue a gateway token (see [`crate::tokens`]) |
+//! | POST | `/gateway/v2/token/revoke` | revoke a gateway token by token or id |
+//! | GET | `/gateway/v2/token/revoked` | the revoked token ids |
 //! | GET | `/gateway/v2/openapi.json` | the OpenAPI 3 document of all of the above |
 //!
 //! `{kind}` is `virtual-cluster` or `service-account` (the kind names `VirtualCluster` and
 //! `GatewayServiceAccount` are accepted too). Every call needs HTTP basic auth. Errors are
 //! `{"title", "msg", "cause"}` with 400 (invalid resource; `msg` starts with the field path),
-//! 404 (unknown kind or name), 409 (conflict with other resources) or 401.
+//! 404 (unknown kind or name), 409 (conflict with other resources), 503 (no token key, for
+//! `POST /gateway/v2/token`) or 401.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,16 +27,19 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::{Json, Router};
+use gatehouse_auth::tokens::TokenKey;
 use gatehouse_store::{Kind, Resource, ResourceKey, Store, StoreError, Upserted};
 use serde_json::{json, Value};
 
 use crate::auth::{require_user, User};
 
-/// What the v2 API needs: the store and who may call it.
+/// What the v2 API needs: the store, who may call it, and the key gateway tokens are issued
+/// with (none: `POST /gateway/v2/token` answers 503).
 #[derive(Clone)]
 pub struct V2 {
     pub store: Store,
     pub users: Arc<[User]>,
+    pub token_key: Option<Arc<TokenKey>>,
 }
 
 /// Every route of the v2 API as (method, path template), in the order they are registered.
@@ -41,6 +48,9 @@ pub struct V2 {
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/gateway/v2/openapi.json"),
     ("post", "/gateway/v2/apply"),
+    ("post", "/gateway/v2/token"),
+    ("post", "/gateway/v2/token/revoke"),
+    ("get", "/gateway/v2/token/revoked"),
     ("get", "/gateway/v2/{kind}"),
     ("put", "/gateway/v2/{kind}"),
     ("get", "/gateway/v2/{kind}/{name}"),
@@ -52,6 +62,9 @@ fn handler(method: &str, path: &str) -> MethodRouter<V2> {
     match (method, path) {
         ("get", "/gateway/v2/openapi.json") => get(openapi),
         ("post", "/gateway/v2/apply") => post(apply),
+        ("post", "/gateway/v2/token") => post(crate::tokens::create),
+        ("post", "/gateway/v2/token/revoke") => post(crate::tokens::revoke),
+        ("get", "/gateway/v2/token/revoked") => get(crate::tokens::revoked),
         ("get", "/gateway/v2/{kind}") => get(list),
         ("put", "/gateway/v2/{kind}") => put(upsert),
         ("get", "/gateway/v2/{kind}/{name}") => get(get_one),
@@ -151,7 +164,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
 fn kind_of(path: &str) -> Result<Kind, ApiError> {
     Kind::parse(path).ok_or_else(|| {

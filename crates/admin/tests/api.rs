@@ -4,24 +4,31 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use gatehouse_admin::{router, v2::ROUTES, Readiness, User, V2};
+use gatehouse_auth::tokens::{NoRevocations, TokenKey};
 use gatehouse_store::{Kind, Store};
 use serde_json::{json, Value};
 
 struct Server {
     base: String,
+    store: Store,
     _dir: tempfile::TempDir,
 }
 
 async fn start() -> Server {
+    start_with(None).await
+}
+
+async fn start_with(token_key: Option<TokenKey>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/g.db?mode=rwc", dir.path().display());
     let store = Store::open(&url, BTreeSet::new()).await.unwrap();
     let api = V2 {
-        store,
+        store: store.clone(),
         users: Arc::from(vec![User {
             username: "admin".into(),
             password: "pw".into(),
         }]),
+        token_key: token_key.map(Arc::new),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -30,10 +37,16 @@ async fn start() -> Server {
             .await
             .unwrap()
     });
-    Server { base, _dir: dir }
+    Server {
+        base,
+        store,
+        _dir: dir,
+    }
 }
 
 fn client() -> reqwest::Client {
+    // reqwest comes without a TLS provider in this workspace; it needs one to build a client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
 
@@ -190,4 +203,210 @@ async fn put_get_round_trip_and_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+const SECRET: &[u8; 32] = b"an admin-test secret of 32 bytes";
+
+async fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = client()
+        .request(m, format!("{}/gateway/v2/{path}", s.base))
+        .basic_auth("admin", Some("pw"));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn tokens_are_issued_for_existing_virtual_clusters_and_revoked_by_token_or_id() {
+    let s = start_with(Some(TokenKey::from_bytes(SECRET).unwrap())).await;
+    let key = TokenKey::from_bytes(SECRET).unwrap();
+    let (status, body) = call(
+        &s,
+        "PUT",
+        "virtual-cluster",
+        Some(json!({"apiVersion": "gateway/v2", "kind": "VirtualCluster", "metadata": {"name": "team-a"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = call(
+        &s,
+        "POST",
+        "token",
+        Some(json!({"username": "svc", "vCluster": "team-a", "lifeTimeSeconds": 3600})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap();
+    let claims = key
+        .verify(token, "svc", std::time::SystemTime::now(), &NoRevocations)
+        .unwrap();
+    assert_eq!(claims.vcluster.as_deref(), Some("team-a"));
+    assert_eq!(body["id"], claims.jti.as_str());
+    assert_eq!(claims.exp - claims.iat, 3600);
+    let expires = body["expiresAt"].as_str().unwrap();
+    assert!(expires.ends_with('Z') && expires.len() == 20, "{expires}");
+
+    // Refusals name the field.
+    for (req, field) in [
+        (
+            json!({"username": "svc", "vCluster": "nope", "lifeTimeSeconds": 60}),
+            "vCluster: ",
+        ),
+        (
+            json!({"username": "svc", "lifeTimeSeconds": 60}),
+            "vCluster: ",
+        ),
+        (
+            json!({"username": "", "vCluster": "team-a", "lifeTimeSeconds": 60}),
+            "username: ",
+        ),
+        (
+            json!({"vCluster": "team-a", "lifeTimeSeconds": 60}),
+            "username: ",
+        ),
+        (
+            json!({"username": "svc", "vCluster": "team-a", "lifeTimeSeconds": 0}),
+            "lifeTimeSeconds: ",
+        ),
+        (
+            json!({"username": "svc", "vCluster": "team-a", "lifeTimeSeconds": 31_536_001}),
+            "lifeTimeSeconds: ",
+        ),
+        (
+            json!({"username": "svc", "vCluster": "team-a", "lifeTimeSeconds": 1.5}),
+            "lifeTimeSeconds: ",
+        ),
+        (
+            json!({"username": "svc", "vCluster": "team-a", "lifeTimeSeconds": 60, "admin": true}),
+            "admin: ",
+        ),
+    ] {
+        let (status, body) = call(&s, "POST", "token", Some(req.clone())).await;
+        assert_eq!(status, 400, "{req}: {body}");
+        assert!(
+            body["msg"].as_str().unwrap().starts_with(field),
+            "{req}: {body}"
+        );
+    }
+    let (status, body) = call(
+        &s,
+        "POST",
+        "token",
+        Some(json!({"username": "svc", "vCluster": "passthrough", "lifeTimeSeconds": 31_536_000})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let second_id = body["id"].as_str().unwrap().to_string();
+
+    // Revoke by token, twice (idempotent), then the other by id in upper case.
+    let first_id = claims.jti.clone();
+    for _ in 0..2 {
+        let (status, body) = call(
+            &s,
+            "POST",
+            "token/revoke",
+            Some(json!({"token": token, "reason": "test"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["id"], first_id.as_str());
+        assert_eq!(body["revoked"], true);
+    }
+    assert!(s.store.snapshot().is_token_revoked(&first_id));
+    assert_eq!(
+        key.verify(
+            token,
+            "svc",
+            std::time::SystemTime::now(),
+            &*s.store.snapshot()
+        ),
+        Err(gatehouse_auth::AuthError::TokenRevoked)
+    );
+    let (status, body) = call(
+        &s,
+        "POST",
+        "token/revoke",
+        Some(json!({"id": second_id.to_uppercase()})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (200, Some(second_id.as_str()))
+    );
+
+    let (status, list) = call(&s, "GET", "token/revoked", None).await;
+    assert_eq!(status, 200);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let first = list.iter().find(|r| r["id"] == first_id.as_str()).unwrap();
+    assert_eq!(first["expiresAt"], expires, "known from the verified token");
+    assert_eq!(first["reason"], "test");
+    let second = list.iter().find(|r| r["id"] == second_id.as_str()).unwrap();
+    assert!(
+        second.get("expiresAt").is_none(),
+        "unknown when revoked by id"
+    );
+
+    for (req, prefix) in [
+        (json!({}), "(document): "),
+        (json!({"token": token, "id": first_id}), "(document): "),
+        (json!({"token": "not-a-token"}), "token: "),
+        (json!({"id": "not-a-uuid"}), "id: "),
+        (json!({"id": token}), "id: "),
+        (json!({"id": first_id, "colour": "red"}), "colour: "),
+    ] {
+        let (status, body) = call(&s, "POST", "token/revoke", Some(req.clone())).await;
+        assert_eq!(status, 400, "{req}: {body}");
+        assert!(
+            body["msg"].as_str().unwrap().starts_with(prefix),
+            "{req}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_token_key_issuing_is_refused_and_revoking_still_works() {
+    let s = start().await;
+    let (status, body) = call(
+        &s,
+        "POST",
+        "token",
+        Some(json!({"username": "svc", "vCluster": "passthrough", "lifeTimeSeconds": 60})),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["cause"], "NO_TOKEN_KEY");
+    assert!(
+        body["msg"].as_str().unwrap().contains("auth.tokenSecret"),
+        "{body}"
+    );
+    // A token of some other key can still be revoked (by its jti).
+    let other = TokenKey::from_bytes(&[5u8; 32])
+        .unwrap()
+        .issue("svc", None, std::time::Duration::from_secs(60))
+        .unwrap();
+    let (status, body) = call(
+        &s,
+        "POST",
+        "token/revoke",
+        Some(json!({"token": other.token})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (200, Some(other.id.as_str())),
+        "{body}"
+    );
+    // Tokens are for the v2 users only.
+    let r = client()
+        .post(format!("{}/gateway/v2/token/revoke", s.base))
+        .json(&json!({"id": other.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 }

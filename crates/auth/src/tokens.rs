@@ -152,16 +152,7 @@ impl TokenKey {
         now: SystemTime,
         revocations: &dyn Revocations,
     ) -> Result<TokenClaims, AuthError> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Times are checked below against `now`, not the library's clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::new();
-        let claims = match jsonwebtoken::decode::<TokenClaims>(token, &self.decoding, &validation) {
-            Ok(data) => data.claims,
-            Err(e) => return Err(map_jwt_error(e.kind())),
-        };
+        let claims = self.signed_claims(token)?;
         let now = unix_secs(now);
         if now >= claims.exp {
             return Err(AuthError::TokenExpired);
@@ -177,6 +168,24 @@ impl TokenKey {
             return Err(AuthError::TokenRevoked);
         }
         Ok(claims)
+    }
+}
+
+impl TokenKey {
+    /// The claims of a token whose signature this key verifies, **without** checking its
+    /// times, username or revocation: for bookkeeping about a token (when a revoked token
+    /// expires), never for authentication; use [`TokenKey::verify`] for that.
+    pub fn signed_claims(&self, token: &str) -> Result<TokenClaims, AuthError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Times are checked by `verify` against its `now`, not the library's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims = HashSet::new();
+        match jsonwebtoken::decode::<TokenClaims>(token, &self.decoding, &validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) => Err(map_jwt_error(e.kind())),
+        }
     }
 }
 
@@ -514,6 +523,22 @@ mod tests {
             key().verify(&hs512, "svc", t0(), &NoRevocations),
             Err(AuthError::AlgorithmNotAllowed)
         );
+    }
+
+    #[test]
+    fn signed_claims_skip_times_but_not_the_signature() {
+        let issued = key().issue_at("svc", Some("v"), hour(), t0()).unwrap();
+        let claims = key().signed_claims(&issued.token).unwrap();
+        assert_eq!(
+            (claims.jti.as_str(), claims.exp),
+            (issued.id.as_str(), unix_secs(t0()) + 3600)
+        );
+        let other = TokenKey::from_bytes(&[3u8; 32]).unwrap();
+        assert_eq!(
+            other.signed_claims(&issued.token),
+            Err(AuthError::BadSignature)
+        );
+        assert_eq!(key().signed_claims("a.b.c"), Err(AuthError::MalformedToken));
     }
 
     #[test]

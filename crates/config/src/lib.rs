@@ -6,6 +6,7 @@
 //! existing domain and listener, ports do not collide, ranges are sane, TLS files load). Every
 //! error names the file, the field path and the reason, and the gateway refuses to start.
 
+mod auth;
 mod raw;
 mod security;
 mod validate;
@@ -19,6 +20,8 @@ use std::sync::Arc;
 
 use gatehouse_auth::listener::RouteSecurity;
 use gatehouse_routing::Topology;
+
+pub use auth::{AuthSettings, TokenKeySource, TOKEN_KEY_HELP};
 
 /// The embedded default, used when `serve` gets no `--config`.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.yaml");
@@ -92,6 +95,8 @@ pub struct GatewayConfig {
     pub gateway: GatewaySettings,
     pub admin: Option<AdminSettings>,
     pub store: StoreSettings,
+    /// The `auth` block (token key, mandatory virtual cluster, session lifetime).
+    pub auth: AuthSettings,
     pub topology: Topology,
     /// How each route's clients authenticate, by route name.
     pub security: BTreeMap<String, Arc<RouteSecurity>>,

@@ -11,6 +11,7 @@ pub struct RawConfig {
     pub gateway: RawGateway,
     pub admin: Option<RawAdmin>,
     pub store: Option<RawStore>,
+    pub auth: Option<crate::auth::RawAuth>,
     #[serde(default)]
     pub streaming_domains: Vec<RawDomain>,
     #[serde(default)]

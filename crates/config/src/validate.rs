@@ -69,6 +69,12 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
         None => None,
     };
     let store = build_store(&ctx, raw.store.as_ref())?;
+    let auth = crate::auth::build(
+        raw.auth.as_ref(),
+        file,
+        &|name| std::env::var(name).ok(),
+        &|path, value| from_env(&ctx, path, value),
+    )?;
 
     if raw.streaming_domains.is_empty() {
         return Err(ctx.err(
@@ -127,6 +133,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
         gateway,
         admin,
         store,
+        auth,
         topology: Topology { domains, routes },
         security,
     })

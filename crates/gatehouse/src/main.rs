@@ -64,6 +64,11 @@ enum Command {
         #[command(flatten)]
         conn: cli::Connection,
     },
+    /// Issue or revoke gateway tokens (the SASL/PLAIN passwords of local service accounts).
+    Token {
+        #[command(subcommand)]
+        command: cli::token::TokenCommand,
+    },
     /// Delete one resource.
     Delete {
         kind: String,
@@ -112,6 +117,7 @@ fn main() -> std::process::ExitCode {
             vcluster,
             conn,
         } => cli::delete(conn, &kind, &name, vcluster.as_deref()),
+        Command::Token { command } => cli::token::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -170,6 +176,13 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("store: {e}"))?;
         let _refresher = store.spawn_refresher();
+        match config.auth.token_key_source {
+            Some(source) => tracing::info!(?source, "gateway token key configured"),
+            None => tracing::info!(
+                "no gateway token key: tokens cannot be issued ({})",
+                gatehouse_config::TOKEN_KEY_HELP
+            ),
+        }
         // Tenant resources for the data plane: every change (through this process's admin API,
         // or through another gateway sharing the database) arrives here as a new immutable
         // snapshot. Clone this receiver into whatever needs virtual clusters and service
@@ -202,6 +215,7 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
                         password: u.password.clone(),
                     })
                     .collect(),
+                token_key: config.auth.token_key.clone(),
             };
             gatehouse_admin::serve(admin.listen, ready.clone(), Some(api)).await?;
         }
@@ -244,6 +258,7 @@ fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
 /// Principal mappings (EXTERNAL service accounts) and revoked tokens, for authentication.
 fn identity(snapshot: &gatehouse_store::Snapshot) -> gatehouse_proxy::Identity {
     let mut identity = gatehouse_proxy::Identity::default();
+    identity.revoked_tokens = snapshot.revoked_tokens.keys().cloned().collect();
     for account in snapshot.service_accounts.values() {
         for name in &account.external_names {
             identity
@@ -260,28 +275,22 @@ fn identity(snapshot: &gatehouse_store::Snapshot) -> gatehouse_proxy::Identity {
 fn auth_settings(config: &GatewayConfig) -> anyhow::Result<gatehouse_proxy::AuthSettings> {
     use gatehouse_auth::listener::Sasl;
     use gatehouse_auth::sasl::Mechanism;
-    let token_key = match std::env::var("GATEHOUSE_TOKEN_SECRET") {
-        Ok(v) => Some(Arc::new(
-            gatehouse_auth::tokens::TokenKey::from_base64(&v)
-                .map_err(|e| anyhow::anyhow!("GATEHOUSE_TOKEN_SECRET: {e}"))?,
-        )),
-        Err(_) => None,
-    };
+    let token_key = config.auth.token_key.clone();
     for (route, security) in &config.security {
         if let Some(Sasl::Local(local)) = &security.sasl {
             if local.mechanisms.contains(&Mechanism::Plain) && token_key.is_none() {
                 anyhow::bail!(
                     "route '{route}' authenticates SASL/PLAIN with gateway tokens, but no token key \
-                     is configured (auth.tokenSecret, or GATEHOUSE_TOKEN_SECRET as base64 of at \
-                     least 32 bytes)"
+                     is configured ({})",
+                    gatehouse_config::TOKEN_KEY_HELP
                 );
             }
         }
     }
     Ok(gatehouse_proxy::AuthSettings {
         token_key,
-        mandatory_virtual_cluster: false,
-        max_session_lifetime: None,
+        mandatory_virtual_cluster: config.auth.mandatory_virtual_cluster,
+        max_session_lifetime: config.auth.max_session_lifetime,
     })
 }
 

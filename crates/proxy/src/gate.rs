@@ -347,7 +347,7 @@ impl Gate {
         if let Err(why) = self.bind(gateway, binding, route_vc, &principal) {
             return self.fail(version, correlation_id, SASL_AUTHENTICATION_FAILED, why);
         }
-        let lifetime = self.start_session(&principal, None);
+        let lifetime = self.start_session(gateway, &principal, None);
         tracing::info!(
             peer = %self.peer, principal = %principal.name, mechanism = mechanism.name(),
             reauthentication = self.reauthenticating, "client authenticated"
@@ -378,13 +378,24 @@ impl Gate {
     }
 
     /// Sets the KIP-368 deadline; returns the session lifetime to tell the client (0: none).
-    fn start_session(&mut self, principal: &Principal, upstream_ms: Option<i64>) -> i64 {
+    fn start_session(
+        &mut self,
+        gateway: &Gateway,
+        principal: &Principal,
+        upstream_ms: Option<i64>,
+    ) -> i64 {
         let now = SystemTime::now();
         let mut ms = principal.session_lifetime_ms(now);
         if let Some(u) = upstream_ms.filter(|u| *u > 0) {
             ms = if ms == 0 { u } else { ms.min(u) };
         }
-        if let Some(max) = self.security.max_session_lifetime {
+        for max in [
+            self.security.max_session_lifetime,
+            gateway.auth.max_session_lifetime,
+        ]
+        .into_iter()
+        .flatten()
+        {
             let max = i64::try_from(max.as_millis()).unwrap_or(i64::MAX);
             ms = if ms == 0 { max } else { ms.min(max) };
         }
@@ -430,7 +441,7 @@ impl Gate {
         if let Err(why) = self.bind(gateway, binding, route_vc, &principal) {
             return Some(Verdict::Close(why));
         }
-        self.start_session(&principal, Some(lifetime_ms));
+        self.start_session(gateway, &principal, Some(lifetime_ms));
         tracing::info!(peer = %self.peer, principal = %principal.name, mechanism = mechanism.name(),
             "client authenticated by the upstream");
         self.principal = Some(principal);

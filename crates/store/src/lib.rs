@@ -13,12 +13,13 @@
 
 mod migrate;
 pub mod resource;
+pub mod revocation;
 mod snapshot;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
@@ -29,6 +30,7 @@ pub use resource::{
     Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType, VirtualCluster,
     VirtualClusterType, API_VERSION, PASSTHROUGH,
 };
+pub use revocation::{Revoked, RevokedToken};
 pub use snapshot::{AccountKey, Snapshot, UpsertResult};
 
 /// How often the refresher asks the database whether another process wrote.
@@ -129,6 +131,9 @@ pub struct Upserted {
 enum Change {
     Put(Resource),
     Delete(ResourceKey),
+    Revoke(RevokedToken),
+    /// Deletes revocations whose token expired before this Unix second.
+    PruneRevocations(i64),
 }
 
 /// The resource store. Cheap to clone; every clone shares the pool and the snapshot.
@@ -193,6 +198,7 @@ impl Store {
             revision = first.revision,
             virtual_clusters = first.virtual_clusters.len() - 1,
             service_accounts = first.service_accounts.len(),
+            revoked_tokens = first.revoked_tokens.len(),
             "store opened"
         );
         let (snapshot, _) = watch::channel(Arc::new(first));
@@ -324,6 +330,68 @@ impl Store {
         .await
     }
 
+    /// Revokes the gateway token with id `token_id` (its `jti`) for every gateway on this
+    /// store: this process at once, the others at their next poll. Idempotent: revoking a
+    /// revoked token changes nothing and answers the first revocation. `expires_at` is the
+    /// token's own expiry if known; revocations of tokens expired for longer than
+    /// [`revocation::PRUNE_GRACE`] are pruned in the same transaction.
+    pub async fn revoke_token(
+        &self,
+        token_id: &str,
+        expires_at: Option<SystemTime>,
+        reason: Option<&str>,
+    ) -> Result<Revoked, StoreError> {
+        revocation::validate(token_id, reason)?;
+        let now = SystemTime::now();
+        let revocation = RevokedToken {
+            id: token_id.to_string(),
+            // Whole seconds, as stored, so the answer equals what a reload reads.
+            revoked_at: revocation::from_unix_secs(revocation::unix_secs(now)),
+            expires_at: expires_at.map(|t| revocation::from_unix_secs(revocation::unix_secs(t))),
+            reason: reason.map(str::to_string),
+        };
+        let prune_before = revocation::unix_secs(
+            now.checked_sub(revocation::PRUNE_GRACE)
+                .unwrap_or(std::time::UNIX_EPOCH),
+        );
+        self.write(false, move |state, _| {
+            let mut changes = Vec::new();
+            let expired: Vec<String> = state
+                .revoked_tokens
+                .values()
+                .filter(|r| {
+                    r.expires_at
+                        .is_some_and(|e| revocation::unix_secs(e) < prune_before)
+                })
+                .map(|r| r.id.clone())
+                .collect();
+            if !expired.is_empty() {
+                for id in &expired {
+                    state.revoked_tokens.remove(id);
+                }
+                changes.push(Change::PruneRevocations(prune_before));
+            }
+            let out = match state.revoked_tokens.get(&revocation.id) {
+                Some(existing) => Revoked {
+                    revocation: existing.clone(),
+                    newly_revoked: false,
+                },
+                None => {
+                    state
+                        .revoked_tokens
+                        .insert(revocation.id.clone(), revocation.clone());
+                    changes.push(Change::Revoke(revocation.clone()));
+                    Revoked {
+                        revocation,
+                        newly_revoked: true,
+                    }
+                }
+            };
+            Ok((out, changes))
+        })
+        .await
+    }
+
     /// One write transaction: lock and bump the revision, load the committed state, let `f`
     /// validate and change it, write the rows it changed, commit, publish the new snapshot.
     /// Nothing is saved (and the revision does not move) on error, on dry run, or when `f`
@@ -373,6 +441,27 @@ impl Store {
                     .bind(key.kind.name())
                     .bind(key.vcluster)
                     .bind(key.name)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::Revoke(r) => {
+                    sqlx::query(
+                        "INSERT INTO gatehouse_revoked_tokens (id, revoked_at, expires_at, reason) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(r.id)
+                    .bind(revocation::unix_secs(r.revoked_at))
+                    .bind(r.expires_at.map(revocation::unix_secs))
+                    .bind(r.reason)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::PruneRevocations(before) => {
+                    sqlx::query(
+                        "DELETE FROM gatehouse_revoked_tokens \
+                         WHERE expires_at IS NOT NULL AND expires_at < $1",
+                    )
+                    .bind(before)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -438,6 +527,25 @@ async fn load_rows(
             reason: e.to_string(),
         })?;
         s.insert_loaded(r);
+    }
+    let rows =
+        sqlx::query("SELECT id, revoked_at, expires_at, reason FROM gatehouse_revoked_tokens")
+            .fetch_all(&mut **tx)
+            .await?;
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let revoked_at: i64 = row.try_get(1)?;
+        let expires_at: Option<i64> = row.try_get(2)?;
+        let reason: Option<String> = row.try_get(3)?;
+        s.revoked_tokens.insert(
+            id.clone(),
+            RevokedToken {
+                id,
+                revoked_at: revocation::from_unix_secs(revoked_at),
+                expires_at: expires_at.map(revocation::from_unix_secs),
+                reason,
+            },
+        );
     }
     Ok(s)
 }

@@ -17,17 +17,31 @@ use crate::{Backend, StoreError};
 
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE: Embedded = &[(
-    1,
-    "resources",
-    include_str!("../../../migrations/sqlite/0001_resources.sql"),
-)];
+const SQLITE: Embedded = &[
+    (
+        1,
+        "resources",
+        include_str!("../../../migrations/sqlite/0001_resources.sql"),
+    ),
+    (
+        2,
+        "revoked_tokens",
+        include_str!("../../../migrations/sqlite/0002_revoked_tokens.sql"),
+    ),
+];
 
-const POSTGRES: Embedded = &[(
-    1,
-    "resources",
-    include_str!("../../../migrations/postgres/0001_resources.sql"),
-)];
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "resources",
+        include_str!("../../../migrations/postgres/0001_resources.sql"),
+    ),
+    (
+        2,
+        "revoked_tokens",
+        include_str!("../../../migrations/postgres/0002_revoked_tokens.sql"),
+    ),
+];
 
 fn embedded(backend: Backend) -> Embedded {
     match backend {

@@ -9,6 +9,7 @@ use crate::resource::{
     passthrough_is_built_in, Kind, Resource, ResourceKey, ServiceAccount, VirtualCluster,
     PASSTHROUGH,
 };
+use crate::revocation::RevokedToken;
 use crate::StoreError;
 
 /// Identifies a service account: its virtual cluster and its name.
@@ -36,6 +37,9 @@ pub struct Snapshot {
     /// Always holds [`PASSTHROUGH`].
     pub virtual_clusters: BTreeMap<String, VirtualCluster>,
     pub service_accounts: BTreeMap<AccountKey, ServiceAccount>,
+    /// Revoked gateway tokens by id (`jti`). Verification asks [`Snapshot::is_token_revoked`]
+    /// (or uses the snapshot as a `gatehouse_auth::tokens::Revocations`).
+    pub revoked_tokens: BTreeMap<String, RevokedToken>,
     /// External name → the one account it maps to.
     external_names: BTreeMap<String, AccountKey>,
 }
@@ -53,8 +57,14 @@ impl Snapshot {
             revision,
             virtual_clusters: BTreeMap::from([(PASSTHROUGH.into(), VirtualCluster::passthrough())]),
             service_accounts: BTreeMap::new(),
+            revoked_tokens: BTreeMap::new(),
             external_names: BTreeMap::new(),
         }
+    }
+
+    /// Whether the gateway token with this id (`jti`) was revoked.
+    pub fn is_token_revoked(&self, token_id: &str) -> bool {
+        self.revoked_tokens.contains_key(token_id)
     }
 
     /// A snapshot holding `resources`, checked as the store checks writes (prefix overlaps,
@@ -248,6 +258,14 @@ impl Snapshot {
             }
         }
         Ok(existing)
+    }
+}
+
+/// A snapshot answers token verification's revocation question, so the data plane can pass the
+/// snapshot it already holds: `key.verify(token, user, now, &*snapshot)`.
+impl gatehouse_auth::tokens::Revocations for Snapshot {
+    fn is_revoked(&self, token_id: &str) -> bool {
+        self.is_token_revoked(token_id)
     }
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::Db;
 use gatehouse_store::{Resource, ResourceKey, Store, StoreError, UpsertResult, PASSTHROUGH};
@@ -33,6 +33,7 @@ both_backends!(
     concurrent_puts_and_deletes_leave_a_consistent_store,
     a_write_through_one_process_reaches_another_within_a_second,
     a_schema_newer_than_the_binary_is_refused,
+    revocations_reach_every_process_and_expired_ones_are_pruned,
 );
 
 fn vc(name: &str, prefix: Option<&str>) -> Resource {
@@ -376,4 +377,104 @@ async fn an_unsupported_url_names_store_url() {
         Err(e) => e,
     };
     assert!(e.to_string().starts_with("store.url: "), "{e}");
+}
+
+async fn revocations_reach_every_process_and_expired_ones_are_pruned(db: Db) {
+    use gatehouse_auth::tokens::{Revocations, TokenKey};
+    let a = open(&db).await;
+    let b = open(&db).await;
+    let _refresher = b.spawn_refresher();
+    let mut changes = b.subscribe();
+    let key = TokenKey::from_bytes(&[9u8; 32]).unwrap();
+    let issued = key
+        .issue("svc", Some("team-a"), Duration::from_secs(3600))
+        .unwrap();
+    let now = SystemTime::now();
+    assert!(!a.snapshot().is_token_revoked(&issued.id));
+    key.verify(&issued.token, "svc", now, &*b.snapshot())
+        .expect("valid before the revocation");
+
+    let before = a.snapshot().revision;
+    let r = a
+        .revoke_token(
+            &issued.id,
+            Some(issued.expires_at),
+            Some("leaked in a ticket"),
+        )
+        .await
+        .unwrap();
+    assert!(r.newly_revoked);
+    assert_eq!(r.revocation.id, issued.id);
+    assert_eq!(r.revocation.reason.as_deref(), Some("leaked in a ticket"));
+    assert!(
+        a.snapshot().revision > before,
+        "a revocation moves the revision"
+    );
+    assert!(a.snapshot().is_revoked(&issued.id));
+
+    // The other process refuses the token within a second.
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(1), async {
+        while !b.snapshot().is_token_revoked(&issued.id) {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "not revoked in the other process after {:?}",
+            started.elapsed()
+        )
+    });
+    assert_eq!(
+        key.verify(&issued.token, "svc", now, &*b.snapshot()),
+        Err(gatehouse_auth::AuthError::TokenRevoked)
+    );
+    assert_eq!(b.snapshot().revoked_tokens[&issued.id], r.revocation);
+
+    // Idempotent: the first revocation stands and nothing is written.
+    let revision = a.snapshot().revision;
+    let again = a.revoke_token(&issued.id, None, None).await.unwrap();
+    assert!(!again.newly_revoked);
+    assert_eq!(again.revocation, r.revocation);
+    assert_eq!(a.snapshot().revision, revision);
+
+    // Persisted across a restart.
+    drop(a);
+    let a = open(&db).await;
+    assert_eq!(a.snapshot().revoked_tokens[&issued.id], r.revocation);
+
+    // A revocation whose token expired long ago is pruned by the next revocation; one without
+    // a known expiry stays.
+    let long_ago = SystemTime::now() - Duration::from_secs(86_400);
+    a.revoke_token("old-token", Some(long_ago), None)
+        .await
+        .unwrap();
+    assert!(
+        a.snapshot().is_token_revoked("old-token"),
+        "pruned only by a later write"
+    );
+    a.revoke_token("no-expiry", None, None).await.unwrap();
+    a.revoke_token("another", None, None).await.unwrap();
+    let s = a.snapshot();
+    assert!(!s.is_token_revoked("old-token"));
+    assert!(s.is_token_revoked("no-expiry") && s.is_token_revoked(&issued.id));
+    drop(a);
+    let a = open(&db).await;
+    let mut expected = vec!["another".to_string(), "no-expiry".into(), issued.id.clone()];
+    expected.sort();
+    let stored: Vec<String> = a.snapshot().revoked_tokens.keys().cloned().collect();
+    assert_eq!(stored, expected);
+
+    // Bad ids and reasons are refused before anything is written.
+    for (id, reason, field) in [
+        ("", None, "id"),
+        ("has space", None, "id"),
+        ("ok", Some("a\nb"), "reason"),
+    ] {
+        match a.revoke_token(id, None, reason).await {
+            Err(StoreError::Invalid { field: f, .. }) => assert_eq!(f, field, "{id:?}"),
+            other => panic!("{id:?}: {other:?}"),
+        }
+    }
 }

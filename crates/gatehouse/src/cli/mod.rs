@@ -1,4 +1,6 @@
-//! `gatehouse apply | get | delete`: a client of the admin API's gateway/v2 resources.
+//! `gatehouse apply | get | delete | token`: a client of the admin API's gateway/v2 resources.
+
+pub mod token;
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +56,10 @@ impl Client {
         if !conn.server.starts_with("http://") && !conn.server.starts_with("https://") {
             bail!("--server: '{}' is not an http:// URL", conn.server);
         }
+        // reqwest is built without a default TLS provider (crates/auth picks ring for its own
+        // clients); without one, building any client panics. The CLI speaks plain HTTP, but
+        // give it ring too, so an https:// --server works.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Self {
             http: reqwest::Client::new(),
             conn,
