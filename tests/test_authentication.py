@@ -102,3 +102,21 @@ def test_gateway_without_a_token_key_refuses_to_start_a_plain_route(cluster):
     g.start(wait=False)
     assert g.proc.wait(timeout=15) != 0
     assert "no token key is configured" in g.log()
+
+
+def test_kafka_python_authenticates_with_a_gateway_token(cluster):
+    from kafka import KafkaConsumer, KafkaProducer
+
+    g = sasl_gateway(cluster)
+    put_virtual_cluster(g, "team-k")
+    bs = g.bootstrap("sasl")
+    auth = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN", "sasl_plain_username": "kim",
+            "sasl_plain_password": gateway_token("kim", "team-k")}
+    producer = KafkaProducer(bootstrap_servers=bs, acks="all", **auth)
+    producer.send("events", b"from kafka-python").get(timeout=30)
+    producer.close()
+    consumer = KafkaConsumer("events", bootstrap_servers=bs, group_id="app", auto_offset_reset="earliest",
+                             consumer_timeout_ms=20000, session_timeout_ms=6000, heartbeat_interval_ms=500, **auth)
+    assert [m.value for m in consumer][:1] == [b"from kafka-python"]
+    consumer.close()
+    assert "team-k.events" in topics(g.bootstrap("raw"))

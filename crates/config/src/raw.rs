@@ -75,6 +75,17 @@ pub struct RawBootstrapServer {
     pub id: String,
     pub endpoint: String,
     pub ssl: Option<RawSsl>,
+    /// The gateway's own SASL login to these brokers.
+    pub sasl: Option<RawUpstreamSasl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawUpstreamSasl {
+    pub mechanism: String,
+    pub username: String,
+    /// May be `${ENV_VAR}`.
+    pub password: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -229,6 +229,38 @@ fn build_store(ctx: &Ctx, s: Option<&RawStore>) -> Result<StoreSettings, ConfigE
     Ok(StoreSettings { url, data_dir })
 }
 
+/// The gateway's SASL login to an upstream listener.
+fn upstream_credentials(
+    ctx: &Ctx,
+    at: &str,
+    raw: &crate::raw::RawUpstreamSasl,
+) -> Result<gatehouse_auth::upstream_sasl::UpstreamCredentials, ConfigError> {
+    use gatehouse_auth::sasl::Secret;
+    use gatehouse_auth::upstream_sasl::{ScramHash, UpstreamCredentials};
+    non_empty(ctx, &format!("{at}.username"), &raw.username)?;
+    let password = Secret::new(from_env(ctx, &format!("{at}.password"), &raw.password)?);
+    let scram = |hash| UpstreamCredentials::Scram {
+        hash,
+        username: raw.username.clone(),
+        password: password.clone(),
+        token_auth: false,
+    };
+    Ok(match raw.mechanism.as_str() {
+        "PLAIN" => UpstreamCredentials::Plain {
+            username: raw.username.clone(),
+            password: password.clone(),
+        },
+        "SCRAM-SHA-256" => scram(ScramHash::Sha256),
+        "SCRAM-SHA-512" => scram(ScramHash::Sha512),
+        other => {
+            return Err(ctx.err(
+                format!("{at}.mechanism"),
+                format!("'{other}' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
+            ))
+        }
+    })
+}
+
 fn non_empty(ctx: &Ctx, path: &str, value: &str) -> Result<(), ConfigError> {
     if value.trim().is_empty() {
         return Err(ctx.err(path, "must not be empty"));
@@ -278,7 +310,11 @@ fn build_domain(
                 )
             }
         };
-        let upstream = UpstreamCluster::new(d.name.clone(), b.id.clone(), endpoint, tls, timeout);
+        let mut upstream =
+            UpstreamCluster::new(d.name.clone(), b.id.clone(), endpoint, tls, timeout);
+        if let Some(sasl) = &b.sasl {
+            upstream = upstream.with_sasl(upstream_credentials(ctx, &format!("{bat}.sasl"), sasl)?);
+        }
         let server = BootstrapServer {
             id: b.id.clone(),
             upstream: Arc::new(upstream),

@@ -257,8 +257,10 @@ fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
 
 /// Principal mappings (EXTERNAL service accounts) and revoked tokens, for authentication.
 fn identity(snapshot: &gatehouse_store::Snapshot) -> gatehouse_proxy::Identity {
-    let mut identity = gatehouse_proxy::Identity::default();
-    identity.revoked_tokens = snapshot.revoked_tokens.keys().cloned().collect();
+    let mut identity = gatehouse_proxy::Identity {
+        revoked_tokens: snapshot.revoked_tokens.keys().cloned().collect(),
+        ..Default::default()
+    };
     for account in snapshot.service_accounts.values() {
         for name in &account.external_names {
             identity

@@ -17,11 +17,11 @@ use gatehouse_protocol::frame::{FrameSplitter, Split};
 use gatehouse_protocol::header::{produce_acks, RequestHeaderPeek};
 use gatehouse_protocol::versions::{admit, Admission};
 use gatehouse_routing::metrics::metrics;
-use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
+use gatehouse_routing::upstream::{Login, UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Target;
 use gatehouse_tenancy::ResponsePlan;
 
-use crate::gate::{Gate, Verdict};
+use crate::gate::{Gate, Request, Verdict};
 use crate::identity::resolve_virtual_cluster;
 use crate::io::{reserve_for_read, write_batch};
 use crate::responses::{Pending, ResponsePump, TenantResponse};
@@ -223,6 +223,11 @@ async fn request_pump<R: AsyncRead + Unpin>(
     mut binding: Binding,
     mut gate: Gate,
 ) -> End {
+    let login = if gate.delegated() {
+        Login::Client
+    } else {
+        Login::Gateway
+    };
     let Pipe {
         gateway,
         route_vc,
@@ -298,17 +303,13 @@ async fn request_pump<R: AsyncRead + Unpin>(
                 continue;
             }
             // The authentication gate: only ApiVersions and SASL pass before authentication.
-            let verdict = gate
-                .check(
-                    gateway,
-                    &mut binding,
-                    route_vc,
-                    key,
-                    peek.api_version,
-                    peek.correlation_id,
-                    &frame,
-                )
-                .await;
+            let request = Request {
+                key,
+                version: peek.api_version,
+                correlation_id: peek.correlation_id,
+                frame: &frame,
+            };
+            let verdict = gate.check(gateway, &mut binding, route_vc, request).await;
             let watch = match verdict {
                 Verdict::Pass => None,
                 Verdict::ForwardWatched(w) => Some(w),
@@ -363,7 +364,7 @@ async fn request_pump<R: AsyncRead + Unpin>(
                 }
             };
             if upstream_wr.is_none() {
-                match upstream.connect(target).await {
+                match upstream.connect(target, login).await {
                     Ok(stream) => {
                         let (rd, wr) = tokio::io::split(stream);
                         upstream_wr = Some(wr);

@@ -92,6 +92,15 @@ enum State {
     Authenticated,
 }
 
+/// A request as the gate sees it: its header fields and the whole frame (length prefix
+/// included), decoded only if it is part of the SASL exchange.
+pub(crate) struct Request<'a> {
+    pub key: ApiKey,
+    pub version: i16,
+    pub correlation_id: i32,
+    pub frame: &'a Bytes,
+}
+
 pub(crate) struct Gate {
     security: Arc<RouteSecurity>,
     state: State,
@@ -147,6 +156,11 @@ impl Gate {
         !matches!(self.state, State::Open | State::Authenticated)
     }
 
+    /// Whether the client's own SASL exchange is relayed to the upstream (delegated SASL).
+    pub fn delegated(&self) -> bool {
+        matches!(self.security.sasl, Some(Sasl::Delegated))
+    }
+
     /// Whether the route has no SASL: the connection is what its transport made it.
     pub fn is_open(&self) -> bool {
         matches!(self.state, State::Open)
@@ -157,17 +171,20 @@ impl Gate {
         self.principal.as_ref()
     }
 
-    /// Judges one request. `frame` is the whole frame (length prefix included).
+    /// Judges one request.
     pub async fn check(
         &mut self,
         gateway: &Gateway,
         binding: &mut Binding,
         route_vc: Option<&str>,
-        key: ApiKey,
-        version: i16,
-        correlation_id: i32,
-        frame: &Bytes,
+        request: Request<'_>,
     ) -> Verdict {
+        let Request {
+            key,
+            version,
+            correlation_id,
+            frame,
+        } = request;
         // A relayed exchange's outcome is known once the client sends anything after it.
         if let State::Relaying { .. } = self.state {
             if let Some(v) = self.relay_outcome(gateway, binding, route_vc) {

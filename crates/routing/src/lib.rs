@@ -15,6 +15,7 @@ pub mod rewrite;
 pub mod tls;
 pub mod topology;
 pub mod upstream;
+mod upstream_auth;
 
 pub use broker_map::{BrokerMap, NodeIdRange, Target};
 pub use topology::{BootstrapServer, HostPort, Route, StreamingDomain, Topology};

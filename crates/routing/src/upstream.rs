@@ -28,6 +28,7 @@ use tokio_rustls::TlsConnector;
 
 use gatehouse_protocol::codec::{decode_response, encode_request};
 
+use gatehouse_auth::upstream_sasl::UpstreamCredentials;
 use gatehouse_protocol::versions::intersect;
 
 use crate::broker_map::Target;
@@ -49,6 +50,17 @@ pub struct UpstreamCluster {
     /// The upstream's API versions, narrowed to what the gateway forwards; asked once, for
     /// answering clients that may not reach the upstream yet (before authentication).
     api_versions: tokio::sync::Mutex<Option<Vec<ApiVersion>>>,
+    /// The gateway's own SASL login on this listener (`bootstrapServers[].sasl`).
+    sasl: Option<UpstreamCredentials>,
+}
+
+/// Whose identity an upstream connection carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// The gateway's own (its SASL credentials for the domain, if any).
+    Gateway,
+    /// The client's: the client's SASL exchange is relayed on it (delegated SASL).
+    Client,
 }
 
 impl UpstreamCluster {
@@ -67,7 +79,14 @@ impl UpstreamCluster {
             connect_timeout,
             directory: DashMap::new(),
             api_versions: tokio::sync::Mutex::new(None),
+            sasl: None,
         }
+    }
+
+    /// Logs the gateway in with these credentials on every connection of its own.
+    pub fn with_sasl(mut self, credentials: UpstreamCredentials) -> Self {
+        self.sasl = Some(credentials);
+        self
     }
 
     /// What the gateway and the upstream both support, asked of the bootstrap server on the
@@ -112,13 +131,33 @@ impl UpstreamCluster {
         }
     }
 
-    /// Opens a connection to the broker a client connection is for.
-    pub async fn connect(&self, target: Target) -> io::Result<UpstreamStream> {
+    /// Opens a connection to the broker a client connection is for, logged in as `login` says.
+    pub async fn connect(&self, target: Target, login: Login) -> io::Result<UpstreamStream> {
         let addr = match target {
             Target::Bootstrap => self.bootstrap.clone(),
             Target::Node(id) => self.resolve(id).await?,
         };
-        self.connect_to(&addr).await
+        let mut conn = self.connect_to(&addr).await?;
+        if login == Login::Gateway {
+            self.log_in(&mut conn).await?;
+        }
+        Ok(conn)
+    }
+
+    async fn log_in(&self, conn: &mut UpstreamStream) -> io::Result<()> {
+        if let Some(credentials) = &self.sasl {
+            let result = self
+                .within(
+                    crate::upstream_auth::login(conn, credentials, &self.domain),
+                    || "SASL login to the upstream timed out".to_string(),
+                )
+                .await;
+            if let Err(e) = result {
+                metrics().upstream_connect_failure(&self.domain);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     async fn resolve(&self, node_id: i32) -> io::Result<HostPort> {
@@ -175,6 +214,7 @@ impl UpstreamCluster {
     /// Asks the bootstrap server for the cluster's brokers and fills the directory.
     pub async fn discover(&self) -> io::Result<()> {
         let mut conn = self.connect_to(&self.bootstrap).await?;
+        self.log_in(&mut conn).await?;
         let versions: ApiVersionsResponse = exchange(
             &mut conn,
             ApiKey::ApiVersions,
@@ -207,7 +247,7 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 }
 
 /// One request/response round trip on a connection of the gateway's own.
-async fn exchange<Req, Resp>(
+pub(crate) async fn exchange<Req, Resp>(
     conn: &mut UpstreamStream,
     key: ApiKey,
     version: i16,

@@ -340,7 +340,10 @@ fn learned_addresses_feed_the_node_directory() {
         .build()
         .unwrap();
     let err = rt
-        .block_on(up.connect(gatehouse_routing::Target::Node(1)))
+        .block_on(up.connect(
+            gatehouse_routing::Target::Node(1),
+            gatehouse_routing::upstream::Login::Gateway,
+        ))
         .err()
         .unwrap();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
