@@ -120,3 +120,31 @@ def test_kafka_python_authenticates_with_a_gateway_token(cluster):
     assert [m.value for m in consumer][:1] == [b"from kafka-python"]
     consumer.close()
     assert "team-k.events" in topics(g.bootstrap("raw"))
+
+
+def test_repeated_failures_from_one_address_are_logged_counted_and_slowed(cluster):
+    import struct
+
+    import rawkafka
+
+    g = sasl_gateway(cluster)
+    port = g.route_port("sasl")
+
+    def attempt() -> float:
+        s = rawkafka.connect(port)
+        s.sendall(rawkafka.request(17, 1, 1, struct.pack(">h", 5) + b"PLAIN"))
+        rawkafka.read_frame(s)
+        auth = b"\0mallory\0guess"
+        start = time.monotonic()
+        s.sendall(rawkafka.request(36, 1, 2, struct.pack(">i", len(auth)) + auth))
+        f = rawkafka.read_frame(s)
+        assert struct.unpack(">h", f[4:6])[0] == 58
+        s.close()
+        return time.monotonic() - start
+
+    quick = [attempt() for _ in range(5)]
+    slowed = attempt()
+    assert max(quick) < 0.5 and slowed >= 0.9, (quick, slowed)
+    assert "repeated authentication failures" in g.log()
+    assert 'gatehouse_client_protocol_errors_total{reason="authentication_failed"} 6' in g.metrics()
+    assert "guess" not in g.log()

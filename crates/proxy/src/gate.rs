@@ -113,6 +113,10 @@ pub(crate) struct Gate {
     peer: std::net::IpAddr,
 }
 
+/// Failures from one address within a minute before answers slow down.
+const REPEATED_FAILURES: u32 = 5;
+const FAILURE_DELAY: Duration = Duration::from_secs(1);
+
 fn respond<T: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &T) -> Bytes {
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     encode_response(&header, body, key, version).expect("SASL responses always encode")
@@ -346,23 +350,42 @@ impl Gate {
         let principal = match verified {
             Ok(p) => p,
             Err(e) => {
-                return self.fail(version, correlation_id, e.kafka_error_code(), e.to_string())
+                return self
+                    .fail(
+                        gateway,
+                        version,
+                        correlation_id,
+                        e.kafka_error_code(),
+                        e.to_string(),
+                    )
+                    .await
             }
         };
         if self.reauthenticating {
             if let Some(old) = &self.principal {
                 if old.name != principal.name {
-                    return self.fail(
-                        version,
-                        correlation_id,
-                        SASL_AUTHENTICATION_FAILED,
-                        "re-authentication must present the same principal".into(),
-                    );
+                    return self
+                        .fail(
+                            gateway,
+                            version,
+                            correlation_id,
+                            SASL_AUTHENTICATION_FAILED,
+                            "re-authentication must present the same principal".into(),
+                        )
+                        .await;
                 }
             }
         }
         if let Err(why) = self.bind(gateway, binding, route_vc, &principal) {
-            return self.fail(version, correlation_id, SASL_AUTHENTICATION_FAILED, why);
+            return self
+                .fail(
+                    gateway,
+                    version,
+                    correlation_id,
+                    SASL_AUTHENTICATION_FAILED,
+                    why,
+                )
+                .await;
         }
         let lifetime = self.start_session(gateway, &principal, None);
         tracing::info!(
@@ -420,8 +443,23 @@ impl Gate {
         ms
     }
 
-    fn fail(&mut self, version: i16, correlation_id: i32, code: i16, message: String) -> Verdict {
+    /// Answers a failed authentication. Repeated failures from one address are logged as such
+    /// and answered more slowly, which costs a guessing client time and an honest one nothing.
+    async fn fail(
+        &mut self,
+        gateway: &Gateway,
+        version: i16,
+        correlation_id: i32,
+        code: i16,
+        message: String,
+    ) -> Verdict {
         metrics().client_protocol_error("authentication_failed");
+        let recent = gateway.failed_authentication(self.peer);
+        if recent > REPEATED_FAILURES {
+            tracing::warn!(peer = %self.peer, failures_last_minute = recent,
+                "repeated authentication failures from this address; answering slowly");
+            tokio::time::sleep(FAILURE_DELAY).await;
+        }
         let answer = authenticate_error(version, correlation_id, code, message.clone());
         Verdict::AnswerThenClose(answer, format!("authentication failed: {message}"))
     }

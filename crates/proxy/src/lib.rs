@@ -48,6 +48,8 @@ pub struct Gateway {
     security: BTreeMap<String, Arc<RouteSecurity>>,
     auth: AuthSettings,
     identity: ArcSwap<Identity>,
+    /// Failed authentications per client address: (count, start of the minute counted).
+    auth_failures: DashMap<std::net::IpAddr, (u32, std::time::Instant)>,
 }
 
 impl Gateway {
@@ -71,7 +73,24 @@ impl Gateway {
             security,
             auth,
             identity: ArcSwap::from_pointee(Identity::default()),
+            auth_failures: DashMap::new(),
         })
+    }
+
+    /// Records a failed authentication from `peer`; returns how many it made this minute.
+    fn failed_authentication(&self, peer: std::net::IpAddr) -> u32 {
+        if self.auth_failures.len() > 100_000 {
+            self.auth_failures.clear(); // bounded: a flood of addresses must not grow it forever
+        }
+        let mut entry = self
+            .auth_failures
+            .entry(peer)
+            .or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() > Duration::from_secs(60) {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
+        entry.0
     }
 
     /// Principal mappings and token revocations now in force.
