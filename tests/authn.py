@@ -53,6 +53,8 @@ class OidcProvider:
         self.keys: dict[str, object] = {}
         self.published: list[str] = []
         self.fetches = 0
+        self.grants = 0
+        self.clients: dict[str, str] = {}
         self.add_key("k1")
         provider = self
 
@@ -68,6 +70,27 @@ class OidcProvider:
                     self.end_headers()
                     return
                 data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):  # noqa: N802
+                # The client-credentials grant: the client id becomes the token's subject.
+                from urllib.parse import parse_qs
+
+                length = int(self.headers.get("Content-Length", 0))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                ok = (self.path == "/token" and form.get("grant_type") == "client_credentials"
+                      and provider.clients.get(form.get("client_id")) == form.get("client_secret"))
+                if not ok:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                provider.grants += 1
+                data = json.dumps({"access_token": provider.token(form["client_id"]), "token_type": "Bearer",
+                                   "expires_in": 3600}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -219,3 +219,91 @@ def test_a_revoked_token_is_refused_by_every_gateway_on_the_store(cluster, postg
     assert code == 58
     assert "token revoked" in g2.log()
     assert token not in g1.log() + g2.log()
+
+
+def test_sasl_ssl_with_a_gateway_token_and_certificates_reloaded_without_a_restart(cluster):
+    import shutil
+    import socket
+    import ssl
+
+    ca = CertificateAuthority(cluster.workdir)
+    cert, key = ca.issue("gateway")
+    live_cert, live_key = cluster.workdir / "live.pem", cluster.workdir / "live.key"
+    shutil.copy(cert, live_cert)
+    shutil.copy(key, live_key)
+    g = gateway_with(cluster, {"protocol": "SASL_SSL",
+                               "tls": {"certFile": str(live_cert), "keyFile": str(live_key)}})
+    put_virtual_cluster(g, "team-s")
+    bs = g.bootstrap("secured")
+    conf = {**plain_client("sam", gateway_token("sam", "team-s"), "SASL_SSL"), "ssl.ca.location": str(ca.cert)}
+    create(bs, "orders", conf)
+    produce(bs, "orders", [b"over sasl_ssl"], **conf)
+    assert consume(bs, "orders", "app", 1, **conf) == [b"over sasl_ssl"]
+
+    def served_certificate() -> int:  # a fingerprint of the certificate the listener serves
+        ctx = ssl.create_default_context(cafile=str(ca.cert))
+        with socket.create_connection(("127.0.0.1", g.route_port("secured")), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                return hash(s.getpeercert(True))
+
+    before = served_certificate()
+    new_cert, new_key = ca.issue("gateway-renewed")
+    time.sleep(1.1)  # a newer modification time
+    shutil.copy(new_key, live_key)
+    shutil.copy(new_cert, live_cert)
+    deadline = time.time() + 10
+    while served_certificate() == before and time.time() < deadline:
+        time.sleep(0.5)
+    assert served_certificate() != before, "the renewed certificate was not picked up"
+    assert "TLS certificate reloaded" in g.log()
+    produce(bs, "orders", [b"after renewal"], **conf)
+
+
+def test_reauthentication_with_a_revoked_token_fails_on_the_same_connection(cluster):
+    g = gateway_with(cluster, {"protocol": "SASL_PLAINTEXT", "maxSessionLifetimeMs": 60000})
+    put_virtual_cluster(g, "team-r")
+    token = gateway_token("rita", "team-r")
+    s, code, _ = sasl_plain_raw(g.route_port("secured"), "rita", token)
+    assert code == 0
+    assert g.api("POST", "token/revoke", {"token": token}).status == 200
+    time.sleep(0.5)
+    # KIP-368 re-authentication on the open connection.
+    s.sendall(rawkafka.request(17, 1, 10, struct.pack(">h", 5) + b"PLAIN"))
+    rawkafka.read_frame(s)
+    auth = b"\0rita\0" + token.encode()
+    s.sendall(rawkafka.request(36, 1, 11, struct.pack(">i", len(auth)) + auth))
+    f = rawkafka.read_frame(s)
+    assert struct.unpack(">h", f[4:6])[0] == 58
+    assert rawkafka.closed_by_peer(s)
+
+
+def test_the_gateway_logs_in_upstream_with_oauthbearer_client_credentials(cluster, oidc):
+    """The upstream (a second Gatehouse) accepts OAUTHBEARER from the provider; the gateway
+    under test gets its token by a client-credentials grant and serves a PLAINTEXT route."""
+    from harness import TANSU_NODE_ID
+
+    tansu = cluster.tansu()
+    d_up = domain("tansu", tansu.bootstrap)
+    up_route = route("oauth", cluster.route_ports(d_up), "tansu")
+    up_route["security"] = {"protocol": "SASL_PLAINTEXT", "sasl": {"mechanisms": ["OAUTHBEARER"]},
+                            "oauth": {"issuer": oidc.issuer, "audiences": ["gatehouse"]}}
+    upstream = cluster.gatehouse([d_up], [up_route], name="upstream-gw")
+    put_virtual_cluster(upstream, "team-c")
+    assert upstream.api("PUT", "service-account",
+                        external_account("gw", "team-c", ["gateway-client"])).status == 200
+    oidc.clients["gateway-client"] = "s3cret"
+
+    d = domain("secured", upstream.bootstrap("oauth"),
+               node_ranges=[{"name": "up", "start": TANSU_NODE_ID, "end": TANSU_NODE_ID}])
+    d["kafkaCluster"]["bootstrapServers"][0]["sasl"] = {
+        "mechanism": "OAUTHBEARER", "tokenEndpoint": oidc.issuer + "/token", "clientId": "gateway-client",
+        "clientSecret": "${GW_CLIENT_SECRET}"}
+    g = cluster.gatehouse([d], [route("plain", cluster.route_ports(d), "secured")],
+                          env={"GW_CLIENT_SECRET": "s3cret"})
+    from clients import create_topic
+    create_topic(g.bootstrap("plain"), "orders")
+    produce(g.bootstrap("plain"), "orders", [b"as the gateway"])
+    assert consume(g.bootstrap("plain"), "orders", "app", 1) == [b"as the gateway"]
+    assert "team-c.orders" in set(AdminClient({"bootstrap.servers": tansu.bootstrap}).list_topics(timeout=10).topics)
+    assert oidc.grants >= 1
+    assert "s3cret" not in g.log()

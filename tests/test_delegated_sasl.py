@@ -60,3 +60,26 @@ def create_topic_with(bootstrap: str, topic: str, conf: dict) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap, **conf})
     for f in admin.create_topics([NewTopic(topic, 1, 1)], operation_timeout=10).values():
         f.result(timeout=20)
+
+
+def test_delegated_sasl_over_tls(cluster):
+    from pki import CertificateAuthority
+
+    tansu = cluster.tansu()
+    d_up = domain("tansu", tansu.bootstrap)
+    upstream = cluster.gatehouse([d_up], [sasl_route(route("sasl", cluster.route_ports(d_up), "tansu"))],
+                                 name="upstream-gw", env={"GATEHOUSE_TOKEN_SECRET": TOKEN_SECRET_B64})
+    put_virtual_cluster(upstream, "team-u")
+    ca = CertificateAuthority(cluster.workdir)
+    cert, key = ca.issue("gateway")
+    d = domain("secured", upstream.bootstrap("sasl"),
+               node_ranges=[{"name": "up", "start": TANSU_NODE_ID, "end": TANSU_NODE_ID}])
+    delegated = sasl_route(route("delegated", cluster.route_ports(d), "secured"), "DELEGATED_SASL_SSL",
+                           tls={"certFile": str(cert), "keyFile": str(key)})
+    g = cluster.gatehouse([d], [delegated])
+    conf = {**plain_client("alice", gateway_token("alice", "team-u"), "SASL_SSL"), "ssl.ca.location": str(ca.cert)}
+    bs = g.bootstrap("delegated")
+    create_topic_with(bs, "orders", conf)
+    produce(bs, "orders", [b"delegated over tls"], **conf)
+    assert consume(bs, "orders", "app", 1, **conf) == [b"delegated over tls"]
+    assert "team-u.orders" in set(AdminClient({"bootstrap.servers": tansu.bootstrap}).list_topics(timeout=10).topics)

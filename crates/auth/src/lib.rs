@@ -33,6 +33,7 @@
 //! - KIP-368: [`Principal::session_lifetime_ms`] is the `session_lifetime_ms` to answer with.
 //! - Towards upstream brokers: [`upstream_sasl::UpstreamSasl`].
 
+pub mod client_credentials;
 pub mod listener;
 pub mod mtls;
 pub mod oauth;

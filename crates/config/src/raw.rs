@@ -83,9 +83,15 @@ pub struct RawBootstrapServer {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawUpstreamSasl {
     pub mechanism: String,
-    pub username: String,
+    pub username: Option<String>,
     /// May be `${ENV_VAR}`.
-    pub password: String,
+    pub password: Option<String>,
+    /// OAUTHBEARER: the client-credentials grant.
+    pub token_endpoint: Option<String>,
+    pub client_id: Option<String>,
+    /// May be `${ENV_VAR}`.
+    pub client_secret: Option<String>,
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gatehouse_protocol::frame::DEFAULT_MAX_FRAME_BYTES;
 use gatehouse_routing::tls::UpstreamTlsSettings;
-use gatehouse_routing::upstream::UpstreamCluster;
+use gatehouse_routing::upstream::{GatewayLogin, UpstreamCluster};
 use gatehouse_routing::{
     BootstrapServer, BrokerMap, HostPort, NodeIdRange, Route, StreamingDomain, Target, Topology,
 };
@@ -234,31 +234,51 @@ fn upstream_credentials(
     ctx: &Ctx,
     at: &str,
     raw: &crate::raw::RawUpstreamSasl,
-) -> Result<gatehouse_auth::upstream_sasl::UpstreamCredentials, ConfigError> {
+) -> Result<GatewayLogin, ConfigError> {
+    use gatehouse_auth::client_credentials::{ClientCredentials, TokenSource};
     use gatehouse_auth::sasl::Secret;
     use gatehouse_auth::upstream_sasl::{ScramHash, UpstreamCredentials};
-    non_empty(ctx, &format!("{at}.username"), &raw.username)?;
-    let password = Secret::new(from_env(ctx, &format!("{at}.password"), &raw.password)?);
-    let scram = |hash| UpstreamCredentials::Scram {
-        hash,
-        username: raw.username.clone(),
-        password: password.clone(),
-        token_auth: false,
+    let required = |field: &str, value: &Option<String>| -> Result<String, ConfigError> {
+        let path = format!("{at}.{field}");
+        let v = value
+            .as_deref()
+            .ok_or_else(|| ctx.err(&path, format!("required for {}", raw.mechanism)))?;
+        non_empty(ctx, &path, v)?;
+        from_env(ctx, &path, v)
     };
-    Ok(match raw.mechanism.as_str() {
-        "PLAIN" => UpstreamCredentials::Plain {
-            username: raw.username.clone(),
-            password: password.clone(),
-        },
-        "SCRAM-SHA-256" => scram(ScramHash::Sha256),
-        "SCRAM-SHA-512" => scram(ScramHash::Sha512),
-        other => {
-            return Err(ctx.err(
-                format!("{at}.mechanism"),
-                format!("'{other}' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
-            ))
+    let password_login = |hash: Option<ScramHash>| -> Result<GatewayLogin, ConfigError> {
+        let username = required("username", &raw.username)?;
+        let password = Secret::new(required("password", &raw.password)?);
+        Ok(GatewayLogin::Password(match hash {
+            None => UpstreamCredentials::Plain { username, password },
+            Some(hash) => UpstreamCredentials::Scram {
+                hash,
+                username,
+                password,
+                token_auth: false,
+            },
+        }))
+    };
+    match raw.mechanism.as_str() {
+        "PLAIN" => password_login(None),
+        "SCRAM-SHA-256" => password_login(Some(ScramHash::Sha256)),
+        "SCRAM-SHA-512" => password_login(Some(ScramHash::Sha512)),
+        "OAUTHBEARER" => {
+            let credentials = ClientCredentials {
+                token_endpoint: required("tokenEndpoint", &raw.token_endpoint)?,
+                client_id: required("clientId", &raw.client_id)?,
+                client_secret: Secret::new(required("clientSecret", &raw.client_secret)?),
+                scope: raw.scope.clone(),
+            };
+            let source = TokenSource::new(credentials)
+                .map_err(|e| ctx.err(format!("{at}.tokenEndpoint"), e.to_string()))?;
+            Ok(GatewayLogin::OAuthBearer(source))
         }
-    })
+        other => Err(ctx.err(
+            format!("{at}.mechanism"),
+            format!("'{other}' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER"),
+        )),
+    }
 }
 
 fn non_empty(ctx: &Ctx, path: &str, value: &str) -> Result<(), ConfigError> {

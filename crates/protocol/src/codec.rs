@@ -93,6 +93,30 @@ pub fn encode_compact_array<T: Encodable>(
     items.iter().try_for_each(|i| i.encode(out, version))
 }
 
+/// Edits the key list of an ApiVersions response frame. A broker that does not support the
+/// requested version answers in v0 format, so that is tried when the requested one fails.
+pub fn edit_api_versions(
+    frame: &Bytes,
+    version: i16,
+    edit: impl FnOnce(&mut Vec<kafka_protocol::messages::api_versions_response::ApiVersion>),
+) -> CodecResult<Bytes> {
+    let (header, mut body, version) =
+        match decode_response::<ApiVersionsResponse>(frame, ApiKey::ApiVersions, version) {
+            Ok((h, b)) => (h, b, version),
+            Err(_) => {
+                let (h, b) = decode_response::<ApiVersionsResponse>(frame, ApiKey::ApiVersions, 0)?;
+                (h, b, 0)
+            }
+        };
+    edit(&mut body.api_keys);
+    encode_response(
+        &ResponseHeader::default().with_correlation_id(header.correlation_id),
+        &body,
+        ApiKey::ApiVersions,
+        version,
+    )
+}
+
 /// The answer a broker gives to an ApiVersions request newer than it knows: a v0 response with
 /// UNSUPPORTED_VERSION and the versions it does support, so the client can retry.
 pub fn api_versions_too_new(correlation_id: i32) -> Bytes {

@@ -361,22 +361,17 @@ impl Gate {
                     .await
             }
         };
-        if self.reauthenticating {
-            if let Some(old) = &self.principal {
-                if old.name != principal.name {
-                    return self
-                        .fail(
-                            gateway,
-                            version,
-                            correlation_id,
-                            SASL_AUTHENTICATION_FAILED,
-                            "re-authentication must present the same principal".into(),
-                        )
-                        .await;
-                }
-            }
-        }
-        if let Err(why) = self.bind(gateway, binding, route_vc, &principal) {
+        let same_principal = !self.reauthenticating
+            || self
+                .principal
+                .as_ref()
+                .is_none_or(|old| old.name == principal.name);
+        let accepted = if same_principal {
+            self.bind(gateway, binding, route_vc, &principal)
+        } else {
+            Err("re-authentication must present the same principal".to_string())
+        };
+        if let Err(why) = accepted {
             return self
                 .fail(
                     gateway,

@@ -13,14 +13,14 @@
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::NodeEndpoint as FetchNodeEndpoint;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FindCoordinatorResponse,
-    MetadataResponse, ProduceResponse, ResponseHeader,
+    ApiKey, DescribeClusterResponse, FindCoordinatorResponse, MetadataResponse, ProduceResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
 use gatehouse_protocol::codec::{
-    decode_compact_array, decode_response, encode_compact_array, encode_response, CodecResult,
+    decode_compact_array, decode_response, edit_api_versions, encode_compact_array,
+    encode_response, CodecResult,
 };
 use gatehouse_protocol::scan::{fetch_tags_offset, produce_has_top_level_tags};
 use gatehouse_protocol::tagged::{parse_tagged_section, tagged_section_of_size};
@@ -234,21 +234,5 @@ impl<'a> AddressRewriter<'a> {
 
 /// Narrows the upstream's ApiVersions answer to what the gateway forwards.
 fn rewrite_api_versions(frame: Bytes, version: i16) -> CodecResult<Bytes> {
-    // A broker that does not support the requested version answers in v0 format.
-    let (header, mut body, version) =
-        match decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, version) {
-            Ok((h, b)) => (h, b, version),
-            Err(_) => {
-                let (h, b) =
-                    decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, 0)?;
-                (h, b, 0)
-            }
-        };
-    intersect(&mut body.api_keys);
-    encode_response::<ApiVersionsResponse>(
-        &ResponseHeader::default().with_correlation_id(header.correlation_id),
-        &body,
-        ApiKey::ApiVersions,
-        version,
-    )
+    edit_api_versions(&frame, version, intersect)
 }

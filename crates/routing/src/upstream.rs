@@ -28,6 +28,7 @@ use tokio_rustls::TlsConnector;
 
 use gatehouse_protocol::codec::{decode_response, encode_request};
 
+use gatehouse_auth::client_credentials::TokenSource;
 use gatehouse_auth::upstream_sasl::UpstreamCredentials;
 use gatehouse_protocol::versions::intersect;
 
@@ -51,7 +52,16 @@ pub struct UpstreamCluster {
     /// answering clients that may not reach the upstream yet (before authentication).
     api_versions: tokio::sync::Mutex<Option<Vec<ApiVersion>>>,
     /// The gateway's own SASL login on this listener (`bootstrapServers[].sasl`).
-    sasl: Option<UpstreamCredentials>,
+    sasl: Option<GatewayLogin>,
+}
+
+/// How the gateway logs in to an upstream listener.
+#[derive(Debug, Clone)]
+pub enum GatewayLogin {
+    /// PLAIN or SCRAM with a username and password.
+    Password(UpstreamCredentials),
+    /// OAUTHBEARER with a token from a client-credentials grant.
+    OAuthBearer(Arc<TokenSource>),
 }
 
 /// Whose identity an upstream connection carries.
@@ -84,8 +94,8 @@ impl UpstreamCluster {
     }
 
     /// Logs the gateway in with these credentials on every connection of its own.
-    pub fn with_sasl(mut self, credentials: UpstreamCredentials) -> Self {
-        self.sasl = Some(credentials);
+    pub fn with_sasl(mut self, login: GatewayLogin) -> Self {
+        self.sasl = Some(login);
         self
     }
 

@@ -31,6 +31,9 @@ pub(crate) mod pattern {
     pub const PREFIXED: i8 = 4;
 }
 
+pub(crate) const NOT_A_TENANT_RESOURCE: &str =
+    "a virtual cluster may only change its own topics and groups, not cluster-wide resources";
+
 /// An entry kept from the upstream, answered by the gateway in the response.
 #[derive(Debug, Clone)]
 pub struct Refused {
@@ -177,12 +180,12 @@ impl<'a> RequestMapper<'a> {
         &mut self,
         list: &mut Vec<T>,
         mut check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
-        describe: impl Fn(&T) -> (StrBytes, i8),
+        describe: impl Fn(&mut T) -> (StrBytes, i8),
     ) {
         let entries = std::mem::take(list);
         for (index, mut entry) in entries.into_iter().enumerate() {
             // Described before `check` maps it: the answer names what the client wrote.
-            let (name, resource_type) = describe(&entry);
+            let (name, resource_type) = describe(&mut entry);
             match check(self, &mut entry) {
                 Ok(()) => list.push(entry),
                 Err(r) => self.ctx.refused.push(Refused {
@@ -205,6 +208,33 @@ impl<'a> RequestMapper<'a> {
             _ => return false,
         }
         true
+    }
+
+    /// Keeps the config resources a tenant may change (its topics and groups), mapped; the
+    /// cluster-wide ones are refused CLUSTER_AUTHORIZATION_FAILED.
+    pub fn admit_config_resources<T>(
+        &mut self,
+        list: &mut Vec<T>,
+        parts: impl Fn(&mut T) -> (i8, &mut StrBytes),
+    ) {
+        self.admit(
+            list,
+            |m, res| {
+                let (resource_type, name) = parts(res);
+                if m.config_resource(resource_type, name) {
+                    Ok(())
+                } else {
+                    Err(Refusal {
+                        error: ResponseError::ClusterAuthorizationFailed,
+                        message: NOT_A_TENANT_RESOURCE.into(),
+                    })
+                }
+            },
+            |res| {
+                let (resource_type, name) = parts(res);
+                (name.clone(), resource_type)
+            },
+        );
     }
 
     /// Maps an ACL resource pattern. The tenant's wildcard (`*`, literal) becomes its prefix
@@ -326,6 +356,21 @@ impl<'a> ResponseMapper<'a> {
             return true;
         }
         !name.is_empty() && self.name(entity, name)
+    }
+
+    /// Un-maps config results and answers the refused ones (see
+    /// [`RequestMapper::admit_config_resources`]).
+    pub fn config_results<T>(
+        &self,
+        list: &mut Vec<T>,
+        parts: impl Fn(&mut T) -> (i8, &mut StrBytes),
+        refused: impl Fn(&Refused) -> T,
+    ) {
+        self.retain(list, |m, res| {
+            let (resource_type, name) = parts(res);
+            m.config_resource(resource_type, name)
+        });
+        self.readmit(list, refused);
     }
 
     pub fn retain<T>(&self, list: &mut Vec<T>, mut keep: impl FnMut(&Self, &mut T) -> bool) {

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseHeader};
+use kafka_protocol::messages::ApiKey;
 
-use gatehouse_protocol::codec::{decode_response, encode_response, CodecResult};
+use gatehouse_protocol::codec::{edit_api_versions, CodecResult};
 use gatehouse_protocol::frame::LENGTH_PREFIX;
 use gatehouse_protocol::produce_names::produce_names;
 
@@ -160,21 +160,5 @@ fn put_uvarint(out: &mut BytesMut, mut v: u32) {
 
 /// A tenant is told only of the keys it may send.
 fn api_versions(frame: Bytes, version: i16) -> CodecResult<Bytes> {
-    // The routing stage already answered in the version it could decode (v0 on error).
-    let (header, mut body, version) =
-        match decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, version) {
-            Ok((h, b)) => (h, b, version),
-            Err(_) => {
-                let (h, b) =
-                    decode_response::<ApiVersionsResponse>(&frame, ApiKey::ApiVersions, 0)?;
-                (h, b, 0)
-            }
-        };
-    table::retain_tenant_keys(&mut body.api_keys);
-    encode_response::<ApiVersionsResponse>(
-        &ResponseHeader::default().with_correlation_id(header.correlation_id),
-        &body,
-        ApiKey::ApiVersions,
-        version,
-    )
+    edit_api_versions(&frame, version, table::retain_tenant_keys)
 }

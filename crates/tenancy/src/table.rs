@@ -20,7 +20,7 @@ use gatehouse_protocol::codec::{
     decode_request, decode_response, encode_request, encode_response, CodecResult,
 };
 
-use crate::mapper::{pattern, Refusal, RequestMapper, ResponseMapper};
+use crate::mapper::{pattern, Refusal, RequestMapper, ResponseMapper, NOT_A_TENANT_RESOURCE};
 use crate::names::Entity;
 
 /// API keys that name nothing a tenant owns and are safe for tenants as they are.
@@ -128,9 +128,6 @@ fn refuse(error: ResponseError, message: &str) -> Refusal {
         message: message.into(),
     }
 }
-
-const NOT_A_TENANT_RESOURCE: &str =
-    "a virtual cluster may only change its own topics and groups, not cluster-wide resources";
 
 tenancy_table! {
     Produce(ProduceRequest => ProduceResponse) {
@@ -434,22 +431,19 @@ tenancy_table! {
     }
     AlterConfigs(AlterConfigsRequest => AlterConfigsResponse) {
         request: |r, m| {
-            m.admit(&mut r.resources, |m, res| {
-                if m.config_resource(res.resource_type, &mut res.resource_name) {
-                    Ok(())
-                } else {
-                    Err(refuse(ResponseError::ClusterAuthorizationFailed, NOT_A_TENANT_RESOURCE))
-                }
-            }, |res| (res.resource_name.clone(), res.resource_type));
+            m.admit_config_resources(&mut r.resources, |res| (res.resource_type, &mut res.resource_name));
         }
         response_names: |_v| true,
         response: |r, m| {
-            m.retain(&mut r.responses, |m, res| m.config_resource(res.resource_type, &mut res.resource_name));
-            m.readmit(&mut r.responses, |x| alter_configs_response::AlterConfigsResourceResponse::default()
-                .with_error_code(x.error.code())
-                .with_error_message(message(x))
-                .with_resource_type(x.resource_type)
-                .with_resource_name(x.name.clone()));
+            m.config_results(
+                &mut r.responses,
+                |res| (res.resource_type, &mut res.resource_name),
+                |x| alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_error_code(x.error.code())
+                    .with_error_message(message(x))
+                    .with_resource_type(x.resource_type)
+                    .with_resource_name(x.name.clone()),
+            );
         }
     }
     CreatePartitions(CreatePartitionsRequest => CreatePartitionsResponse) {
@@ -464,22 +458,19 @@ tenancy_table! {
     }
     IncrementalAlterConfigs(IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse) {
         request: |r, m| {
-            m.admit(&mut r.resources, |m, res| {
-                if m.config_resource(res.resource_type, &mut res.resource_name) {
-                    Ok(())
-                } else {
-                    Err(refuse(ResponseError::ClusterAuthorizationFailed, NOT_A_TENANT_RESOURCE))
-                }
-            }, |res| (res.resource_name.clone(), res.resource_type));
+            m.admit_config_resources(&mut r.resources, |res| (res.resource_type, &mut res.resource_name));
         }
         response_names: |_v| true,
         response: |r, m| {
-            m.retain(&mut r.responses, |m, res| m.config_resource(res.resource_type, &mut res.resource_name));
-            m.readmit(&mut r.responses, |x| incremental_alter_configs_response::AlterConfigsResourceResponse::default()
-                .with_error_code(x.error.code())
-                .with_error_message(message(x))
-                .with_resource_type(x.resource_type)
-                .with_resource_name(x.name.clone()));
+            m.config_results(
+                &mut r.responses,
+                |res| (res.resource_type, &mut res.resource_name),
+                |x| incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_error_code(x.error.code())
+                    .with_error_message(message(x))
+                    .with_resource_type(x.resource_type)
+                    .with_resource_name(x.name.clone()),
+            );
         }
     }
     DescribeProducers(DescribeProducersRequest => DescribeProducersResponse) {
