@@ -42,8 +42,14 @@ def test_plain_tokens_land_each_client_in_its_virtual_cluster(cluster):
     put_virtual_cluster(g, "team-a")
     put_virtual_cluster(g, "team-b")
     bs = g.bootstrap("sasl")
-    alice = plain_client("alice", gateway_token("alice", "team-a"))
-    bob = plain_client("bob", gateway_token("bob", "team-b"))
+
+    def issued(username: str, vcluster: str) -> str:  # as an operator gets it: from the API
+        r = g.api("POST", "token", {"username": username, "vCluster": vcluster, "lifeTimeSeconds": 3600})
+        assert r.status == 200, r.raw
+        return r.json["token"]
+
+    alice = plain_client("alice", issued("alice", "team-a"))
+    bob = plain_client("bob", issued("bob", "team-b"))
     create_topic_with(bs, "orders", alice)
     create_topic_with(bs, "orders", bob)
     produce(bs, "orders", [b"from alice"], **alice)

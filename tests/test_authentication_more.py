@@ -307,3 +307,38 @@ def test_the_gateway_logs_in_upstream_with_oauthbearer_client_credentials(cluste
     assert "team-c.orders" in set(AdminClient({"bootstrap.servers": tansu.bootstrap}).list_topics(timeout=10).topics)
     assert oidc.grants >= 1
     assert "s3cret" not in g.log()
+
+
+def test_requested_client_certificates_and_a_mandatory_virtual_cluster(cluster):
+    ca = CertificateAuthority(cluster.workdir)
+    server_cert, server_key = ca.issue("gateway")
+    client_cert, client_key = ca.issue("app2", subject="/O=Acme/CN=app2")
+    tansu = cluster.tansu()
+    d = domain("d", tansu.bootstrap)
+    tls_route = route("tls", cluster.route_ports(d), "d")
+    tls_route["security"] = {"protocol": "SSL", "tls": {
+        "certFile": str(server_cert), "keyFile": str(server_key), "clientAuth": "requested",
+        "caFile": str(ca.cert)}, "principalMappingRules": "RULE:^CN=([^,]+),O=Acme$/$1/,DEFAULT"}
+    sasl = sasl_route(route("sasl", cluster.route_ports(d), "d"))
+    g = cluster.gatehouse([d], [tls_route, sasl], start=False, env={"GATEHOUSE_TOKEN_SECRET": TOKEN_SECRET_B64})
+    g.config["auth"] = {"mandatoryVirtualCluster": True}
+    g.start()
+    put_virtual_cluster(g, "team-m")
+    assert g.api("PUT", "service-account", external_account("app2", "team-m", ["app2"])).status == 200
+    tls = {"security.protocol": "SSL", "ssl.ca.location": str(ca.cert)}
+    # With its certificate the client is app2, in team-m.
+    with_cert = {**tls, "ssl.certificate.location": str(client_cert), "ssl.key.location": str(client_key)}
+    create(g.bootstrap("tls"), "orders", with_cert)
+    produce(g.bootstrap("tls"), "orders", [b"app2"], **with_cert)
+    # Without one the handshake succeeds (requested, not required), but an anonymous client
+    # belongs to no virtual cluster, which this gateway refuses.
+    errors = []
+    p = Producer({"bootstrap.servers": g.bootstrap("tls"), "error_cb": lambda e: errors.append(e), **tls})
+    p.produce("orders", b"x")
+    p.flush(4)
+    assert errors
+    assert "anonymous client" in g.log()
+    # A token without a virtual cluster is refused too, with the reason.
+    _, code, _ = sasl_plain_raw(g.route_port("sasl"), "nobody", gateway_token("nobody", None))
+    assert code == 58
+    assert "not mapped to a virtual cluster" in g.log()
