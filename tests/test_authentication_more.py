@@ -342,3 +342,51 @@ def test_requested_client_certificates_and_a_mandatory_virtual_cluster(cluster):
     _, code, _ = sasl_plain_raw(g.route_port("sasl"), "nobody", gateway_token("nobody", None))
     assert code == 58
     assert "not mapped to a virtual cluster" in g.log()
+
+
+def test_kafka_python_with_oauthbearer(cluster, oidc):
+    from kafka import KafkaProducer
+    from kafka.net.sasl.oauth import AbstractTokenProvider
+
+    class Provider(AbstractTokenProvider):
+        def token(self):
+            return oidc.token("svc-py")
+
+    g = gateway_with(cluster, {"protocol": "SASL_PLAINTEXT", "sasl": {"mechanisms": ["OAUTHBEARER"]},
+                               "oauth": {"issuer": oidc.issuer, "audiences": ["gatehouse"]}})
+    put_virtual_cluster(g, "team-py")
+    assert g.api("PUT", "service-account", external_account("py", "team-py", ["svc-py"])).status == 200
+    producer = KafkaProducer(bootstrap_servers=g.bootstrap("secured"), security_protocol="SASL_PLAINTEXT",
+                             sasl_mechanism="OAUTHBEARER", sasl_oauth_token_provider=Provider(), acks="all")
+    producer.send("events", b"kafka-python over oauth").get(timeout=30)
+    producer.close()
+    assert "team-py.events" in topics(g.bootstrap("raw"))
+
+
+def test_delegated_oauthbearer_learns_the_subject_the_upstream_accepted(cluster, oidc):
+    from harness import TANSU_NODE_ID
+
+    tansu = cluster.tansu()
+    d_up = domain("tansu", tansu.bootstrap)
+    up_route = route("oauth", cluster.route_ports(d_up), "tansu")
+    up_route["security"] = {"protocol": "SASL_PLAINTEXT", "sasl": {"mechanisms": ["OAUTHBEARER"]},
+                            "oauth": {"issuer": oidc.issuer, "audiences": ["gatehouse"]}}
+    upstream = cluster.gatehouse([d_up], [up_route], name="upstream-gw")
+    put_virtual_cluster(upstream, "team-d")
+    assert upstream.api("PUT", "service-account", external_account("d", "team-d", ["svc-d"])).status == 200
+    d = domain("secured", upstream.bootstrap("oauth"),
+               node_ranges=[{"name": "up", "start": TANSU_NODE_ID, "end": TANSU_NODE_ID}])
+    g = cluster.gatehouse([d], [sasl_route(route("delegated", cluster.route_ports(d), "secured"),
+                                           "DELEGATED_SASL_PLAINTEXT")])
+    conf = oauth_client(lambda: oidc.token("svc-d"))
+    bs = g.bootstrap("delegated")
+    create(bs, "orders", conf)
+    produce(bs, "orders", [b"delegated oauth"], **conf)
+    assert "principal=svc-d" in g.log() and "authenticated by the upstream" in g.log()
+    assert "team-d.orders" in set(AdminClient({"bootstrap.servers": tansu.bootstrap}).list_topics(timeout=10).topics)
+    errors = []
+    p = Producer({"bootstrap.servers": bs, "error_cb": lambda e: errors.append(e),
+                  **oauth_client(lambda: oidc.token("svc-d", audience="elsewhere"))})
+    p.produce("orders", b"x")
+    p.flush(4)
+    assert any("authentication" in e.str().lower() for e in errors), errors
