@@ -35,17 +35,6 @@ pub struct TokenSource {
 /// that lapses mid-handshake.
 const RENEW_BEFORE: Duration = Duration::from_secs(30);
 
-fn form_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 impl TokenSource {
     pub fn new(credentials: ClientCredentials) -> Result<Arc<Self>, TokenFetchError> {
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -80,14 +69,17 @@ impl TokenSource {
             }
         }
         let c = &self.credentials;
-        let mut body = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            form_escape(&c.client_id),
-            form_escape(c.client_secret.expose())
-        );
-        if let Some(scope) = &c.scope {
-            body.push_str(&format!("&scope={}", form_escape(scope)));
-        }
+        // Built in its own scope: the serializer is not Send and must not live across an await.
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", &c.client_id)
+                .append_pair("client_secret", c.client_secret.expose());
+            if let Some(scope) = &c.scope {
+                form.append_pair("scope", scope);
+            }
+            form.finish()
+        };
         let err = |e: String| TokenFetchError::Http(c.token_endpoint.clone(), e);
         let response = self
             .http
@@ -126,8 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn form_values_are_escaped_and_the_message_is_rfc_7628() {
-        assert_eq!(form_escape("a b&c=d"), "a%20b%26c%3Dd");
+    fn the_initial_response_is_rfc_7628() {
         let msg = oauthbearer_initial_response(&Secret::new("tok"));
         assert_eq!(msg, b"n,,\x01auth=Bearer tok\x01\x01");
     }

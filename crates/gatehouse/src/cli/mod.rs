@@ -254,16 +254,14 @@ fn scoped_query(kind: Kind, vcluster: Option<&str>) -> String {
     }
 }
 
-/// Percent-encodes a path segment or query value.
+/// Percent-encodes a path segment or query value (everything but RFC 3986 unreserved).
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// `gatehouse get KIND [NAME]`: output is valid `apply` input.
