@@ -30,7 +30,7 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn need(&self, n: usize) -> Result<(), ProduceNamesError> {
-        if n > self.b.len() - self.at {
+        if n > self.b.len().saturating_sub(self.at) {
             return Err(ProduceNamesError("truncated"));
         }
         Ok(())
@@ -97,7 +97,7 @@ impl Walk<'_> {
         };
         let n = n.max(0) as usize;
         // Every element takes at least one byte: a count past the bytes left is a lie.
-        if n > self.b.len() - self.at {
+        if n > self.b.len().saturating_sub(self.at) {
             return Err(ProduceNamesError("array longer than the frame"));
         }
         Ok(n)
@@ -157,6 +157,52 @@ pub fn produce_names(frame: &[u8], version: i16) -> Result<ProduceNames, Produce
     })
 }
 
+/// Finds the topic names of a Produce response frame (v3–v12), as ranges of each string's
+/// length and contents. A tenant's response differs from the upstream's only in those names.
+pub fn produce_response_names(
+    frame: &[u8],
+    version: i16,
+) -> Result<Vec<Range<usize>>, ProduceNamesError> {
+    if !(3..=12).contains(&version) {
+        return Err(ProduceNamesError("version without topic names"));
+    }
+    let flexible = version >= 9;
+    let mut w = Walk {
+        b: frame,
+        at: LENGTH_PREFIX,
+        compact: flexible,
+    };
+    w.skip(4)?; // correlation id
+    w.tags()?; // the flexible response header's tagged fields
+    let mut topics = Vec::new();
+    for _ in 0..w.array_len()? {
+        topics.push(w.string()?);
+        for _ in 0..w.array_len()? {
+            // index, error_code, base_offset, log_append_time_ms
+            w.skip(4 + 2 + 8 + 8)?;
+            if version >= 5 {
+                w.skip(8)?; // log_start_offset
+            }
+            if version >= 8 {
+                for _ in 0..w.array_len()? {
+                    w.skip(4)?; // batch_index
+                    w.string()?; // batch_index_error_message
+                    w.tags()?;
+                }
+                w.string()?; // error_message
+            }
+            w.tags()?; // current_leader (v10+) lives here
+        }
+        w.tags()?;
+    }
+    w.skip(4)?; // throttle_time_ms
+    w.tags()?; // node_endpoints (v10+) lives here
+    if w.at != frame.len() {
+        return Err(ProduceNamesError("bytes after the last field"));
+    }
+    Ok(topics)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +253,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn response(version: i16) -> Bytes {
+        use crate::codec::encode_response;
+        use kafka_protocol::messages::produce_response::{
+            BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+            TopicProduceResponse,
+        };
+        use kafka_protocol::messages::{BrokerId, ProduceResponse, ResponseHeader};
+        let partition = PartitionProduceResponse::default()
+            .with_index(1)
+            .with_base_offset(42)
+            .with_record_errors(vec![BatchIndexAndErrorMessage::default()
+                .with_batch_index(3)
+                .with_batch_index_error_message(Some(StrBytes::from_static_str("bad")))])
+            .with_error_message(Some(StrBytes::from_static_str("some message")))
+            .with_current_leader(LeaderIdAndEpoch::default().with_leader_id(BrokerId(2)));
+        let topic = |n: &str| {
+            TopicProduceResponse::default()
+                .with_name(TopicName(StrBytes::from_string(n.into())))
+                .with_partition_responses(vec![partition.clone(), partition.clone()])
+        };
+        let body = ProduceResponse::default()
+            .with_responses(vec![topic("orders"), topic("payments")])
+            .with_throttle_time_ms(5)
+            .with_node_endpoints(vec![NodeEndpoint::default()
+                .with_node_id(BrokerId(2))
+                .with_host(StrBytes::from_static_str("broker-2"))
+                .with_port(9092)]);
+        let header = ResponseHeader::default().with_correlation_id(7);
+        encode_response(&header, &body, ApiKey::Produce, version).unwrap()
+    }
+
+    #[test]
+    fn finds_each_response_name_at_every_named_version() {
+        for version in 3..=12 {
+            let f = response(version);
+            let names = produce_response_names(&f, version).unwrap();
+            let len_bytes = if version >= 9 { 1 } else { 2 };
+            let texts: Vec<&[u8]> = names
+                .iter()
+                .map(|r| &f[r.start + len_bytes..r.end])
+                .collect();
+            assert_eq!(texts, [&b"orders"[..], b"payments"], "v{version}");
+            for cut in 0..f.len() {
+                assert!(produce_response_names(&f[..cut], version).is_err());
+            }
+        }
+        assert!(produce_response_names(&response(12), 13).is_err());
     }
 
     #[test]

@@ -45,10 +45,14 @@ impl Tenant {
     }
 
     /// The tenant's name for an upstream name, or None when the tenant does not own it.
-    pub fn unmap(&self, _entity: Entity, upstream: &StrBytes) -> Option<StrBytes> {
-        upstream
-            .strip_prefix(self.prefix.as_str())
+    pub fn unmap(&self, entity: Entity, upstream: &StrBytes) -> Option<StrBytes> {
+        self.strip(entity, upstream)
             .map(|rest| StrBytes::from_string(rest.to_string()))
+    }
+
+    /// [`Tenant::unmap`] without allocating: the tenant's name as a slice of the upstream's.
+    pub fn strip<'a>(&self, _entity: Entity, upstream: &'a str) -> Option<&'a str> {
+        upstream.strip_prefix(self.prefix.as_str())
     }
 
     pub fn owns(&self, _entity: Entity, upstream: &str) -> bool {

@@ -7,7 +7,7 @@ use kafka_protocol::messages::ApiKey;
 
 use gatehouse_protocol::codec::{edit_api_versions, CodecResult};
 use gatehouse_protocol::frame::LENGTH_PREFIX;
-use gatehouse_protocol::produce_names::produce_names;
+use gatehouse_protocol::produce_names::{produce_names, produce_response_names};
 
 use crate::mapper::{RequestMapper, ResponseContext, ResponseMapper};
 use crate::names::{Entity, Tenant};
@@ -140,6 +140,11 @@ impl TenantSession {
         if key == ApiKey::ApiVersions {
             return api_versions(frame, version);
         }
+        if key == ApiKey::Produce && version <= 12 && ctx.is_empty() {
+            if let Some(frame) = self.unsplice_produce_response(&frame, version)? {
+                return Ok(frame);
+            }
+        }
         let mapper = ResponseMapper {
             tenant: &self.tenant,
             ids: &self.ids,
@@ -147,6 +152,46 @@ impl TenantSession {
             ctx,
         };
         table::map_response(key, frame, &mapper)
+    }
+
+    /// A Produce response with its topic names un-prefixed, found without decoding it (the
+    /// request path's splice, the other way). None when a name is not the tenant's: the
+    /// table's decoding path then filters it.
+    fn unsplice_produce_response(&self, frame: &Bytes, version: i16) -> CodecResult<Option<Bytes>> {
+        let names = produce_response_names(frame, version)?;
+        if names.is_empty() {
+            return Ok(Some(frame.clone()));
+        }
+        let compact = version >= 9;
+        // A response holds no records, only names and offsets: one small buffer is cheaper
+        // than decoding it into per-partition structs and encoding those again.
+        let mut out = BytesMut::with_capacity(frame.len());
+        out.put_i32(0); // the length, patched below
+        let mut at = LENGTH_PREFIX;
+        for span in names {
+            let len_bytes = if compact {
+                gatehouse_protocol::header::read_unsigned_varint(frame, span.start)
+                    .map_or(1, |(_, used)| used)
+            } else {
+                2
+            };
+            let text = std::str::from_utf8(&frame[span.start + len_bytes..span.end])?;
+            let Some(name) = self.tenant.strip(Entity::Topic, text) else {
+                return Ok(None);
+            };
+            out.put_slice(&frame[at..span.start]);
+            if compact {
+                put_uvarint(&mut out, name.len() as u32 + 1);
+            } else {
+                out.put_i16(i16::try_from(name.len())?);
+            }
+            out.put_slice(name.as_bytes());
+            at = span.end;
+        }
+        out.put_slice(&frame[at..]);
+        let len = i32::try_from(out.len() - LENGTH_PREFIX)?;
+        out[..LENGTH_PREFIX].copy_from_slice(&len.to_be_bytes());
+        Ok(Some(out.freeze()))
     }
 }
 

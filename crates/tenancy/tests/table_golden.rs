@@ -560,3 +560,72 @@ fn produce_names_are_spliced_around_records_that_are_not_copied() {
         assert_eq!(up, expected, "v{version}");
     }
 }
+
+#[test]
+fn produce_responses_are_unprefixed_without_decoding_and_foreign_names_dropped() {
+    let c = Case::new();
+    let partition = produce_response::PartitionProduceResponse::default()
+        .with_base_offset(42)
+        .with_error_message(Some(s("some message")))
+        .with_record_errors(vec![produce_response::BatchIndexAndErrorMessage::default()
+            .with_batch_index(1)
+            .with_batch_index_error_message(Some(s("bad")))])
+        .with_current_leader(
+            produce_response::LeaderIdAndEpoch::default().with_leader_id(BrokerId(3)),
+        );
+    let topic_response = |n: &str| {
+        produce_response::TopicProduceResponse::default()
+            .with_name(topic(n))
+            .with_partition_responses(vec![partition.clone()])
+    };
+    let response = |names: &[&str]| {
+        ProduceResponse::default()
+            .with_throttle_time_ms(5)
+            .with_responses(names.iter().map(|n| topic_response(n)).collect())
+    };
+    let empty = ResponseContext::default();
+    for version in 3..=12 {
+        // The spliced frame is byte for byte what encoding the un-prefixed response gives.
+        let header = ResponseHeader::default().with_correlation_id(9);
+        let up = encode_response(
+            &header,
+            &response(&["a.orders", "a.payments"]),
+            ApiKey::Produce,
+            version,
+        )
+        .unwrap();
+        let got = c
+            .session
+            .response(ApiKey::Produce, version, &empty, up)
+            .unwrap();
+        let expected = encode_response(
+            &header,
+            &response(&["orders", "payments"]),
+            ApiKey::Produce,
+            version,
+        )
+        .unwrap();
+        assert_eq!(got, expected, "v{version}");
+
+        // An upstream answering for a topic the tenant does not own: dropped, not shown.
+        let got = c.down(
+            ApiKey::Produce,
+            version,
+            None,
+            response(&["a.orders", "b.orders"]),
+        );
+        let as_sent =
+            encode_response(&header, &response(&["orders"]), ApiKey::Produce, version).unwrap();
+        let expected = decode_response::<ProduceResponse>(&as_sent, ApiKey::Produce, version)
+            .unwrap()
+            .1;
+        assert_eq!(got, expected, "v{version}");
+    }
+    // A malformed response is an error, not a guess.
+    let header = ResponseHeader::default().with_correlation_id(9);
+    let up = encode_response(&header, &response(&["a.orders"]), ApiKey::Produce, 9).unwrap();
+    assert!(c
+        .session
+        .response(ApiKey::Produce, 9, &empty, up.slice(..up.len() - 3))
+        .is_err());
+}
