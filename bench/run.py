@@ -329,34 +329,49 @@ def idle_connections(n: int, ports: Ports, workdir: Path) -> dict:
 
 
 def allocations(ports: Ports, workdir: Path, quick: bool) -> dict:
+    """Heap allocations split into what a connection costs once and what each request adds.
+
+    Each rdkafka_performance run is a new client connection, whose buffers grow to the size of
+    its largest frames once. Dividing one run's total by its requests would spread that over
+    however few requests the run made, so each case runs twice, short and ten times longer,
+    on fresh connections: the difference per extra request is what a request allocates.
+    """
     out = {}
-    count = 50_000 if quick else 200_000
-    for label, size, consume, which in (("produce 100 B", 100, False, "gateway"),
-                                        ("produce 1 KiB", 1024, False, "gateway"),
-                                        ("fetch 1 KiB", 1024, True, "gateway"),
-                                        ("produce 100 B, virtual cluster", 100, False, "vcluster"),
-                                        ("fetch 1 KiB, virtual cluster", 1024, True, "vcluster")):
+    scale = 0.25 if quick else 1.0
+    for label, size, count, consume, which in (("produce 100 B", 100, 200_000, False, "gateway"),
+                                               ("produce 1 KiB", 1024, 50_000, False, "gateway"),
+                                               ("fetch 1 KiB", 1024, 40_000, True, "gateway"),
+                                               ("produce 100 B, virtual cluster", 100, 200_000, False, "vcluster"),
+                                               ("fetch 1 KiB, virtual cluster", 1024, 40_000, True, "vcluster")):
+        short, long = int(count * scale), int(count * scale) * 10
         setup = Setup(ports, workdir, "memory://tansu/", binary=COUNTING_GATEWAY)
         try:
             for topic in ("c", "p", "warm"):
                 create_topic(setup.broker.bootstrap, setup.upstream_topic(which, topic))
             if consume:
                 perf(setup.broker.bootstrap, ["-P", "-t", setup.upstream_topic(which, "c"), "-s", str(size),
-                                              "-c", str(count), "-a", "-1", *BIG_BATCHES])
-                args = ["-C", "-t", "c", "-p", "0", "-o", "beginning", "-c", str(count), "-X", "fetch.wait.max.ms=10"]
-            else:
-                args = ["-P", "-t", "p", "-s", str(size), "-c", str(count), "-a", "-1", *BIG_BATCHES]
-            # Warm up connections and metadata first, so only steady-state requests are counted.
+                                              "-c", str(long), "-a", "-1", *BIG_BATCHES])
+            # Warm up metadata and the upstream's ApiVersions first.
             perf(setup.bootstrap(which), ["-P", "-t", "warm", "-s", "10", "-c", "10", "-a", "-1"])
-            a0, b0 = setup.counter("gatehouse_heap_allocations_total"), setup.counter("gatehouse_heap_allocated_bytes_total")
-            r0 = setup.counter("gatehouse_requests_forwarded_total")
-            run = perf(setup.bootstrap(which), args)
-            a1, b1 = setup.counter("gatehouse_heap_allocations_total"), setup.counter("gatehouse_heap_allocated_bytes_total")
-            r1 = setup.counter("gatehouse_requests_forwarded_total")
-            requests = max(r1 - r0, 1)
-            out[label] = {"requests": requests, "allocations_per_request": (a1 - a0) / requests,
-                          "allocated_bytes_per_request": (b1 - b0) / requests,
-                          "record_bytes_per_request": run.bytes / requests}
+            runs = []
+            for n in (short, long):
+                if consume:
+                    args = ["-C", "-t", "c", "-p", "0", "-o", "beginning", "-c", str(n), "-X", "fetch.wait.max.ms=10"]
+                else:
+                    args = ["-P", "-t", "p", "-s", str(size), "-c", str(n), "-a", "-1", *BIG_BATCHES]
+                names = ("gatehouse_heap_allocations_total", "gatehouse_heap_allocated_bytes_total",
+                         "gatehouse_requests_forwarded_total")
+                before = [setup.counter(c) for c in names]
+                run = perf(setup.bootstrap(which), args)
+                allocs, nbytes, requests = (setup.counter(c) - b for c, b in zip(names, before))
+                runs.append((allocs, nbytes, max(requests, 1), run.bytes))
+            (a0, b0, r0, d0), (a1, b1, r1, d1) = runs
+            extra = max(r1 - r0, 1)
+            out[label] = {"requests": [r0, r1],
+                          "allocations_per_request": (a1 - a0) / extra,
+                          "allocated_bytes_per_request": (b1 - b0) / extra,
+                          "record_bytes_per_request": (d1 - d0) / extra,
+                          "bytes_per_connection": b0 - r0 * (b1 - b0) / extra}
             log(f"  allocations, {label}: {out[label]}")
         finally:
             setup.close()
@@ -391,11 +406,13 @@ def report(results: list[Result], latency: dict | None, idle: dict | None, alloc
         lines += ["", f"Idle connections: {idle['connections']} open, gateway RSS **{idle['rss_mib']:.1f} MiB** "
                       f"(from {idle['rss_before_mib']:.1f} MiB; {idle['kib_per_connection']:.1f} KiB per connection)."]
     if allocs:
-        lines += ["", "| heap allocations (gateway) | per request | bytes allocated per request | record bytes per request |",
-                  "| --- | --- | --- | --- |"]
+        lines += ["", "| heap allocations (gateway) | allocations per request | bytes per request "
+                      "| record bytes per request | bytes once per connection | requests (short, long run) |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for k, v in allocs.items():
             lines.append(f"| {k} | {v['allocations_per_request']:.2f} | {v['allocated_bytes_per_request']:,.0f} | "
-                         f"{v['record_bytes_per_request']:,.0f} |")
+                         f"{v['record_bytes_per_request']:,.0f} | {v['bytes_per_connection']:,.0f} | "
+                         f"{v['requests'][0]}, {v['requests'][1]} |")
     return "\n".join(lines)
 
 
