@@ -225,6 +225,22 @@ impl FetchTailFinder {
         }
     }
 
+    /// How many of the next bytes the finder will pass over without looking at them (the
+    /// rest of a partition's records, say): a caller may forward them unseen.
+    pub fn skipping(&self) -> usize {
+        self.skip
+    }
+
+    /// Tells the finder that `n` bytes it would have passed over went by without it.
+    pub fn skipped(&mut self, n: usize) {
+        assert!(
+            n <= self.skip,
+            "skipped more than the finder was passing over"
+        );
+        self.skip -= n;
+        self.pos += n;
+    }
+
     /// Moves on after a varint (or, for the `Next*` phases, without one).
     fn step(&mut self, v: u32) {
         let count = |n: u32| n.saturating_sub(1); // compact arrays store length + 1; 0 is null
@@ -528,6 +544,42 @@ mod tests {
         ] {
             assert!(fetch_has_top_level_tags(junk, 16).is_err());
             assert!(produce_has_top_level_tags(junk, 11).is_err());
+        }
+    }
+
+    /// What a caller passes on unseen (records spliced from socket to socket) never reaches
+    /// the finder; told how much went by, it finds the same tail.
+    #[test]
+    fn bytes_passed_over_unseen_leave_the_finder_where_it_would_be() {
+        for version in 12..=18 {
+            let frame = encode_response(
+                &ResponseHeader::default(),
+                &fetch(true),
+                ApiKey::Fetch,
+                version,
+            )
+            .unwrap();
+            let mut plain = FetchTailFinder::new(version);
+            let expected = plain.feed(&frame).unwrap();
+            let mut finder = FetchTailFinder::new(version);
+            let (mut at, mut unseen) = (0, 0);
+            let found = loop {
+                // Feed a byte at a time until the finder is passing over something long.
+                if let Some(found) = finder.feed(&frame[at..at + 1]).unwrap() {
+                    break Some(found);
+                }
+                at += 1;
+                let skip = finder.skipping();
+                if skip >= 300 {
+                    finder.skipped(skip);
+                    (at, unseen) = (at + skip, unseen + 1);
+                }
+            };
+            assert_eq!(found, expected, "v{version}");
+            assert_eq!(
+                unseen, 6,
+                "v{version}: each partition's records passed over"
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One client connection: the request pump and the response pump.
 
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ use crate::identity::resolve_virtual_cluster;
 use crate::io::{reserve_for_read, write_batch};
 use crate::responses::{Pending, ResponsePump, TenantResponse};
 use crate::session::{Binding, Unbound};
+use crate::splice::duplicate;
 use crate::{describe, Gateway};
 
 /// Why a connection ended, for the log.
@@ -85,8 +87,9 @@ pub async fn serve(
     match &security.tls {
         None => {
             let gate = Gate::new(security.clone(), None, peer.ip());
+            let fd = duplicate(&socket);
             let (rd, wr) = socket.into_split();
-            conn.run(rd, wr, gate).await
+            conn.run(rd, wr, fd, gate).await
         }
         Some(tls) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
@@ -110,7 +113,7 @@ pub async fn serve(
             };
             let gate = Gate::new(security.clone(), principal, peer.ip());
             let (rd, wr) = tokio::io::split(stream);
-            conn.run(rd, wr, gate).await
+            conn.run(rd, wr, None, gate).await
         }
     }
 }
@@ -137,7 +140,8 @@ impl Conn<'_> {
             "refusing client connection: {why}");
     }
 
-    async fn run<R, W>(&self, rd: R, wr: W, gate: Gate)
+    /// Serves the connection; `fd` duplicates the client's socket when it is plain TCP.
+    async fn run<R, W>(&self, rd: R, wr: W, fd: Option<OwnedFd>, gate: Gate)
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
@@ -166,7 +170,16 @@ impl Conn<'_> {
         let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
         let splitter = FrameSplitter::new(gateway.limits.max_frame_bytes);
         let responses = tokio::spawn(
-            ResponsePump::new(rx, wr, route.clone(), self.upstream.clone(), splitter, peer).run(),
+            ResponsePump::new(
+                rx,
+                wr,
+                route.clone(),
+                self.upstream.clone(),
+                splitter,
+                peer,
+                fd,
+            )
+            .run(),
         );
         let pipe = Pipe {
             gateway,
@@ -366,10 +379,12 @@ async fn request_pump<R: AsyncRead + Unpin>(
             if upstream_wr.is_none() {
                 match upstream.connect(target, login).await {
                     Ok(stream) => {
+                        let fd = stream.plain_tcp().and_then(duplicate);
                         let (rd, wr) = tokio::io::split(stream);
                         upstream_wr = Some(wr);
+                        let connected = Pending::Connected(rd, fd);
                         if let Err(end) =
-                            enqueue(&tx, Pending::Connected(rd), &mut upstream_wr, &mut batch).await
+                            enqueue(&tx, connected, &mut upstream_wr, &mut batch).await
                         {
                             return end;
                         }

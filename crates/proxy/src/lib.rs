@@ -13,6 +13,11 @@ mod identity;
 mod io;
 mod responses;
 mod session;
+#[cfg(target_os = "linux")]
+mod splice;
+#[cfg(not(target_os = "linux"))]
+#[path = "splice_unsupported.rs"]
+mod splice;
 
 pub use identity::{AuthSettings, Identity};
 

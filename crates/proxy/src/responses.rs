@@ -9,10 +9,15 @@
 //!   on its way;
 //! * a Fetch v16+ ([`ResponseHandling::FetchTail`]): everything before its final tagged fields
 //!   is passed on as it arrives, and only that short tail is held and rewritten in place;
+//!
+//!   In both, where client and upstream are plain TCP, long runs of bytes the gateway need not
+//!   see (a whole response, or one partition's records) go from socket to socket by splice(2)
+//!   ([`crate::splice`]) instead of through the gateway's buffers;
 //! * the rest ([`ResponseHandling::Decode`], small answers such as Metadata): the whole frame is
 //!   read, decoded, rewritten and re-encoded.
 
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -38,11 +43,13 @@ pub(crate) struct TenantResponse {
 
 use crate::gate::Watch;
 use crate::io::{reserve_for_read, write_batch};
+use crate::splice::{Splicer, MIN_SPLICE};
 
 /// What the response pump must do next, in the order the client sent its requests.
 pub(crate) enum Pending {
-    /// The upstream connection was opened; its read side.
-    Connected(ReadHalf<UpstreamStream>),
+    /// The upstream connection was opened: its read side, and a duplicate of its socket when
+    /// it is plain TCP (for splicing).
+    Connected(ReadHalf<UpstreamStream>, Option<OwnedFd>),
     /// A forwarded request whose response the upstream will send.
     Forwarded {
         correlation_id: i32,
@@ -65,6 +72,10 @@ pub(crate) struct ResponsePump<W> {
     splitter: FrameSplitter,
     peer: SocketAddr,
     upstream_rd: Option<ReadHalf<UpstreamStream>>,
+    /// A duplicate of the client's socket when it is plain TCP.
+    client_fd: Option<OwnedFd>,
+    /// Set when both sides are plain TCP.
+    splicer: Option<Splicer>,
     buf: BytesMut,
     /// Ready for the client, written together when the pump would otherwise wait.
     out: Vec<Bytes>,
@@ -80,6 +91,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         upstream: Arc<UpstreamCluster>,
         splitter: FrameSplitter,
         peer: SocketAddr,
+        client_fd: Option<OwnedFd>,
     ) -> Self {
         Self {
             rx,
@@ -89,6 +101,8 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
             splitter,
             peer,
             upstream_rd: None,
+            client_fd,
+            splicer: None,
             buf: BytesMut::new(),
             out: Vec::new(),
         }
@@ -107,7 +121,10 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         while let Some(pending) = self.next_pending().await? {
             match pending {
                 Pending::Local(answer) => self.out.push(answer),
-                Pending::Connected(rd) => self.upstream_rd = Some(rd),
+                Pending::Connected(rd, fd) => {
+                    self.upstream_rd = Some(rd);
+                    self.splicer = self.splicer_for(fd);
+                }
                 Pending::Forwarded {
                     correlation_id,
                     key,
@@ -216,8 +233,31 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
             if left == 0 {
                 return Ok(());
             }
+            if left >= MIN_SPLICE && self.splicer.is_some() {
+                // Everything buffered of this response was taken above.
+                return self.splice(left).await;
+            }
             self.read_some(left).await?;
         }
+    }
+
+    fn splicer_for(&self, upstream_fd: Option<OwnedFd>) -> Option<Splicer> {
+        let client_fd = self.client_fd.as_ref()?.try_clone().ok()?;
+        Splicer::new(upstream_fd?, client_fd)
+            .inspect_err(|e| tracing::debug!(peer = %self.peer, "splice unavailable: {e}"))
+            .ok()
+    }
+
+    /// Moves the next `n` bytes of the upstream connection to the client inside the kernel,
+    /// after whatever is waiting to be written; nothing of them may be buffered here.
+    async fn splice(&mut self, n: usize) -> PumpResult {
+        debug_assert!(self.buf.is_empty());
+        self.flush().await?;
+        let splicer = self.splicer.as_mut().expect("checked by the caller");
+        splicer
+            .transfer(n)
+            .await
+            .map_err(|e| format!("forwarding response bytes: {e}"))
     }
 
     /// Passes a Fetch response on up to its final tagged fields as it arrives, then rewrites
@@ -241,6 +281,20 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
             if safe > passed {
                 self.out.push(self.buf.split_to(safe - passed).freeze());
                 passed = safe;
+            }
+            if found.is_none() && passed == total {
+                return Err(format!(
+                    "Fetch v{version} response: ends inside its own fields"
+                ));
+            }
+            let opaque = finder.skipping().min(total - passed);
+            if found.is_none() && opaque >= MIN_SPLICE && self.splicer.is_some() {
+                // A partition's records, not yet read: they need not pass through here.
+                // (Everything buffered of this response was fed and taken above.)
+                self.splice(opaque).await?;
+                finder.skipped(opaque);
+                passed += opaque;
+                continue;
             }
             if found.is_some() {
                 let tail_len = total - passed;

@@ -15,6 +15,8 @@ pub struct Metrics {
     pub connections_active: AtomicU64,
     pub requests_forwarded: AtomicU64,
     pub responses_rewritten: AtomicU64,
+    /// Response bytes moved from upstream to client by splice(2), never copied into the gateway.
+    pub bytes_spliced: AtomicU64,
     /// (reason) → count of client connections closed for bad input.
     pub client_protocol_errors: DashMap<&'static str, AtomicU64>,
     /// (reason) → client connections refused before any request was served.
@@ -103,6 +105,12 @@ impl Metrics {
             "counter",
             "Responses whose broker addresses were rewritten.",
             &self.responses_rewritten,
+        );
+        plain(
+            "gatehouse_bytes_spliced_total",
+            "counter",
+            "Response bytes moved from upstream to client inside the kernel (splice), not copied.",
+            &self.bytes_spliced,
         );
         labelled(
             &mut out,

@@ -294,6 +294,16 @@ pub enum UpstreamStream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+impl UpstreamStream {
+    /// The TCP socket, when nothing (TLS) sits between it and the Kafka bytes.
+    pub fn plain_tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Self::Plain(s) => Some(s),
+            Self::Tls(_) => None,
+        }
+    }
+}
+
 impl AsyncRead for UpstreamStream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -1,0 +1,201 @@
+//! Record bytes moved from the upstream socket to the client's inside the kernel.
+//!
+//! A Fetch response is mostly record batches the gateway passes on without looking at them.
+//! Reading them into the gateway and writing them out again costs two copies per byte, the
+//! largest share of the gateway's CPU when consuming. Where both legs are plain TCP, splice(2)
+//! through a pipe moves those bytes between the sockets without either copy.
+//!
+//! The splicer works on duplicates of the two sockets' descriptors, registered with the
+//! runtime for readiness of their own; the response pump, the only reader of the upstream
+//! connection and the only writer of the client's, hands over to it only with nothing of
+//! either buffered, so bytes stay in order.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::Ordering::Relaxed;
+
+use rustix::io::Errno;
+use rustix::pipe::{fcntl_setpipe_size, pipe_with, splice, PipeFlags, SpliceFlags};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use gatehouse_routing::metrics::metrics;
+
+/// Below this many opaque bytes, reading and writing them costs less than the splice calls.
+pub(crate) const MIN_SPLICE: usize = 64 * 1024;
+
+/// Pipe size asked for; the kernel may give less (it keeps the default, 64 KiB, when a user's
+/// pipes already hold more than `/proc/sys/fs/pipe-user-pages-soft`).
+const PIPE_SIZE: usize = 1024 * 1024;
+
+pub(crate) struct Splicer {
+    upstream: AsyncFd<OwnedFd>,
+    client: AsyncFd<OwnedFd>,
+    /// Created on first use, kept for the connection: most connections never need one.
+    pipe: Option<Pipe>,
+}
+
+struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    capacity: usize,
+}
+
+impl Splicer {
+    /// Takes duplicates of the upstream and client sockets (both non-blocking TCP).
+    pub fn new(upstream: OwnedFd, client: OwnedFd) -> io::Result<Self> {
+        Ok(Self {
+            upstream: register(upstream, Interest::READABLE)?,
+            client: register(client, Interest::WRITABLE)?,
+            pipe: None,
+        })
+    }
+
+    /// Moves exactly `n` bytes from the upstream socket to the client socket. Fails if either
+    /// side closes first; the connection is unusable then, as with any failed read or write.
+    pub async fn transfer(&mut self, n: usize) -> io::Result<()> {
+        if self.pipe.is_none() {
+            self.pipe = Some(Pipe::new()?);
+        }
+        let Self {
+            upstream,
+            client,
+            pipe,
+        } = self;
+        let pipe = pipe.as_ref().expect("created above");
+        let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
+        let (mut left, mut in_pipe) = (n, 0usize);
+        while left > 0 || in_pipe > 0 {
+            let mut moved = false;
+            if left > 0 && in_pipe < pipe.capacity {
+                let want = left.min(pipe.capacity - in_pipe);
+                match splice(upstream.get_ref(), None, &pipe.write, None, want, flags) {
+                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    Ok(k) => (left, in_pipe, moved) = (left - k, in_pipe + k, true),
+                    Err(Errno::AGAIN) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if in_pipe > 0 {
+                match splice(&pipe.read, None, client.get_ref(), None, in_pipe, flags) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(k) => (in_pipe, moved) = (in_pipe - k, true),
+                    Err(Errno::AGAIN) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !moved {
+                let fill = left > 0 && in_pipe < pipe.capacity;
+                wait(upstream, client, fill, in_pipe > 0).await?;
+            }
+        }
+        metrics().bytes_spliced.fetch_add(n as u64, Relaxed);
+        Ok(())
+    }
+}
+
+impl Pipe {
+    fn new() -> io::Result<Self> {
+        let (read, write) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+        let capacity = fcntl_setpipe_size(&write, PIPE_SIZE).unwrap_or(64 * 1024);
+        Ok(Self {
+            read,
+            write,
+            capacity,
+        })
+    }
+}
+
+fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: the AsyncFd owns the OwnedFd, which stays open, and always returns the same
+    // descriptor, until the AsyncFd is dropped.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
+}
+
+/// Waits until a side that just said "would block" may be ready. Readiness is cleared only
+/// as far as it was seen, so an event that arrives meanwhile is not lost (at worst one more
+/// try finds nothing and waits again).
+async fn wait(
+    upstream: &AsyncFd<OwnedFd>,
+    client: &AsyncFd<OwnedFd>,
+    fill: bool,
+    drain: bool,
+) -> io::Result<()> {
+    tokio::select! {
+        ready = upstream.readable(), if fill => ready?.clear_ready(),
+        ready = client.writable(), if drain => ready?.clear_ready(),
+    }
+    Ok(())
+}
+
+/// A duplicate of a socket's descriptor, for a [`Splicer`].
+pub(crate) fn duplicate(socket: &impl AsFd) -> Option<OwnedFd> {
+    socket.as_fd().try_clone_to_owned().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (b, _) = l.accept().await.unwrap();
+        (a, b)
+    }
+
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    /// Upstream writes `n` bytes and a trailer; the splicer moves exactly `n`; the client
+    /// reads them in order (slowly, so the pipe fills and the splicer waits on the client),
+    /// and the trailer is still there for an ordinary read of the upstream socket.
+    #[tokio::test]
+    async fn moves_exactly_n_bytes_in_order_and_leaves_the_rest() {
+        let (mut broker, upstream) = pair().await;
+        let (client_side, mut client) = pair().await;
+        let n = 5 * 1024 * 1024 + 3;
+        let data = pattern(n);
+        let writer = tokio::spawn(async move {
+            broker.write_all(&data).await.unwrap();
+            broker.write_all(b"trailer").await.unwrap();
+            broker
+        });
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; n];
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            client.read_exact(&mut got).await.unwrap();
+            got
+        });
+        let mut s = Splicer::new(
+            duplicate(&upstream).unwrap(),
+            duplicate(&client_side).unwrap(),
+        )
+        .unwrap();
+        s.transfer(n).await.unwrap();
+        assert!(reader.await.unwrap() == pattern(n), "bytes differ");
+        let mut upstream = upstream;
+        let mut trailer = [0u8; 7];
+        upstream.read_exact(&mut trailer).await.unwrap();
+        assert_eq!(&trailer, b"trailer");
+        drop(writer.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_upstream_that_closes_early_is_an_error() {
+        let (mut broker, upstream) = pair().await;
+        let (client_side, _client) = pair().await;
+        broker.write_all(&pattern(1000)).await.unwrap();
+        drop(broker);
+        let mut s = Splicer::new(
+            duplicate(&upstream).unwrap(),
+            duplicate(&client_side).unwrap(),
+        )
+        .unwrap();
+        let e = s.transfer(100_000).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}
