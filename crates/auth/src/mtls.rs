@@ -399,7 +399,7 @@ fn decode_directory_string(value: &x509_parser::asn1_rs::Any<'_>) -> Option<Stri
         // Java decodes both as ISO-8859-1.
         Tag::T61String | Tag::GeneralString => Some(data.iter().map(|&b| b as char).collect()),
         Tag::BmpString => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = data
