@@ -7,15 +7,15 @@
 //! * [`versions`] is the table of API keys and versions the gateway forwards, and the
 //!   intersection with what an upstream broker offers.
 //! * [`scan`] walks Produce/Fetch responses without decoding them, to find KIP-951 fields.
-//! * [`produce_names`] finds the names in a Produce request, so they can be replaced around
-//!   record batches that are never copied.
+//! * [`name_spans`] finds the names in Produce requests and in Produce and Fetch responses, so
+//!   they can be replaced around record batches that are never copied.
 //! * [`tagged`] parses and rebuilds tagged-field sections.
 //! * [`codec`] decodes and encodes typed messages when a stage asks for them.
 
 pub mod codec;
 pub mod frame;
 pub mod header;
-pub mod produce_names;
+pub mod name_spans;
 pub mod scan;
 pub mod tagged;
 pub mod versions;

@@ -199,7 +199,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                 // A response that cannot be rewritten must not reach the client with the
                 // upstream's real addresses (or another tenant's names) in it: the
                 // connection is closed instead.
-                let mut frame = rewriter
+                let frame = rewriter
                     .rewrite(key, version, frame)
                     .map_err(|e| format!("{key:?} v{version} response: {e}"))?;
                 if let Some(w) = watch {
@@ -209,13 +209,16 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                         .map_err(|e| format!("SaslAuthenticate v{version} response: {e}"))?;
                     w.report(r.error_code, r.session_lifetime_ms);
                 }
-                if let Some(t) = tenancy {
-                    frame = t
-                        .session
-                        .response(key, version, &t.ctx, frame)
-                        .map_err(|e| format!("{key:?} v{version} response (tenancy): {e}"))?;
+                match tenancy {
+                    Some(t) => {
+                        let pieces = t
+                            .session
+                            .response(key, version, &t.ctx, frame)
+                            .map_err(|e| format!("{key:?} v{version} response (tenancy): {e}"))?;
+                        self.out.extend(pieces);
+                    }
+                    None => self.out.push(frame),
                 }
-                self.out.push(frame);
                 Ok(())
             }
         }

@@ -1,5 +1,6 @@
 //! The tenancy stage as a connection uses it: one request in, one response out.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -7,7 +8,7 @@ use kafka_protocol::messages::ApiKey;
 
 use gatehouse_protocol::codec::{edit_api_versions, CodecResult};
 use gatehouse_protocol::frame::LENGTH_PREFIX;
-use gatehouse_protocol::produce_names::{produce_names, produce_response_names};
+use gatehouse_protocol::name_spans::{fetch_response_names, produce_names, produce_response_names};
 
 use crate::mapper::{RequestMapper, ResponseContext, ResponseMapper};
 use crate::names::{Entity, Tenant};
@@ -129,20 +130,34 @@ impl TenantSession {
         Ok(chunks)
     }
 
-    /// Un-maps and filters a response frame for the client.
+    /// Un-maps and filters a response frame for the client. The result is the frame to send,
+    /// in one or more pieces (written together, in order).
     pub fn response(
         &self,
         key: ApiKey,
         version: i16,
         ctx: &ResponseContext,
         frame: Bytes,
-    ) -> CodecResult<Bytes> {
+    ) -> CodecResult<Vec<Bytes>> {
         if key == ApiKey::ApiVersions {
-            return api_versions(frame, version);
+            return Ok(vec![api_versions(frame, version)?]);
         }
-        if key == ApiKey::Produce && version <= 12 && ctx.is_empty() {
-            if let Some(frame) = self.unsplice_produce_response(&frame, version)? {
-                return Ok(frame);
+        // Responses whose only names are topic names, all the request's own: un-prefixed
+        // around the bytes that stay as they are (a Fetch's records are never copied).
+        let spans = match key {
+            ApiKey::Produce if version <= 12 && ctx.is_empty() => {
+                Some(produce_response_names(&frame, version)?)
+            }
+            ApiKey::Fetch if version <= 12 && ctx.is_empty() => {
+                Some(fetch_response_names(&frame, version)?)
+            }
+            _ => None,
+        };
+        if let Some(spans) = spans {
+            if let Some(pieces) =
+                self.unprefix_topics(&frame, spans, version_is_compact(key, version))?
+            {
+                return Ok(pieces);
             }
         }
         let mapper = ResponseMapper {
@@ -151,47 +166,90 @@ impl TenantSession {
             version,
             ctx,
         };
-        table::map_response(key, frame, &mapper)
+        Ok(vec![table::map_response(key, frame, &mapper)?])
     }
 
-    /// A Produce response with its topic names un-prefixed, found without decoding it (the
-    /// request path's splice, the other way). None when a name is not the tenant's: the
-    /// table's decoding path then filters it.
-    fn unsplice_produce_response(&self, frame: &Bytes, version: i16) -> CodecResult<Option<Bytes>> {
-        let names = produce_response_names(frame, version)?;
-        if names.is_empty() {
-            return Ok(Some(frame.clone()));
-        }
-        let compact = version >= 9;
-        // A response holds no records, only names and offsets: one small buffer is cheaper
-        // than decoding it into per-partition structs and encoding those again.
-        let mut out = BytesMut::with_capacity(frame.len());
-        out.put_i32(0); // the length, patched below
-        let mut at = LENGTH_PREFIX;
-        for span in names {
-            let len_bytes = if compact {
+    /// The frame with each topic name in `spans` un-prefixed: short runs between names are
+    /// copied into small buffers, long ones (records) go on as slices of the upstream's frame.
+    /// None when a name is not the tenant's: the table's decoding path then drops it.
+    fn unprefix_topics(
+        &self,
+        frame: &Bytes,
+        spans: Vec<Range<usize>>,
+        compact: bool,
+    ) -> CodecResult<Option<Vec<Bytes>>> {
+        let len_bytes = |span: &Range<usize>| {
+            if compact {
                 gatehouse_protocol::header::read_unsigned_varint(frame, span.start)
                     .map_or(1, |(_, used)| used)
             } else {
                 2
-            };
-            let text = std::str::from_utf8(&frame[span.start + len_bytes..span.end])?;
+            }
+        };
+        let mut names = Vec::with_capacity(spans.len());
+        let mut total = frame.len() - LENGTH_PREFIX;
+        for span in spans {
+            let text = std::str::from_utf8(&frame[span.start + len_bytes(&span)..span.end])?;
             let Some(name) = self.tenant.strip(Entity::Topic, text) else {
                 return Ok(None);
             };
-            out.put_slice(&frame[at..span.start]);
-            if compact {
-                put_uvarint(&mut out, name.len() as u32 + 1);
+            let new_len = if compact {
+                uvarint_len(name.len() as u32 + 1)
             } else {
-                out.put_i16(i16::try_from(name.len())?);
+                2
+            } + name.len();
+            total = total - span.len() + new_len;
+            names.push((span, name));
+        }
+        let mut pieces = Vec::new();
+        let mut small = BytesMut::with_capacity(64);
+        small.put_i32(i32::try_from(total)?);
+        let mut at = LENGTH_PREFIX;
+        for (span, name) in names.iter().map(|(s, n)| (Some(s), *n)).chain([(None, "")]) {
+            let until = span.map_or(frame.len(), |s| s.start);
+            if until - at >= COPY_LIMIT {
+                if !small.is_empty() {
+                    pieces.push(small.split().freeze());
+                }
+                pieces.push(frame.slice(at..until));
+            } else {
+                small.put_slice(&frame[at..until]);
             }
-            out.put_slice(name.as_bytes());
+            let Some(span) = span else { break };
+            if compact {
+                put_uvarint(&mut small, name.len() as u32 + 1);
+            } else {
+                small.put_i16(i16::try_from(name.len())?);
+            }
+            small.put_slice(name.as_bytes());
             at = span.end;
         }
-        out.put_slice(&frame[at..]);
-        let len = i32::try_from(out.len() - LENGTH_PREFIX)?;
-        out[..LENGTH_PREFIX].copy_from_slice(&len.to_be_bytes());
-        Ok(Some(out.freeze()))
+        if !small.is_empty() {
+            pieces.push(small.freeze());
+        }
+        Ok(Some(pieces))
+    }
+}
+
+/// Runs shorter than this between names are copied rather than sliced: a slice costs a
+/// reference count and an entry in the write's vector, a copy of a few dozen bytes costs less.
+const COPY_LIMIT: usize = 512;
+
+fn version_is_compact(key: ApiKey, version: i16) -> bool {
+    match key {
+        ApiKey::Produce => version >= 9,
+        ApiKey::Fetch => version >= 12,
+        _ => unreachable!("only Produce and Fetch responses are un-prefixed by walking"),
+    }
+}
+
+fn uvarint_len(v: u32) -> usize {
+    match v {
+        0..0x80 => 1,
+        0x80..0x4000 => 2,
+        0x4000..0x20_0000 => 3,
+        0x20_0000..0x1000_0000 => 4,
+        _ => 5,
     }
 }
 

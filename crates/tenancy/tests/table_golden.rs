@@ -68,11 +68,13 @@ impl Case {
         let header = ResponseHeader::default().with_correlation_id(9);
         let frame: Bytes = encode_response(&header, &body, key, version).unwrap();
         let empty = ResponseContext::default();
-        let frame = self
+        let pieces = self
             .session
             .response(key, version, ctx.unwrap_or(&empty), frame)
             .unwrap();
-        decode_response::<T>(&frame, key, version).unwrap().1
+        decode_response::<T>(&pieces.concat().into(), key, version)
+            .unwrap()
+            .1
     }
 }
 
@@ -605,7 +607,7 @@ fn produce_responses_are_unprefixed_without_decoding_and_foreign_names_dropped()
             version,
         )
         .unwrap();
-        assert_eq!(got, expected, "v{version}");
+        assert_eq!(Bytes::from(got.concat()), expected, "v{version}");
 
         // An upstream answering for a topic the tenant does not own: dropped, not shown.
         let got = c.down(
@@ -628,4 +630,74 @@ fn produce_responses_are_unprefixed_without_decoding_and_foreign_names_dropped()
         .session
         .response(ApiKey::Produce, 9, &empty, up.slice(..up.len() - 3))
         .is_err());
+}
+
+#[test]
+fn fetch_responses_are_unprefixed_around_records_that_are_not_copied() {
+    let c = Case::new();
+    let records = Bytes::from(vec![7u8; 4096]);
+    let partition = |i: i32| {
+        fetch_response::PartitionData::default()
+            .with_partition_index(i)
+            .with_high_watermark(10)
+            .with_records(Some(records.clone()))
+    };
+    let response = |names: &[&str]| {
+        FetchResponse::default().with_responses(
+            names
+                .iter()
+                .map(|n| {
+                    fetch_response::FetchableTopicResponse::default()
+                        .with_topic(topic(n))
+                        .with_partitions(vec![partition(0), partition(1)])
+                })
+                .collect(),
+        )
+    };
+    let empty = ResponseContext::default();
+    let header = ResponseHeader::default().with_correlation_id(9);
+    for version in 4..=12 {
+        let up = encode_response(
+            &header,
+            &response(&["a.orders", "a.payments"]),
+            ApiKey::Fetch,
+            version,
+        )
+        .unwrap();
+        let pieces = c
+            .session
+            .response(ApiKey::Fetch, version, &empty, up.clone())
+            .unwrap();
+        // Each partition's records go on as a slice of the upstream's frame, not a copy.
+        let start = up.as_ptr() as usize;
+        let sliced: usize = pieces
+            .iter()
+            .filter(|b| {
+                let p = b.as_ptr() as usize;
+                p >= start && p + b.len() <= start + up.len()
+            })
+            .map(|b| b.len())
+            .sum();
+        assert!(sliced >= 4 * 4096, "v{version}: {sliced} bytes sliced");
+        let copied = pieces.iter().map(|b| b.len()).sum::<usize>() - sliced;
+        assert!(copied < 200, "v{version}: {copied} bytes copied");
+        let expected = encode_response(
+            &header,
+            &response(&["orders", "payments"]),
+            ApiKey::Fetch,
+            version,
+        )
+        .unwrap();
+        assert_eq!(Bytes::from(pieces.concat()), expected, "v{version}");
+
+        // Another tenant's topic in the answer: dropped by the decoding path.
+        let got = c.down(
+            ApiKey::Fetch,
+            version,
+            None,
+            response(&["a.orders", "b.orders"]),
+        );
+        assert_eq!(got.responses.len(), 1, "v{version}");
+        assert_eq!(got.responses[0].topic, topic("orders"), "v{version}");
+    }
 }

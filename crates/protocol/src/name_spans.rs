@@ -1,4 +1,5 @@
-//! Where the names are in a Produce request, found without decoding it.
+//! Where the names are in a Produce request (and in Produce and Fetch responses), found
+//! without decoding it.
 //!
 //! A tenant's Produce request differs from what the upstream must see only in its
 //! transactional id and topic names; the record batches, which are nearly all of its bytes,
@@ -19,8 +20,8 @@ pub struct ProduceNames {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("malformed Produce request: {0}")]
-pub struct ProduceNamesError(&'static str);
+#[error("malformed message: {0}")]
+pub struct NameSpanError(&'static str);
 
 struct Walk<'a> {
     b: &'a [u8],
@@ -29,34 +30,33 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn need(&self, n: usize) -> Result<(), ProduceNamesError> {
+    fn need(&self, n: usize) -> Result<(), NameSpanError> {
         if n > self.b.len().saturating_sub(self.at) {
-            return Err(ProduceNamesError("truncated"));
+            return Err(NameSpanError("truncated"));
         }
         Ok(())
     }
 
-    fn skip(&mut self, n: usize) -> Result<(), ProduceNamesError> {
+    fn skip(&mut self, n: usize) -> Result<(), NameSpanError> {
         self.need(n)?;
         self.at += n;
         Ok(())
     }
 
-    fn uvarint(&mut self) -> Result<u32, ProduceNamesError> {
-        let (v, used) =
-            read_unsigned_varint(self.b, self.at).ok_or(ProduceNamesError("bad varint"))?;
+    fn uvarint(&mut self) -> Result<u32, NameSpanError> {
+        let (v, used) = read_unsigned_varint(self.b, self.at).ok_or(NameSpanError("bad varint"))?;
         self.at += used;
         Ok(v)
     }
 
-    fn i16(&mut self) -> Result<i16, ProduceNamesError> {
+    fn i16(&mut self) -> Result<i16, NameSpanError> {
         self.need(2)?;
         let v = i16::from_be_bytes([self.b[self.at], self.b[self.at + 1]]);
         self.at += 2;
         Ok(v)
     }
 
-    fn i32(&mut self) -> Result<i32, ProduceNamesError> {
+    fn i32(&mut self) -> Result<i32, NameSpanError> {
         self.need(4)?;
         let s = &self.b[self.at..self.at + 4];
         self.at += 4;
@@ -64,7 +64,7 @@ impl Walk<'_> {
     }
 
     /// A (nullable) string or bytes field: length then contents; returns its range.
-    fn string(&mut self) -> Result<Range<usize>, ProduceNamesError> {
+    fn string(&mut self) -> Result<Range<usize>, NameSpanError> {
         let start = self.at;
         let len = if self.compact {
             self.uvarint()? as i64 - 1
@@ -77,7 +77,7 @@ impl Walk<'_> {
         Ok(start..self.at)
     }
 
-    fn bytes(&mut self) -> Result<(), ProduceNamesError> {
+    fn bytes(&mut self) -> Result<(), NameSpanError> {
         let len = if self.compact {
             self.uvarint()? as i64 - 1
         } else {
@@ -89,7 +89,7 @@ impl Walk<'_> {
         Ok(())
     }
 
-    fn array_len(&mut self) -> Result<usize, ProduceNamesError> {
+    fn array_len(&mut self) -> Result<usize, NameSpanError> {
         let n = if self.compact {
             self.uvarint()? as i64 - 1
         } else {
@@ -98,12 +98,12 @@ impl Walk<'_> {
         let n = n.max(0) as usize;
         // Every element takes at least one byte: a count past the bytes left is a lie.
         if n > self.b.len().saturating_sub(self.at) {
-            return Err(ProduceNamesError("array longer than the frame"));
+            return Err(NameSpanError("array longer than the frame"));
         }
         Ok(n)
     }
 
-    fn tags(&mut self) -> Result<(), ProduceNamesError> {
+    fn tags(&mut self) -> Result<(), NameSpanError> {
         if !self.compact {
             return Ok(());
         }
@@ -118,18 +118,18 @@ impl Walk<'_> {
 
 /// Finds the transactional id and topic names of a Produce request frame (v3–v12; from v13
 /// topics are named by id).
-pub fn produce_names(frame: &[u8], version: i16) -> Result<ProduceNames, ProduceNamesError> {
+pub fn produce_names(frame: &[u8], version: i16) -> Result<ProduceNames, NameSpanError> {
     if !(3..=12).contains(&version) {
-        return Err(ProduceNamesError("version without topic names"));
+        return Err(NameSpanError("version without topic names"));
     }
     let body = frame
         .get(LENGTH_PREFIX..)
-        .ok_or(ProduceNamesError("truncated"))?;
-    let peek = RequestHeaderPeek::parse(body).map_err(|_| ProduceNamesError("bad header"))?;
+        .ok_or(NameSpanError("truncated"))?;
+    let peek = RequestHeaderPeek::parse(body).map_err(|_| NameSpanError("bad header"))?;
     let key = kafka_protocol::messages::ApiKey::Produce;
     let body_at = peek
         .body_offset(key, body)
-        .map_err(|_| ProduceNamesError("bad header"))?;
+        .map_err(|_| NameSpanError("bad header"))?;
     let mut w = Walk {
         b: frame,
         at: LENGTH_PREFIX + body_at,
@@ -149,7 +149,7 @@ pub fn produce_names(frame: &[u8], version: i16) -> Result<ProduceNames, Produce
     }
     w.tags()?;
     if w.at != frame.len() {
-        return Err(ProduceNamesError("bytes after the last field"));
+        return Err(NameSpanError("bytes after the last field"));
     }
     Ok(ProduceNames {
         transactional_id,
@@ -162,9 +162,9 @@ pub fn produce_names(frame: &[u8], version: i16) -> Result<ProduceNames, Produce
 pub fn produce_response_names(
     frame: &[u8],
     version: i16,
-) -> Result<Vec<Range<usize>>, ProduceNamesError> {
+) -> Result<Vec<Range<usize>>, NameSpanError> {
     if !(3..=12).contains(&version) {
-        return Err(ProduceNamesError("version without topic names"));
+        return Err(NameSpanError("version without topic names"));
     }
     let flexible = version >= 9;
     let mut w = Walk {
@@ -198,7 +198,57 @@ pub fn produce_response_names(
     w.skip(4)?; // throttle_time_ms
     w.tags()?; // node_endpoints (v10+) lives here
     if w.at != frame.len() {
-        return Err(ProduceNamesError("bytes after the last field"));
+        return Err(NameSpanError("bytes after the last field"));
+    }
+    Ok(topics)
+}
+
+/// Finds the topic names of a Fetch response frame (v4–v12; from v13 topics are named by
+/// id), as ranges of each string's length and contents. Everything else, the records above
+/// all, is what the upstream sent.
+pub fn fetch_response_names(
+    frame: &[u8],
+    version: i16,
+) -> Result<Vec<Range<usize>>, NameSpanError> {
+    if !(4..=12).contains(&version) {
+        return Err(NameSpanError("version without topic names"));
+    }
+    let flexible = version >= 12;
+    let mut w = Walk {
+        b: frame,
+        at: LENGTH_PREFIX,
+        compact: flexible,
+    };
+    w.skip(4)?; // correlation id
+    w.tags()?; // the flexible response header's tagged fields
+    w.skip(4)?; // throttle_time_ms
+    if version >= 7 {
+        w.skip(2 + 4)?; // error_code, session_id
+    }
+    let mut topics = Vec::new();
+    for _ in 0..w.array_len()? {
+        topics.push(w.string()?);
+        for _ in 0..w.array_len()? {
+            // partition_index, error_code, high_watermark, last_stable_offset
+            w.skip(4 + 2 + 8 + 8)?;
+            if version >= 5 {
+                w.skip(8)?; // log_start_offset
+            }
+            for _ in 0..w.array_len()? {
+                w.skip(8 + 8)?; // aborted: producer_id, first_offset
+                w.tags()?;
+            }
+            if version >= 11 {
+                w.skip(4)?; // preferred_read_replica
+            }
+            w.bytes()?; // records
+            w.tags()?;
+        }
+        w.tags()?;
+    }
+    w.tags()?;
+    if w.at != frame.len() {
+        return Err(NameSpanError("bytes after the last field"));
     }
     Ok(topics)
 }
@@ -302,6 +352,47 @@ mod tests {
             }
         }
         assert!(produce_response_names(&response(12), 13).is_err());
+    }
+
+    #[test]
+    fn finds_each_fetch_response_name_at_every_named_version() {
+        use crate::codec::encode_response;
+        use kafka_protocol::messages::fetch_response::{
+            AbortedTransaction, FetchableTopicResponse, PartitionData,
+        };
+        use kafka_protocol::messages::{FetchResponse, ResponseHeader};
+        let partition = |i: i32| {
+            PartitionData::default()
+                .with_partition_index(i)
+                .with_aborted_transactions(Some(vec![AbortedTransaction::default()]))
+                .with_records(Some(Bytes::from(vec![0xab; 100 + i as usize])))
+        };
+        let topic = |n: &str| {
+            FetchableTopicResponse::default()
+                .with_topic(TopicName(StrBytes::from_string(n.into())))
+                .with_partitions(vec![partition(0), partition(1)])
+        };
+        let header = ResponseHeader::default().with_correlation_id(7);
+        for version in 4..=12 {
+            let body = FetchResponse::default()
+                .with_session_id(if version >= 7 { 3 } else { 0 })
+                .with_responses(vec![topic("orders"), topic("payments")]);
+            let f = encode_response(&header, &body, ApiKey::Fetch, version).unwrap();
+            let names = fetch_response_names(&f, version).unwrap();
+            let len_bytes = if version >= 12 { 1 } else { 2 };
+            let texts: Vec<&[u8]> = names
+                .iter()
+                .map(|r| &f[r.start + len_bytes..r.end])
+                .collect();
+            assert_eq!(texts, [&b"orders"[..], b"payments"], "v{version}");
+            for cut in 0..f.len() {
+                assert!(fetch_response_names(&f[..cut], version).is_err());
+            }
+        }
+        assert!(
+            fetch_response_names(&[0; 64], 13).is_err(),
+            "v13 names topics by id"
+        );
     }
 
     #[test]
