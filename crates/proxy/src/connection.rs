@@ -1,7 +1,7 @@
 //! One client connection: the request pump and the response pump.
 
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -27,7 +27,6 @@ use crate::identity::resolve_virtual_cluster;
 use crate::io::{reserve_for_read, write_batch};
 use crate::responses::{Pending, ResponsePump, TenantResponse};
 use crate::session::{Binding, Unbound};
-use crate::splice::duplicate;
 use crate::{describe, Gateway};
 
 /// Why a connection ended, for the log.
@@ -87,9 +86,9 @@ pub async fn serve(
     match &security.tls {
         None => {
             let gate = Gate::new(security.clone(), None, peer.ip());
-            let fd = duplicate(&socket);
+            let fd = socket.as_raw_fd();
             let (rd, wr) = socket.into_split();
-            conn.run(rd, wr, fd, gate).await
+            conn.run(rd, wr, Some(fd), gate).await
         }
         Some(tls) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
@@ -140,8 +139,9 @@ impl Conn<'_> {
             "refusing client connection: {why}");
     }
 
-    /// Serves the connection; `fd` duplicates the client's socket when it is plain TCP.
-    async fn run<R, W>(&self, rd: R, wr: W, fd: Option<OwnedFd>, gate: Gate)
+    /// Serves the connection; `fd` is the client's socket when it is plain TCP (valid while
+    /// `wr` lives).
+    async fn run<R, W>(&self, rd: R, wr: W, fd: Option<RawFd>, gate: Gate)
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
@@ -379,7 +379,7 @@ async fn request_pump<R: AsyncRead + Unpin>(
             if upstream_wr.is_none() {
                 match upstream.connect(target, login).await {
                     Ok(stream) => {
-                        let fd = stream.plain_tcp().and_then(duplicate);
+                        let fd = stream.plain_tcp().map(|s| s.as_raw_fd());
                         let (rd, wr) = tokio::io::split(stream);
                         upstream_wr = Some(wr);
                         let connected = Pending::Connected(rd, fd);

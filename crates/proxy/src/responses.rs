@@ -17,7 +17,7 @@
 //!   read, decoded, rewritten and re-encoded.
 
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -47,9 +47,9 @@ use crate::splice::{Splicer, MIN_SPLICE};
 
 /// What the response pump must do next, in the order the client sent its requests.
 pub(crate) enum Pending {
-    /// The upstream connection was opened: its read side, and a duplicate of its socket when
-    /// it is plain TCP (for splicing).
-    Connected(ReadHalf<UpstreamStream>, Option<OwnedFd>),
+    /// The upstream connection was opened: its read side, and its socket's descriptor when it
+    /// is plain TCP (for splicing; valid while the read side lives).
+    Connected(ReadHalf<UpstreamStream>, Option<RawFd>),
     /// A forwarded request whose response the upstream will send.
     Forwarded {
         correlation_id: i32,
@@ -72,9 +72,12 @@ pub(crate) struct ResponsePump<W> {
     splitter: FrameSplitter,
     peer: SocketAddr,
     upstream_rd: Option<ReadHalf<UpstreamStream>>,
-    /// A duplicate of the client's socket when it is plain TCP.
-    client_fd: Option<OwnedFd>,
-    /// Set when both sides are plain TCP.
+    /// The client's socket when it is plain TCP (valid while `client` lives).
+    client_fd: Option<RawFd>,
+    /// The upstream's socket when it is plain TCP (valid while `upstream_rd` lives).
+    upstream_fd: Option<RawFd>,
+    /// Made on the first response worth splicing: most connections never need one, and it
+    /// holds descriptors (duplicates of both sockets and a pipe).
     splicer: Option<Splicer>,
     buf: BytesMut,
     /// Ready for the client, written together when the pump would otherwise wait.
@@ -91,7 +94,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         upstream: Arc<UpstreamCluster>,
         splitter: FrameSplitter,
         peer: SocketAddr,
-        client_fd: Option<OwnedFd>,
+        client_fd: Option<RawFd>,
     ) -> Self {
         Self {
             rx,
@@ -102,6 +105,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
             peer,
             upstream_rd: None,
             client_fd,
+            upstream_fd: None,
             splicer: None,
             buf: BytesMut::new(),
             out: Vec::new(),
@@ -123,7 +127,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                 Pending::Local(answer) => self.out.push(answer),
                 Pending::Connected(rd, fd) => {
                     self.upstream_rd = Some(rd);
-                    self.splicer = self.splicer_for(fd);
+                    (self.upstream_fd, self.splicer) = (fd, None);
                 }
                 Pending::Forwarded {
                     correlation_id,
@@ -236,7 +240,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
             if left == 0 {
                 return Ok(());
             }
-            if left >= MIN_SPLICE && self.splicer.is_some() {
+            if left >= MIN_SPLICE && self.splicer_ready() {
                 // Everything buffered of this response was taken above.
                 return self.splice(left).await;
             }
@@ -244,11 +248,26 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         }
     }
 
-    fn splicer_for(&self, upstream_fd: Option<OwnedFd>) -> Option<Splicer> {
-        let client_fd = self.client_fd.as_ref()?.try_clone().ok()?;
-        Splicer::new(upstream_fd?, client_fd)
-            .inspect_err(|e| tracing::debug!(peer = %self.peer, "splice unavailable: {e}"))
-            .ok()
+    /// Whether bytes can be spliced to the client, making the splicer on first use. When
+    /// making it fails (out of descriptors, say), this connection keeps the buffered path.
+    fn splicer_ready(&mut self) -> bool {
+        if self.splicer.is_some() {
+            return true;
+        }
+        let (Some(client), Some(upstream)) = (self.client_fd, self.upstream_fd) else {
+            return false;
+        };
+        // SAFETY: both descriptors belong to sockets this pump owns a handle to (`client`,
+        // `upstream_rd`), so they are open for the duration of these calls.
+        let made = unsafe { Splicer::duplicating(upstream, client) };
+        match made {
+            Ok(s) => self.splicer = Some(s),
+            Err(e) => {
+                tracing::debug!(peer = %self.peer, "splice unavailable: {e}");
+                self.client_fd = None;
+            }
+        }
+        self.splicer.is_some()
     }
 
     /// Moves the next `n` bytes of the upstream connection to the client inside the kernel,
@@ -291,7 +310,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                 ));
             }
             let opaque = finder.skipping().min(total - passed);
-            if found.is_none() && opaque >= MIN_SPLICE && self.splicer.is_some() {
+            if found.is_none() && opaque >= MIN_SPLICE && self.splicer_ready() {
                 // A partition's records, not yet read: they need not pass through here.
                 // (Everything buffered of this response was fed and taken above.)
                 self.splice(opaque).await?;

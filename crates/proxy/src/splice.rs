@@ -11,7 +11,7 @@
 //! either buffered, so bytes stay in order.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering::Relaxed;
 
 use rustix::io::Errno;
@@ -42,6 +42,16 @@ struct Pipe {
 }
 
 impl Splicer {
+    /// Works on duplicates of the upstream and client sockets (both non-blocking TCP).
+    ///
+    /// # Safety
+    /// Both descriptors must be open for the duration of the call.
+    pub unsafe fn duplicating(upstream: RawFd, client: RawFd) -> io::Result<Self> {
+        // SAFETY: open for the duration of the call, as the caller promises.
+        let dup = |fd| unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned();
+        Self::new(dup(upstream)?, dup(client)?)
+    }
+
     /// Takes duplicates of the upstream and client sockets (both non-blocking TCP).
     pub fn new(upstream: OwnedFd, client: OwnedFd) -> io::Result<Self> {
         Ok(Self {
@@ -128,16 +138,16 @@ async fn wait(
     Ok(())
 }
 
-/// A duplicate of a socket's descriptor, for a [`Splicer`].
-pub(crate) fn duplicate(socket: &impl AsFd) -> Option<OwnedFd> {
-    socket.as_fd().try_clone_to_owned().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
+
+    fn duplicate(socket: &impl AsFd) -> Option<OwnedFd> {
+        socket.as_fd().try_clone_to_owned().ok()
+    }
 
     async fn pair() -> (TcpStream, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
