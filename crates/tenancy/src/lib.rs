@@ -19,6 +19,7 @@
 
 mod mapper;
 pub mod names;
+mod respell;
 pub mod session;
 pub mod table;
 pub mod topic_ids;
