@@ -32,15 +32,21 @@ def digest(records: list[bytes]) -> str:
     return hashlib.sha256(b"".join(sorted(records))).hexdigest()
 
 
+def load(bootstrap: str) -> tuple[str, list[bytes]]:
+    """A new two-partition topic holding RECORDS distinct records."""
+    topic = unique("bulk")
+    create_topic(bootstrap, topic, partitions=2)
+    sent = values(topic)
+    produce(bootstrap, topic, sent)
+    return topic, sent
+
+
 def test_large_fetches_are_spliced_and_arrive_intact(cluster):
     g = tenant_gateway(cluster, {"plain": None, "team": "team"})
     put_virtual_cluster(g, "team")
     for route in ("plain", "team"):
         bootstrap = g.bootstrap(route)
-        topic = unique("bulk")
-        create_topic(bootstrap, topic, partitions=2)
-        sent = values(topic)
-        produce(bootstrap, topic, sent)
+        topic, sent = load(bootstrap)
         before = spliced(g)
         got = consume(bootstrap, topic, unique("bulk-app"), RECORDS, timeout=90)
         assert len(got) == RECORDS, route
@@ -57,10 +63,7 @@ def test_kafka_python_large_fetches_arrive_intact(cluster, route):
     if route == "team":
         put_virtual_cluster(g, "team")
     bootstrap = g.bootstrap(route)
-    topic = unique("bulk-kp")
-    create_topic(bootstrap, topic, partitions=2)
-    sent = values(topic)
-    produce(bootstrap, topic, sent)
+    topic, sent = load(bootstrap)
     before = spliced(g)
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=unique("kp"),
                              auto_offset_reset="earliest", enable_auto_commit=False,

@@ -6,7 +6,7 @@
 //! stay as they are. Knowing the byte ranges of those strings lets a stage send the frame on as
 //! slices of the original with new names spliced in, so records are never copied.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use crate::frame::LENGTH_PREFIX;
 use crate::header::{read_unsigned_varint, RequestHeaderPeek};
@@ -29,7 +29,36 @@ struct Walk<'a> {
     compact: bool,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    /// A walk over a response frame, placed after its header. `named`: the versions whose
+    /// topics have names; `flexible_from`: the first flexible version.
+    fn response(
+        frame: &'a [u8],
+        version: i16,
+        named: RangeInclusive<i16>,
+        flexible_from: i16,
+    ) -> Result<Self, NameSpanError> {
+        if !named.contains(&version) {
+            return Err(NameSpanError("version without topic names"));
+        }
+        let mut w = Walk {
+            b: frame,
+            at: LENGTH_PREFIX,
+            compact: version >= flexible_from,
+        };
+        w.skip(4)?; // correlation id
+        w.tags()?; // the flexible response header's tagged fields
+        Ok(w)
+    }
+
+    /// What the walk found, if it ended exactly at the end of the frame.
+    fn finish<T>(&self, found: T) -> Result<T, NameSpanError> {
+        if self.at != self.b.len() {
+            return Err(NameSpanError("bytes after the last field"));
+        }
+        Ok(found)
+    }
+
     fn need(&self, n: usize) -> Result<(), NameSpanError> {
         if n > self.b.len().saturating_sub(self.at) {
             return Err(NameSpanError("truncated"));
@@ -148,10 +177,7 @@ pub fn produce_names(frame: &[u8], version: i16) -> Result<ProduceNames, NameSpa
         w.tags()?;
     }
     w.tags()?;
-    if w.at != frame.len() {
-        return Err(NameSpanError("bytes after the last field"));
-    }
-    Ok(ProduceNames {
+    w.finish(ProduceNames {
         transactional_id,
         topics,
     })
@@ -163,17 +189,7 @@ pub fn produce_response_names(
     frame: &[u8],
     version: i16,
 ) -> Result<Vec<Range<usize>>, NameSpanError> {
-    if !(3..=12).contains(&version) {
-        return Err(NameSpanError("version without topic names"));
-    }
-    let flexible = version >= 9;
-    let mut w = Walk {
-        b: frame,
-        at: LENGTH_PREFIX,
-        compact: flexible,
-    };
-    w.skip(4)?; // correlation id
-    w.tags()?; // the flexible response header's tagged fields
+    let mut w = Walk::response(frame, version, 3..=12, 9)?;
     let mut topics = Vec::new();
     for _ in 0..w.array_len()? {
         topics.push(w.string()?);
@@ -197,10 +213,7 @@ pub fn produce_response_names(
     }
     w.skip(4)?; // throttle_time_ms
     w.tags()?; // node_endpoints (v10+) lives here
-    if w.at != frame.len() {
-        return Err(NameSpanError("bytes after the last field"));
-    }
-    Ok(topics)
+    w.finish(topics)
 }
 
 /// Finds the topic names of a Fetch response frame (v4–v12; from v13 topics are named by
@@ -210,17 +223,7 @@ pub fn fetch_response_names(
     frame: &[u8],
     version: i16,
 ) -> Result<Vec<Range<usize>>, NameSpanError> {
-    if !(4..=12).contains(&version) {
-        return Err(NameSpanError("version without topic names"));
-    }
-    let flexible = version >= 12;
-    let mut w = Walk {
-        b: frame,
-        at: LENGTH_PREFIX,
-        compact: flexible,
-    };
-    w.skip(4)?; // correlation id
-    w.tags()?; // the flexible response header's tagged fields
+    let mut w = Walk::response(frame, version, 4..=12, 12)?;
     w.skip(4)?; // throttle_time_ms
     if version >= 7 {
         w.skip(2 + 4)?; // error_code, session_id
@@ -247,10 +250,7 @@ pub fn fetch_response_names(
         w.tags()?;
     }
     w.tags()?;
-    if w.at != frame.len() {
-        return Err(NameSpanError("bytes after the last field"));
-    }
-    Ok(topics)
+    w.finish(topics)
 }
 
 #[cfg(test)]
