@@ -336,20 +336,27 @@ mod tests {
         encode_response(&header, &body, ApiKey::Produce, version).unwrap()
     }
 
+    type Walk = fn(&[u8], i16) -> Result<Vec<Range<usize>>, NameSpanError>;
+
+    /// The walk finds exactly the two topic names, and refuses every truncation of the frame.
+    fn assert_finds_orders_and_payments(walk: Walk, f: &[u8], version: i16, compact: bool) {
+        let len_bytes = if compact { 1 } else { 2 };
+        let names = walk(f, version).unwrap();
+        let texts: Vec<&[u8]> = names
+            .iter()
+            .map(|r| &f[r.start + len_bytes..r.end])
+            .collect();
+        assert_eq!(texts, [&b"orders"[..], b"payments"], "v{version}");
+        for cut in 0..f.len() {
+            assert!(walk(&f[..cut], version).is_err(), "v{version} cut at {cut}");
+        }
+    }
+
     #[test]
     fn finds_each_response_name_at_every_named_version() {
         for version in 3..=12 {
             let f = response(version);
-            let names = produce_response_names(&f, version).unwrap();
-            let len_bytes = if version >= 9 { 1 } else { 2 };
-            let texts: Vec<&[u8]> = names
-                .iter()
-                .map(|r| &f[r.start + len_bytes..r.end])
-                .collect();
-            assert_eq!(texts, [&b"orders"[..], b"payments"], "v{version}");
-            for cut in 0..f.len() {
-                assert!(produce_response_names(&f[..cut], version).is_err());
-            }
+            assert_finds_orders_and_payments(produce_response_names, &f, version, version >= 9);
         }
         assert!(produce_response_names(&response(12), 13).is_err());
     }
@@ -378,16 +385,7 @@ mod tests {
                 .with_session_id(if version >= 7 { 3 } else { 0 })
                 .with_responses(vec![topic("orders"), topic("payments")]);
             let f = encode_response(&header, &body, ApiKey::Fetch, version).unwrap();
-            let names = fetch_response_names(&f, version).unwrap();
-            let len_bytes = if version >= 12 { 1 } else { 2 };
-            let texts: Vec<&[u8]> = names
-                .iter()
-                .map(|r| &f[r.start + len_bytes..r.end])
-                .collect();
-            assert_eq!(texts, [&b"orders"[..], b"payments"], "v{version}");
-            for cut in 0..f.len() {
-                assert!(fetch_response_names(&f[..cut], version).is_err());
-            }
+            assert_finds_orders_and_payments(fetch_response_names, &f, version, version >= 12);
         }
         assert!(
             fetch_response_names(&[0; 64], 13).is_err(),
