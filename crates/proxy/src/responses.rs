@@ -240,9 +240,9 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
             if left == 0 {
                 return Ok(());
             }
-            if left >= MIN_SPLICE && self.splicer_ready() {
-                // Everything buffered of this response was taken above.
-                return self.splice(left).await;
+            // Everything buffered of this response was taken above.
+            if left >= MIN_SPLICE && self.splicer_ready() && self.splice(left).await? {
+                return Ok(());
             }
             self.read_some(left).await?;
         }
@@ -271,15 +271,22 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
     }
 
     /// Moves the next `n` bytes of the upstream connection to the client inside the kernel,
-    /// after whatever is waiting to be written; nothing of them may be buffered here.
-    async fn splice(&mut self, n: usize) -> PumpResult {
+    /// after whatever is waiting to be written; nothing of them may be buffered here. False
+    /// when splicing turned out not to work here before any byte moved: the caller reads
+    /// them as usual, and this connection stops trying.
+    async fn splice(&mut self, n: usize) -> PumpResult<bool> {
         debug_assert!(self.buf.is_empty());
         self.flush().await?;
         let splicer = self.splicer.as_mut().expect("checked by the caller");
-        splicer
-            .transfer(n)
-            .await
-            .map_err(|e| format!("forwarding response bytes: {e}"))
+        match splicer.transfer(n).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+                tracing::warn!(peer = %self.peer, "forwarding through buffers instead: {e}");
+                (self.splicer, self.client_fd) = (None, None);
+                Ok(false)
+            }
+            Err(e) => Err(format!("forwarding response bytes: {e}")),
+        }
     }
 
     /// Passes a Fetch response on up to its final tagged fields as it arrives, then rewrites
@@ -310,10 +317,13 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                 ));
             }
             let opaque = finder.skipping().min(total - passed);
-            if found.is_none() && opaque >= MIN_SPLICE && self.splicer_ready() {
-                // A partition's records, not yet read: they need not pass through here.
-                // (Everything buffered of this response was fed and taken above.)
-                self.splice(opaque).await?;
+            // A partition's records, not yet read: they need not pass through here.
+            // (Everything buffered of this response was fed and taken above.)
+            if found.is_none()
+                && opaque >= MIN_SPLICE
+                && self.splicer_ready()
+                && self.splice(opaque).await?
+            {
                 finder.skipped(opaque);
                 passed += opaque;
                 continue;

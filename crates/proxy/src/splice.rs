@@ -63,9 +63,12 @@ impl Splicer {
 
     /// Moves exactly `n` bytes from the upstream socket to the client socket. Fails if either
     /// side closes first; the connection is unusable then, as with any failed read or write.
+    /// Fails with [`io::ErrorKind::Unsupported`] when splicing cannot work here (no pipe to be
+    /// had, or a kernel or sandbox that refuses splice on sockets) before any byte moved: the
+    /// caller can then read those bytes as usual.
     pub async fn transfer(&mut self, n: usize) -> io::Result<()> {
         if self.pipe.is_none() {
-            self.pipe = Some(Pipe::new()?);
+            self.pipe = Some(Pipe::new().map_err(|e| unsupported("no pipe", e))?);
         }
         let Self {
             upstream,
@@ -83,6 +86,11 @@ impl Splicer {
                     Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                     Ok(k) => (left, in_pipe, moved) = (left - k, in_pipe + k, true),
                     Err(Errno::AGAIN) => {}
+                    Err(e @ (Errno::INVAL | Errno::NOSYS | Errno::PERM | Errno::OPNOTSUPP))
+                        if left == n =>
+                    {
+                        return Err(unsupported("splice refused", e.into()));
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -102,6 +110,10 @@ impl Splicer {
         metrics().bytes_spliced.fetch_add(n as u64, Relaxed);
         Ok(())
     }
+}
+
+fn unsupported(what: &str, e: io::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, format!("{what}: {e}"))
 }
 
 impl Pipe {
@@ -192,6 +204,19 @@ mod tests {
         upstream.read_exact(&mut trailer).await.unwrap();
         assert_eq!(&trailer, b"trailer");
         drop(writer.await.unwrap());
+    }
+
+    /// Something splice cannot read (an eventfd stands in for a socket a sandbox will not
+    /// splice): "unsupported" before any byte moved, so the caller can fall back.
+    #[tokio::test]
+    async fn a_refused_splice_is_unsupported_not_a_broken_connection() {
+        use rustix::event::{eventfd, EventfdFlags};
+        let (client_side, _client) = pair().await;
+        let not_a_socket = eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC).unwrap();
+        rustix::io::write(&not_a_socket, &1u64.to_ne_bytes()).unwrap(); // readable
+        let mut s = Splicer::new(not_a_socket, duplicate(&client_side).unwrap()).unwrap();
+        let e = s.transfer(100_000).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
     }
 
     #[tokio::test]
