@@ -115,19 +115,18 @@ impl TenantSession {
         }
         // Responses whose only names are topic names, all the request's own: un-prefixed
         // around the bytes that stay as they are (a Fetch's records are never copied).
+        // (Each walk with whether its version's strings are compact, i.e. flexible.)
         let spans = match key {
             ApiKey::Produce if version <= 12 && ctx.is_empty() => {
-                Some(produce_response_names(&frame, version)?)
+                Some((produce_response_names(&frame, version)?, version >= 9))
             }
             ApiKey::Fetch if version <= 12 && ctx.is_empty() => {
-                Some(fetch_response_names(&frame, version)?)
+                Some((fetch_response_names(&frame, version)?, version >= 12))
             }
             _ => None,
         };
-        if let Some(spans) = spans {
-            if let Some(pieces) =
-                self.unprefix_topics(&frame, spans, version_is_compact(key, version))?
-            {
+        if let Some((spans, compact)) = spans {
+            if let Some(pieces) = self.unprefix_topics(&frame, spans, compact)? {
                 return Ok(pieces);
             }
         }
@@ -158,14 +157,6 @@ impl TenantSession {
             edits.push((span, name));
         }
         respell::respell(frame, &edits, compact).map(Some)
-    }
-}
-
-fn version_is_compact(key: ApiKey, version: i16) -> bool {
-    match key {
-        ApiKey::Produce => version >= 9,
-        ApiKey::Fetch => version >= 12,
-        _ => unreachable!("only Produce and Fetch responses are un-prefixed by walking"),
     }
 }
 
