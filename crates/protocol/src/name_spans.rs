@@ -183,6 +183,58 @@ pub fn produce_names(frame: &[u8], version: i16) -> Result<ProduceNames, NameSpa
     })
 }
 
+/// What the beginning of a Produce request frame says about where its names are.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProduceHead {
+    /// The request names one topic, and these first bytes hold every name in it: the rest of
+    /// the frame (partitions and their records) holds none, and may be passed on unread.
+    Names(ProduceNames),
+    /// More of the frame is needed to tell.
+    NeedMore,
+    /// Names may follow records (several topics, or a version that names topics by id): the
+    /// request is mapped whole.
+    Whole,
+}
+
+/// [`produce_names`] for a frame of which only the beginning has arrived (length prefix
+/// included). On so little of a frame every malformation looks like "not yet": what is really
+/// malformed is refused when it is read whole.
+pub fn produce_head_names(head: &[u8], version: i16) -> ProduceHead {
+    if !(3..=12).contains(&version) {
+        return ProduceHead::Whole;
+    }
+    let Some(body) = head.get(LENGTH_PREFIX..) else {
+        return ProduceHead::NeedMore;
+    };
+    let key = kafka_protocol::messages::ApiKey::Produce;
+    let peek = RequestHeaderPeek::parse(body);
+    let Ok(body_at) = peek.and_then(|p| p.body_offset(key, body)) else {
+        return ProduceHead::NeedMore;
+    };
+    let mut w = Walk {
+        b: head,
+        at: LENGTH_PREFIX + body_at,
+        compact: version >= 9,
+    };
+    let mut walk = || -> Result<Option<ProduceNames>, NameSpanError> {
+        let transactional_id = w.string()?;
+        w.skip(2 + 4)?; // acks, timeout_ms
+        if w.array_len()? != 1 {
+            return Ok(None);
+        }
+        let topic = w.string()?;
+        Ok(Some(ProduceNames {
+            transactional_id,
+            topics: vec![topic],
+        }))
+    };
+    match walk() {
+        Ok(Some(names)) => ProduceHead::Names(names),
+        Ok(None) => ProduceHead::Whole,
+        Err(_) => ProduceHead::NeedMore,
+    }
+}
+
 /// Finds the topic names of a Produce response frame (v3–v12), as ranges of each string's
 /// length and contents. A tenant's response differs from the upstream's only in those names.
 pub fn produce_response_names(
@@ -265,9 +317,13 @@ mod tests {
     use kafka_protocol::protocol::StrBytes;
 
     fn frame(version: i16, txn: Option<&str>) -> Bytes {
-        let topic = |n: &str| {
+        frame_of(version, txn, &["orders", "payments"])
+    }
+
+    fn frame_of(version: i16, txn: Option<&str>, topics: &[&str]) -> Bytes {
+        let topic = |n: &&str| {
             TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(n.into())))
+                .with_name(TopicName(StrBytes::from_string((*n).into())))
                 .with_partition_data(vec![
                     PartitionProduceData::default()
                         .with_records(Some(Bytes::from_static(b"records-0"))),
@@ -279,12 +335,42 @@ mod tests {
         let body = ProduceRequest::default()
             .with_transactional_id(txn.map(|t| TransactionalId(StrBytes::from_string(t.into()))))
             .with_acks(-1)
-            .with_topic_data(vec![topic("orders"), topic("payments")]);
+            .with_topic_data(topics.iter().map(topic).collect());
         let header = RequestHeader::default()
             .with_request_api_key(ApiKey::Produce as i16)
             .with_request_api_version(version)
             .with_client_id(Some(StrBytes::from_static_str("c")));
         encode_request(&header, &body).unwrap()
+    }
+
+    #[test]
+    fn a_one_topic_head_has_every_name_once_the_topic_name_is_in() {
+        for version in 3..=12 {
+            for txn in [None, Some("tx")] {
+                let f = frame_of(version, txn, &["orders"]);
+                let whole = produce_names(&f, version).unwrap();
+                let name_end = whole.topics[0].end;
+                for cut in 0..f.len() {
+                    let got = produce_head_names(&f[..cut], version);
+                    if cut < name_end {
+                        assert_eq!(got, ProduceHead::NeedMore, "v{version} cut {cut}");
+                    } else {
+                        let names = produce_names(&f, version).unwrap();
+                        assert_eq!(got, ProduceHead::Names(names), "v{version} cut {cut}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn several_topics_or_topic_ids_are_mapped_whole() {
+        for version in 3..=12 {
+            let f = frame(version, None);
+            assert_eq!(produce_head_names(&f, version), ProduceHead::Whole);
+        }
+        let f = frame_of(12, None, &["orders"]);
+        assert_eq!(produce_head_names(&f, 13), ProduceHead::Whole);
     }
 
     #[test]

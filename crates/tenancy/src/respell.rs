@@ -35,12 +35,18 @@ pub(crate) fn text<'a>(
 
 /// The frame with the string at each span (in order, not overlapping) replaced, as pieces to
 /// write together, in order. `compact`: the strings have varint lengths (flexible versions).
+///
+/// The new length prefix is computed from the frame's own, so `frame` may also be only the
+/// beginning of a frame whose rest follows unchanged.
 pub(crate) fn respell<S: Deref<Target = str>>(
     frame: &Bytes,
     edits: &[(Range<usize>, S)],
     compact: bool,
 ) -> CodecResult<Vec<Bytes>> {
-    let mut total = frame.len() - LENGTH_PREFIX;
+    let declared = (frame.get(..LENGTH_PREFIX))
+        .ok_or_else(|| anyhow::anyhow!("frame without a length prefix"))?;
+    let declared = i32::from_be_bytes([declared[0], declared[1], declared[2], declared[3]]);
+    let mut total = usize::try_from(declared)?;
     for (span, name) in edits {
         total = total - span.len() + encoded_len(name.len(), compact);
     }

@@ -7,7 +7,9 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
 use gatehouse_protocol::codec::{edit_api_versions, CodecResult};
-use gatehouse_protocol::name_spans::{fetch_response_names, produce_names, produce_response_names};
+use gatehouse_protocol::name_spans::{
+    fetch_response_names, produce_names, produce_response_names, ProduceNames,
+};
 
 use crate::mapper::{RequestMapper, ResponseContext, ResponseMapper};
 use crate::names::{Entity, Tenant};
@@ -61,8 +63,8 @@ impl TenantSession {
             return Ok((vec![frame], ResponsePlan::Untouched));
         }
         if key == ApiKey::Produce && version <= 12 {
-            let chunks = self.splice_produce(frame, version)?;
-            return Ok((chunks, ResponsePlan::Map(Box::default())));
+            let names = produce_names(&frame, version)?;
+            return self.produce_head(version, frame, names);
         }
         let mut mapper = RequestMapper {
             tenant: &self.tenant,
@@ -78,11 +80,21 @@ impl TenantSession {
         Ok((vec![frame], plan))
     }
 
-    /// A Produce request with its names mapped, as slices of the original frame around new
-    /// name strings: the record batches are not copied. (What the Produce entry of the table
-    /// does by decoding, done without decoding; the golden cases check both agree.)
-    fn splice_produce(&self, frame: Bytes, version: i16) -> CodecResult<Vec<Bytes>> {
-        let names = produce_names(&frame, version)?;
+    /// A Produce request (v3–12) with its names mapped, as slices of the original frame around
+    /// new name strings: the record batches are not copied. (What the Produce entry of the
+    /// table does by decoding, done without decoding; the golden cases check both agree.)
+    ///
+    /// `frame` may be only the beginning of the request, when [`produce_head_names`] found
+    /// every name in it: the pieces then map that beginning, and the rest of the frame follows
+    /// them unchanged (the new length prefix already counts it).
+    ///
+    /// [`produce_head_names`]: gatehouse_protocol::name_spans::produce_head_names
+    pub fn produce_head(
+        &self,
+        version: i16,
+        frame: Bytes,
+        names: ProduceNames,
+    ) -> CodecResult<(Vec<Bytes>, ResponsePlan)> {
         let compact = version >= 9;
         let spans = std::iter::once((names.transactional_id, Entity::TransactionalId))
             .chain(names.topics.into_iter().map(|r| (r, Entity::Topic)));
@@ -95,10 +107,11 @@ impl TenantSession {
                 edits.push((span, mapped));
             }
         }
-        if edits.is_empty() {
-            return Ok(vec![frame]);
-        }
-        respell::respell(&frame, &edits, compact)
+        let pieces = match edits.is_empty() {
+            true => vec![frame],
+            false => respell::respell(&frame, &edits, compact)?,
+        };
+        Ok((pieces, ResponsePlan::Map(Box::default())))
     }
 
     /// Un-maps and filters a response frame for the client. The result is the frame to send,

@@ -563,6 +563,48 @@ fn produce_names_are_spliced_around_records_that_are_not_copied() {
     }
 }
 
+/// A Produce forwarded before all of it arrived: its head is mapped, its rest follows
+/// unchanged, and the upstream gets exactly what mapping the whole frame gives.
+#[test]
+fn a_produce_mapped_from_its_head_equals_one_mapped_whole() {
+    use gatehouse_protocol::name_spans::{produce_head_names, produce_names, ProduceHead};
+    let c = Case::new();
+    let records = Bytes::from((0..4096u32).map(|i| i as u8).collect::<Vec<_>>());
+    for version in [3, 7, 9, 11, 12] {
+        let partition = |i| {
+            produce_request::PartitionProduceData::default()
+                .with_index(i)
+                .with_records(Some(records.clone()))
+        };
+        let body = ProduceRequest::default()
+            .with_transactional_id(Some(TransactionalId(s("tx"))))
+            .with_acks(-1)
+            .with_topic_data(vec![produce_request::TopicProduceData::default()
+                .with_name(topic("orders"))
+                .with_partition_data(vec![partition(0), partition(1)])]);
+        let header = RequestHeader::default()
+            .with_request_api_key(ApiKey::Produce as i16)
+            .with_request_api_version(version);
+        let frame = encode_request(&header, &body).unwrap();
+        let (whole, _) = c
+            .session
+            .request(ApiKey::Produce, version, frame.clone())
+            .unwrap();
+        let name_end = produce_names(&frame, version).unwrap().topics[0].end;
+        for cut in [name_end, name_end + 7, name_end + 600, frame.len() - 1] {
+            let head = frame.slice(..cut);
+            let ProduceHead::Names(names) = produce_head_names(&head, version) else {
+                panic!("v{version} cut {cut}: names not found in the head");
+            };
+            let (pieces, plan) = c.session.produce_head(version, head, names).unwrap();
+            assert!(matches!(plan, ResponsePlan::Map(_)), "v{version}");
+            let mut got = pieces.concat();
+            got.extend_from_slice(&frame[cut..]);
+            assert_eq!(got, whole.concat(), "v{version} cut {cut}");
+        }
+    }
+}
+
 #[test]
 fn produce_responses_are_unprefixed_without_decoding_and_foreign_names_dropped() {
     let c = Case::new();
