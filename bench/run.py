@@ -8,7 +8,11 @@ per 1000 requests (from /proc), added produce latency (librdkafka's own request 
 statistics), RSS with 10 000 idle client connections, and heap allocations per forwarded
 request (a build with a counting allocator). Nothing here asserts a timing: it measures.
 
-Usage: scripts/bench [--rounds N] [--quick] [--only a,b,...]
+With --buffered, a second gateway in front of the same broker, with splice forwarding off,
+runs each throughput scenario too (column "passthrough, buffered"): an A/B of zero-copy
+forwarding within one run.
+
+Usage: scripts/bench [--rounds N] [--quick] [--only a,b,...] [--buffered]
 """
 from __future__ import annotations
 
@@ -80,7 +84,8 @@ class Setup:
     """A fresh Tansu broker and a gateway in front of it, with two routes: `bench` (passthrough)
     and `bench-vc` (bound to the virtual cluster `bench`, prefix `bench.`)."""
 
-    def __init__(self, ports: Ports, workdir: Path, storage: str, binary: Path = GATEWAY) -> None:
+    def __init__(self, ports: Ports, workdir: Path, storage: str, binary: Path = GATEWAY,
+                 buffered: bool = False) -> None:
         self.broker = Tansu(workdir, ports.one(), "bench", storage=storage).start()
         os.environ["GATEHOUSE_BIN"] = str(binary)
         port = ports.block(2)
@@ -101,9 +106,21 @@ class Setup:
         self.gateway = Gatehouse(workdir, config, name=f"gatehouse-{port}")
         self.gateway.start()
         put_virtual_cluster(self.gateway, "bench")
+        # The same passthrough route on a gateway that never splices.
+        self.buffered = None
+        if buffered:
+            port = ports.block(2)
+            config = {**config, "gateway": {**config["gateway"], "spliceForwarding": False},
+                      "admin": {**config["admin"], "listen": f"127.0.0.1:{ports.one()}"},
+                      "store": {"url": f"sqlite://{workdir}/gatehouse-{port}.db?mode=rwc"},
+                      "routes": [{**config["routes"][0], "endpoint": f"127.0.0.1:{port}"}]}
+            self.buffered = Gatehouse(workdir, config, name=f"gatehouse-{port}")
+            self.buffered.start()
 
     def bootstrap(self, which: str) -> str:
-        """Where a client of `which` (direct, gateway, vcluster) bootstraps."""
+        """Where a client of `which` (direct, gateway, vcluster, buffered) bootstraps."""
+        if which == "buffered":
+            return self.buffered.bootstrap("bench")
         return {"direct": self.broker.bootstrap, "gateway": self.gateway.bootstrap("bench"),
                 "vcluster": self.gateway.bootstrap("bench-vc")}[which]
 
@@ -111,8 +128,9 @@ class Setup:
     def upstream_topic(which: str, topic: str) -> str:
         return VC_PREFIX + topic if which == "vcluster" else topic
 
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.gateway.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    def cpu_seconds(self, which: str = "gateway") -> float:
+        gw = self.buffered if which == "buffered" else self.gateway
+        fields = Path(f"/proc/{gw.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
     def rss_kib(self) -> int:
@@ -130,6 +148,8 @@ class Setup:
 
     def close(self) -> None:
         self.gateway.stop()
+        if self.buffered:
+            self.buffered.stop()
         self.broker.stop()
 
 
@@ -192,7 +212,10 @@ class Result:
     direct: list[Run] = field(default_factory=list)
     gateway: list[Run] = field(default_factory=list)
     vcluster: list[Run] = field(default_factory=list)
+    buffered: list[Run] = field(default_factory=list)
     cpu_s: float = 0.0
+    buffered_cpu_s: float = 0.0
+    buffered_bytes: int = 0
     gw_bytes: int = 0
     gw_requests: int = 0
 
@@ -208,28 +231,34 @@ class Result:
     def ratio_vc(self) -> float:
         return self.median(self.vcluster) / self.median(self.direct)
 
+    @property
+    def ratio_buffered(self) -> float:
+        return self.median(self.buffered) / self.median(self.direct)
+
 
 def produce_args(s: Scenario, topic: str) -> list[str]:
     return ["-P", "-t", topic, "-s", str(s.size), "-c", str(s.count), "-a", "-1", *s.extra]
 
 
-def run_scenario(s: Scenario, storage: str, rounds: int, ports: Ports, workdir: Path) -> Result:
+def run_scenario(s: Scenario, storage: str, rounds: int, ports: Ports, workdir: Path,
+                 buffered: bool = False) -> Result:
     res = Result(s, storage)
     setup = None
     try:
         for i in range(rounds):
             if s.consume:
                 if setup is None:  # preload once; consuming does not change the data
-                    setup = Setup(ports, workdir, storage)
+                    setup = Setup(ports, workdir, storage, buffered=buffered)
                     for topic in ("consume", VC_PREFIX + "consume"):
                         create_topic(setup.broker.bootstrap, topic)
                         perf(setup.broker.bootstrap, produce_args(Scenario("", "", s.size, s.count, BIG_BATCHES), topic))
                 args = ["-C", "-t", "consume", "-p", "0", "-o", "beginning", "-c", str(s.count), *s.extra]
             else:
-                setup = Setup(ports, workdir, storage)  # a fresh broker every round
+                setup = Setup(ports, workdir, storage, buffered=buffered)  # a fresh broker every round
             # Rotate the order so no variant always runs first (or last) in a round.
-            variants = ["direct", "gateway", "vcluster"]
-            order = variants[i % 3:] + variants[:i % 3]
+            variants = ["direct", "gateway", "vcluster"] + (["buffered"] if buffered else [])
+            k = i % len(variants)
+            order = variants[k:] + variants[:k]
             for which in order:
                 if not s.consume:
                     topic = f"t-{which}-{i}"
@@ -238,7 +267,12 @@ def run_scenario(s: Scenario, storage: str, rounds: int, ports: Ports, workdir: 
                     args = produce_args(s, topic)
                 if which == "gateway":
                     cpu0, req0 = setup.cpu_seconds(), setup.counter("gatehouse_requests_forwarded_total")
+                if which == "buffered":
+                    cpu0 = setup.cpu_seconds("buffered")
                 r = perf(setup.bootstrap(which), args)
+                if which == "buffered":
+                    res.buffered_cpu_s += setup.cpu_seconds("buffered") - cpu0
+                    res.buffered_bytes += r.bytes
                 if which == "gateway":
                     res.cpu_s += setup.cpu_seconds() - cpu0
                     res.gw_requests += setup.counter("gatehouse_requests_forwarded_total") - req0
@@ -383,16 +417,21 @@ def allocations(ports: Ports, workdir: Path, quick: bool) -> dict:
 def report(results: list[Result], latency: dict | None, idle: dict | None, allocs: dict | None) -> str:
     lines = [f"Gatehouse benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
              f"{platform.processor() or platform.machine()}, {cpu_model()}", ""]
+    buffered = any(r.buffered for r in results)
     if results:
+        extra = " passthrough, buffered msgs/s | ratio | buffered CPU s/GB |" if buffered else ""
         lines += ["| scenario | storage | direct msgs/s | passthrough msgs/s | ratio | virtual cluster msgs/s | ratio "
-                  "| gateway CPU s/GB | gateway CPU s/1000 req |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  f"| gateway CPU s/GB | gateway CPU s/1000 req |{extra}",
+                  "| --- " * (9 + 3 * buffered) + "|"]
     for r in results:
         gb = r.gw_bytes / 1e9
+        bgb = r.buffered_bytes / 1e9
+        extra = (f" {r.median(r.buffered):,.0f} | **{r.ratio_buffered:.2f}** | "
+                 f"{r.buffered_cpu_s / bgb if bgb else 0:.2f} |") if buffered else ""
         lines.append(f"| ({r.scenario.key}) {r.scenario.title} | {r.storage} | {r.median(r.direct):,.0f} | "
                      f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.median(r.vcluster):,.0f} | "
                      f"**{r.ratio_vc:.2f}** | {r.cpu_s / gb if gb else 0:.2f} | "
-                     f"{1000 * r.cpu_s / max(r.gw_requests, 1):.3f} |")
+                     f"{1000 * r.cpu_s / max(r.gw_requests, 1):.3f} |{extra}")
     if latency:
         lines += ["", "| (e) produce at 1000 msgs/s, acks=all | p50 ms | p99 ms |", "| --- | --- | --- |",
                   f"| direct | {latency['direct_p50_ms']:.3f} | {latency['direct_p99_ms']:.3f} |",
@@ -428,6 +467,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="seconds-long smoke run: one round, small counts")
     ap.add_argument("--only", default="a,b,c,d,e,idle,alloc", help="comma-separated parts to run")
+    ap.add_argument("--buffered", action="store_true",
+                    help="also run each throughput scenario through a gateway with splice forwarding off")
     opts = ap.parse_args()
     parts = set(opts.only.split(","))
     rounds = 1 if opts.quick else opts.rounds
@@ -448,7 +489,7 @@ def main() -> None:
         storages = ["memory://tansu/"] if s.consume else ["null://sink", "memory://tansu/"]
         for storage in storages:
             log(f"scenario ({s.key}) {s.title} [{storage}]")
-            results.append(run_scenario(s, storage, rounds, ports, workdir))
+            results.append(run_scenario(s, storage, rounds, ports, workdir, opts.buffered))
     idle = idle_connections(1000 if opts.quick else 10_000, ports, workdir) if "idle" in parts else None
     allocs = allocations(ports, workdir, opts.quick) if "alloc" in parts else None
     text = report(results, latency, idle, allocs)

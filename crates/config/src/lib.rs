@@ -43,6 +43,8 @@ pub struct GatewaySettings {
     pub upstream_connect_timeout: Duration,
     /// Requests a client connection may have outstanding before the gateway stops reading it.
     pub max_in_flight_requests: usize,
+    /// Whether record bytes may go socket to socket by splice(2) where both legs are plain TCP.
+    pub splice_forwarding: bool,
 }
 
 #[derive(Debug, Clone)]

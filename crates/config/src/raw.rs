@@ -24,6 +24,7 @@ pub struct RawGateway {
     pub max_frame_bytes: Option<u64>,
     pub upstream_connect_timeout_ms: Option<u64>,
     pub max_in_flight_requests: Option<u64>,
+    pub splice_forwarding: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -62,6 +62,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
         max_frame_bytes: max_frame_bytes as usize,
         upstream_connect_timeout: Duration::from_millis(timeout_ms),
         max_in_flight_requests: max_in_flight as usize,
+        splice_forwarding: g.splice_forwarding.unwrap_or(true),
     };
 
     let admin = match &raw.admin {

@@ -192,6 +192,7 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         let limits = ConnectionLimits {
             max_frame_bytes: config.gateway.max_frame_bytes,
             max_in_flight_requests: config.gateway.max_in_flight_requests,
+            splice_forwarding: config.gateway.splice_forwarding,
         };
         let auth = auth_settings(&config)?;
         let gateway = Gateway::with_security(config.topology, limits, config.security, auth);

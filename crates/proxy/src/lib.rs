@@ -11,6 +11,7 @@ mod connection;
 mod gate;
 mod identity;
 mod io;
+mod requests;
 mod responses;
 mod session;
 #[cfg(target_os = "linux")]
@@ -40,6 +41,9 @@ use tokio::net::TcpListener;
 pub struct ConnectionLimits {
     pub max_frame_bytes: usize,
     pub max_in_flight_requests: usize,
+    /// Whether record bytes may go socket to socket by splice(2) where both legs are plain TCP
+    /// (off: always through the gateway's buffers).
+    pub splice_forwarding: bool,
 }
 
 /// The running data plane: the current topology and virtual-cluster snapshots, and the limits.

@@ -152,6 +152,7 @@ async fn start_gateway(upstream: SocketAddr) -> u16 {
         ConnectionLimits {
             max_frame_bytes: 1 << 20,
             max_in_flight_requests: 8,
+            splice_forwarding: true,
         },
     );
     std::mem::forget(gateway.bind().await.unwrap());
