@@ -81,3 +81,56 @@ def parse_api_versions(frame: bytes, version: int) -> tuple[int, int, dict[int, 
             _, at = uvarint(frame, at)  # tagged fields
         keys[k] = (lo, hi)
     return corr, error, keys
+
+
+def string(s: str) -> bytes:
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def record_batch(values: list[bytes]) -> bytes:
+    """One uncompressed v2 record batch holding `values`."""
+    import time
+
+    from kafka.record.memory_records import MemoryRecordsBuilder
+
+    b = MemoryRecordsBuilder(magic=2, compression_type=0, batch_size=sum(len(v) + 64 for v in values) + 1024)
+    now = int(time.time() * 1000)
+    for v in values:
+        b.append(timestamp=now, key=None, value=v, headers=[])
+    b.close()
+    return bytes(b.buffer())
+
+
+def produce_v3(correlation_id: int, topics: dict[str, list[tuple[int, bytes]]], acks: int = -1,
+               timeout_ms: int = 10_000) -> bytes:
+    """Produce v3 of record batches to partitions of topics: {topic: [(partition, batch)]}."""
+    body = struct.pack(">hhi", -1, acks, timeout_ms)  # null transactional id
+    body += struct.pack(">i", len(topics))
+    for topic, partitions in topics.items():
+        body += string(topic) + struct.pack(">i", len(partitions))
+        for index, records in partitions:
+            body += struct.pack(">ii", index, len(records)) + records
+    return request(0, 3, correlation_id, body)
+
+
+def parse_produce_v3(frame: bytes) -> tuple[int, list[tuple[str, int, int]]]:
+    """(correlation id, [(topic, partition, error code)]) of a Produce v3 response."""
+    (corr, topics) = struct.unpack(">ii", frame[:8])
+    at, out = 8, []
+    for _ in range(topics):
+        (n,) = struct.unpack(">h", frame[at:at + 2])
+        name = frame[at + 2:at + 2 + n].decode()
+        at += 2 + n
+        (parts,) = struct.unpack(">i", frame[at:at + 4])
+        at += 4
+        for _ in range(parts):
+            index, error = struct.unpack(">ih", frame[at:at + 6])
+            at += 4 + 2 + 8 + 8  # index, error, base offset, log append time
+            out.append((name, index, error))
+    return corr, out
+
+
+def metadata_v1(correlation_id: int) -> bytes:
+    """Metadata v1 for no topics: brokers and controller only."""
+    return request(3, 1, correlation_id, struct.pack(">i", 0))

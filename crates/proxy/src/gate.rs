@@ -170,6 +170,23 @@ impl Gate {
         matches!(self.state, State::Open)
     }
 
+    /// Whether a request of `key` would pass [`Gate::check`] without the gate reading its frame
+    /// or changing state, so it may be forwarded before all of it has arrived. False whenever
+    /// the gate has something to decide: SASL keys, an exchange in progress, an expired
+    /// session (the request then goes through `check` whole).
+    pub fn passes_unread(&self, key: ApiKey) -> bool {
+        let sasl = matches!(
+            key,
+            ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+        );
+        !sasl
+            && match self.state {
+                State::Open => true,
+                State::Authenticated => self.deadline.is_none_or(|d| Instant::now() < d),
+                _ => false,
+            }
+    }
+
     /// The principal the connection is bound by, once known (for the log and policies).
     pub fn principal(&self) -> Option<&Principal> {
         self.principal.as_ref()

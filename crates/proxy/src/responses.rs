@@ -16,11 +16,12 @@
 //! * the rest ([`ResponseHandling::Decode`], small answers such as Metadata): the whole frame is
 //!   read, decoded, rewritten and re-encoded.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, SaslAuthenticateResponse};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::mpsc::{self, error::TryRecvError};
@@ -29,6 +30,7 @@ use gatehouse_protocol::codec::decode_response;
 use gatehouse_protocol::frame::FrameSplitter;
 use gatehouse_protocol::header::response_correlation_id;
 use gatehouse_protocol::scan::FetchTailFinder;
+use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
 use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Route;
@@ -43,7 +45,7 @@ pub(crate) struct TenantResponse {
 
 use crate::gate::Watch;
 use crate::io::{reserve_for_read, write_batch};
-use crate::splice::{Splicer, MIN_SPLICE};
+use crate::splice::{SpliceError, Splicer, MIN_SPLICE};
 
 /// What the response pump must do next, in the order the client sent its requests.
 pub(crate) enum Pending {
@@ -62,7 +64,15 @@ pub(crate) enum Pending {
     },
     /// An answer the gateway gives itself.
     Local(Bytes),
+    /// A forwarded Produce with `acks=0`, which Kafka brokers do not answer. Some brokers
+    /// (Tansu) answer it anyway; such an answer is dropped instead of being taken for the
+    /// next request's.
+    Unanswered(i32),
 }
+
+/// Most `acks=0` correlation ids remembered: a producer that sends nothing else would otherwise
+/// grow the list forever on a broker that never answers them.
+const MAX_UNANSWERED: usize = 1024;
 
 pub(crate) struct ResponsePump<W> {
     rx: mpsc::Receiver<Pending>,
@@ -82,6 +92,9 @@ pub(crate) struct ResponsePump<W> {
     buf: BytesMut,
     /// Ready for the client, written together when the pump would otherwise wait.
     out: Vec<Bytes>,
+    /// Correlation ids of `acks=0` Produce requests sent since the last answered request, in
+    /// order: an answer to one of them is not the client's.
+    unanswered: VecDeque<i32>,
 }
 
 type PumpResult<T = ()> = Result<T, String>;
@@ -109,6 +122,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
             splicer: None,
             buf: BytesMut::new(),
             out: Vec::new(),
+            unanswered: VecDeque::new(),
         }
     }
 
@@ -125,6 +139,12 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         while let Some(pending) = self.next_pending().await? {
             match pending {
                 Pending::Local(answer) => self.out.push(answer),
+                Pending::Unanswered(id) => {
+                    if self.unanswered.len() == MAX_UNANSWERED {
+                        self.unanswered.pop_front();
+                    }
+                    self.unanswered.push_back(id);
+                }
                 Pending::Connected(rd, fd) => {
                     self.upstream_rd = Some(rd);
                     (self.upstream_fd, self.splicer) = (fd, None);
@@ -162,10 +182,31 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                 p = self.rx.recv() => return Ok(p),
                 read = rd.read_buf(&mut self.buf) => match read {
                     Ok(0) | Err(_) => return Err("upstream closed the connection".into()),
-                    Ok(_) => {}
+                    Ok(_) => while let Some((total, ids)) = self.stray_answer() {
+                        if total > self.buf.len() {
+                            break;
+                        }
+                        self.drop_stray_answer(total, ids);
+                    },
                 },
             }
         }
+    }
+
+    /// If the frame at the front of the buffer answers an `acks=0` Produce: its whole length,
+    /// and how many of the remembered ids it accounts for (its own and the unanswered ones
+    /// before it, since answers come in order).
+    fn stray_answer(&self) -> Option<(usize, usize)> {
+        let total = self.splitter.declared_len(&self.buf).ok()??;
+        let got = response_correlation_id(self.buf.get(4..)?)?;
+        let at = self.unanswered.iter().position(|&id| id == got)?;
+        Some((total, at + 1))
+    }
+
+    /// Drops a stray answer, all of it buffered.
+    fn drop_stray_answer(&mut self, total: usize, ids: usize) {
+        self.unanswered.drain(..ids);
+        self.buf.advance(total);
     }
 
     async fn response(
@@ -177,18 +218,28 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         tenancy: Option<Box<TenantResponse>>,
         watch: Option<Watch>,
     ) -> PumpResult {
-        self.fill(8).await?;
-        let total = self
-            .splitter
-            .declared_len(&self.buf)
-            .map_err(|e| format!("upstream frame: {e}"))?
-            .expect("the length prefix is buffered");
-        let got = response_correlation_id(&self.buf[4..]);
-        if got != Some(correlation_id) {
+        let total = loop {
+            self.fill(8).await?;
+            let total = self
+                .splitter
+                .declared_len(&self.buf)
+                .map_err(|e| format!("upstream frame: {e}"))?
+                .expect("the length prefix is buffered");
+            let got = response_correlation_id(&self.buf[4..]);
+            if got == Some(correlation_id) {
+                break total;
+            }
+            if let Some((stray, ids)) = self.stray_answer() {
+                self.fill(stray).await?;
+                self.drop_stray_answer(stray, ids);
+                continue;
+            }
             return Err(format!(
                 "upstream answered correlation id {got:?}, expected {correlation_id}"
             ));
-        }
+        };
+        // Every acks=0 request before this one has been answered or never will be.
+        self.unanswered.clear();
         // A response the tenancy stage must see is held whole, whatever routing needs.
         let handling = match (&tenancy, &watch) {
             (None, None) => response_handling(key, version),
@@ -259,7 +310,8 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         };
         // SAFETY: both descriptors belong to sockets this pump owns a handle to (`client`,
         // `upstream_rd`), so they are open for the duration of these calls.
-        let made = unsafe { Splicer::duplicating(upstream, client) };
+        let made =
+            unsafe { Splicer::duplicating(upstream, client, &metrics().response_bytes_spliced) };
         match made {
             Ok(s) => self.splicer = Some(s),
             Err(e) => {
@@ -280,12 +332,13 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
         let splicer = self.splicer.as_mut().expect("checked by the caller");
         match splicer.transfer(n).await {
             Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+            Err(SpliceError::Unsupported(e)) => {
                 tracing::warn!(peer = %self.peer, "forwarding through buffers instead: {e}");
                 (self.splicer, self.client_fd) = (None, None);
                 Ok(false)
             }
-            Err(e) => Err(format!("forwarding response bytes: {e}")),
+            Err(e @ SpliceError::Source(_)) => Err(format!("upstream {e}")),
+            Err(e @ SpliceError::Sink(_)) => Err(format!("client write: {e}")),
         }
     }
 

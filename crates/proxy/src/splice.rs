@@ -1,25 +1,25 @@
-//! Record bytes moved from the upstream socket to the client's inside the kernel.
+//! Record bytes moved from one socket to another inside the kernel.
 //!
-//! A Fetch response is mostly record batches the gateway passes on without looking at them.
-//! Reading them into the gateway and writing them out again costs two copies per byte, the
-//! largest share of the gateway's CPU when consuming. Where both legs are plain TCP, splice(2)
-//! through a pipe moves those bytes between the sockets without either copy.
+//! A Fetch response, or a Produce request, is mostly record batches the gateway passes on
+//! without looking at them. Reading them into the gateway and writing them out again costs two
+//! copies per byte, the largest share of the gateway's CPU when producing or consuming. Where
+//! both legs are plain TCP, splice(2) through a pipe moves those bytes between the sockets
+//! without either copy.
 //!
-//! The splicer works on duplicates of the two sockets' descriptors, registered with the
-//! runtime for readiness of their own; the response pump, the only reader of the upstream
-//! connection and the only writer of the client's, hands over to it only with nothing of
-//! either buffered, so bytes stay in order.
+//! A splicer works on duplicates of the two sockets' descriptors, registered with the runtime
+//! for readiness of their own, in one direction: the response pump has one from the upstream to
+//! the client, the request pump one from the client to the upstream. Each pump is the only
+//! reader of its source and the only writer of its sink, and hands over to its splicer only
+//! with nothing of either buffered, so bytes stay in order.
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use rustix::io::Errno;
 use rustix::pipe::{fcntl_setpipe_size, pipe_with, splice, PipeFlags, SpliceFlags};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-
-use gatehouse_routing::metrics::metrics;
 
 /// Below this many opaque bytes, reading and writing them costs less than the splice calls.
 pub(crate) const MIN_SPLICE: usize = 64 * 1024;
@@ -29,10 +29,12 @@ pub(crate) const MIN_SPLICE: usize = 64 * 1024;
 const PIPE_SIZE: usize = 1024 * 1024;
 
 pub(crate) struct Splicer {
-    upstream: AsyncFd<OwnedFd>,
-    client: AsyncFd<OwnedFd>,
+    from: AsyncFd<OwnedFd>,
+    to: AsyncFd<OwnedFd>,
     /// Created on first use, kept for the connection: most connections never need one.
     pipe: Option<Pipe>,
+    /// Counts the bytes moved as they move (the metric of this direction).
+    counter: &'static AtomicU64,
 }
 
 struct Pipe {
@@ -41,39 +43,58 @@ struct Pipe {
     capacity: usize,
 }
 
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpliceError {
+    /// Splicing cannot work here (no pipe to be had, or a kernel or sandbox that refuses
+    /// splice on sockets), found before any byte moved: the caller can move them as usual.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Reading the source socket failed, or it closed before `n` bytes came.
+    #[error("reading: {0}")]
+    Source(io::Error),
+    /// Writing the sink socket failed.
+    #[error("writing: {0}")]
+    Sink(io::Error),
+}
+
 impl Splicer {
-    /// Works on duplicates of the upstream and client sockets (both non-blocking TCP).
+    /// Works on duplicates of the `from` and `to` sockets (both non-blocking TCP).
     ///
     /// # Safety
     /// Both descriptors must be open for the duration of the call.
-    pub unsafe fn duplicating(upstream: RawFd, client: RawFd) -> io::Result<Self> {
+    pub unsafe fn duplicating(
+        from: RawFd,
+        to: RawFd,
+        counter: &'static AtomicU64,
+    ) -> io::Result<Self> {
         // SAFETY: open for the duration of the call, as the caller promises.
         let dup = |fd| unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned();
-        Self::new(dup(upstream)?, dup(client)?)
+        Self::new(dup(from)?, dup(to)?, counter)
     }
 
-    /// Takes duplicates of the upstream and client sockets (both non-blocking TCP).
-    pub fn new(upstream: OwnedFd, client: OwnedFd) -> io::Result<Self> {
+    /// Takes duplicates of the `from` and `to` sockets (both non-blocking TCP).
+    pub fn new(from: OwnedFd, to: OwnedFd, counter: &'static AtomicU64) -> io::Result<Self> {
         Ok(Self {
-            upstream: register(upstream, Interest::READABLE)?,
-            client: register(client, Interest::WRITABLE)?,
+            from: register(from, Interest::READABLE)?,
+            to: register(to, Interest::WRITABLE)?,
             pipe: None,
+            counter,
         })
     }
 
-    /// Moves exactly `n` bytes from the upstream socket to the client socket. Fails if either
-    /// side closes first; the connection is unusable then, as with any failed read or write.
-    /// Fails with [`io::ErrorKind::Unsupported`] when splicing cannot work here (no pipe to be
-    /// had, or a kernel or sandbox that refuses splice on sockets) before any byte moved: the
-    /// caller can then read those bytes as usual.
-    pub async fn transfer(&mut self, n: usize) -> io::Result<()> {
+    /// Moves exactly `n` bytes from one socket to the other. Fails if either side closes
+    /// first; the connection is unusable then, as with any failed read or write, unless the
+    /// failure is [`SpliceError::Unsupported`].
+    pub async fn transfer(&mut self, n: usize) -> Result<(), SpliceError> {
         if self.pipe.is_none() {
             self.pipe = Some(Pipe::new().map_err(|e| unsupported("no pipe", e))?);
         }
         let Self {
-            upstream,
-            client,
+            from,
+            to,
             pipe,
+            counter,
         } = self;
         let pipe = pipe.as_ref().expect("created above");
         let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
@@ -82,42 +103,44 @@ impl Splicer {
             let mut moved = false;
             if left > 0 && in_pipe < pipe.capacity {
                 let want = left.min(pipe.capacity - in_pipe);
-                match splice(upstream.get_ref(), None, &pipe.write, None, want, flags) {
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                match splice(from.get_ref(), None, &pipe.write, None, want, flags) {
+                    Ok(0) => return Err(SpliceError::Source(io::ErrorKind::UnexpectedEof.into())),
                     Ok(k) => (left, in_pipe, moved) = (left - k, in_pipe + k, true),
                     Err(Errno::AGAIN) => {}
                     Err(e @ (Errno::INVAL | Errno::NOSYS | Errno::PERM | Errno::OPNOTSUPP))
                         if left == n =>
                     {
-                        return Err(unsupported("splice refused", e.into()));
+                        return Err(unsupported("splice refused", e));
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(SpliceError::Source(e.into())),
                 }
             }
             if in_pipe > 0 {
-                match splice(&pipe.read, None, client.get_ref(), None, in_pipe, flags) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(k) => (in_pipe, moved) = (in_pipe - k, true),
+                match splice(&pipe.read, None, to.get_ref(), None, in_pipe, flags) {
+                    Ok(0) => return Err(SpliceError::Sink(io::ErrorKind::WriteZero.into())),
+                    Ok(k) => {
+                        (in_pipe, moved) = (in_pipe - k, true);
+                        counter.fetch_add(k as u64, Relaxed);
+                    }
                     Err(Errno::AGAIN) => {}
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(SpliceError::Sink(e.into())),
                 }
             }
             if !moved {
                 let fill = left > 0 && in_pipe < pipe.capacity;
-                wait(upstream, client, fill, in_pipe > 0).await?;
+                wait(from, to, fill, in_pipe > 0).await?;
             }
         }
-        metrics().bytes_spliced.fetch_add(n as u64, Relaxed);
         Ok(())
     }
 }
 
-fn unsupported(what: &str, e: io::Error) -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, format!("{what}: {e}"))
+fn unsupported(what: &str, e: Errno) -> SpliceError {
+    SpliceError::Unsupported(format!("{what}: {e}"))
 }
 
 impl Pipe {
-    fn new() -> io::Result<Self> {
+    fn new() -> Result<Self, Errno> {
         let (read, write) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
         let capacity = fcntl_setpipe_size(&write, PIPE_SIZE).unwrap_or(64 * 1024);
         Ok(Self {
@@ -138,14 +161,14 @@ fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
 /// as far as it was seen, so an event that arrives meanwhile is not lost (at worst one more
 /// try finds nothing and waits again).
 async fn wait(
-    upstream: &AsyncFd<OwnedFd>,
-    client: &AsyncFd<OwnedFd>,
+    from: &AsyncFd<OwnedFd>,
+    to: &AsyncFd<OwnedFd>,
     fill: bool,
     drain: bool,
-) -> io::Result<()> {
+) -> Result<(), SpliceError> {
     tokio::select! {
-        ready = upstream.readable(), if fill => ready?.clear_ready(),
-        ready = client.writable(), if drain => ready?.clear_ready(),
+        ready = from.readable(), if fill => ready.map_err(SpliceError::Source)?.clear_ready(),
+        ready = to.writable(), if drain => ready.map_err(SpliceError::Sink)?.clear_ready(),
     }
     Ok(())
 }
@@ -156,6 +179,8 @@ mod tests {
     use std::os::fd::AsFd;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
+
+    static MOVED: AtomicU64 = AtomicU64::new(0);
 
     fn duplicate(socket: &impl AsFd) -> Option<OwnedFd> {
         socket.as_fd().try_clone_to_owned().ok()
@@ -195,6 +220,7 @@ mod tests {
         let mut s = Splicer::new(
             duplicate(&upstream).unwrap(),
             duplicate(&client_side).unwrap(),
+            &MOVED,
         )
         .unwrap();
         s.transfer(n).await.unwrap();
@@ -214,9 +240,9 @@ mod tests {
         let (client_side, _client) = pair().await;
         let not_a_socket = eventfd(0, EventfdFlags::NONBLOCK | EventfdFlags::CLOEXEC).unwrap();
         rustix::io::write(&not_a_socket, &1u64.to_ne_bytes()).unwrap(); // readable
-        let mut s = Splicer::new(not_a_socket, duplicate(&client_side).unwrap()).unwrap();
+        let mut s = Splicer::new(not_a_socket, duplicate(&client_side).unwrap(), &MOVED).unwrap();
         let e = s.transfer(100_000).await.unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{e}");
+        assert!(matches!(e, SpliceError::Unsupported(_)), "{e}");
     }
 
     #[tokio::test]
@@ -228,9 +254,13 @@ mod tests {
         let mut s = Splicer::new(
             duplicate(&upstream).unwrap(),
             duplicate(&client_side).unwrap(),
+            &MOVED,
         )
         .unwrap();
         let e = s.transfer(100_000).await.unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(
+            matches!(&e, SpliceError::Source(e) if e.kind() == io::ErrorKind::UnexpectedEof),
+            "{e}"
+        );
     }
 }

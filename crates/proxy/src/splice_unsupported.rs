@@ -7,14 +7,28 @@ pub(crate) const MIN_SPLICE: usize = usize::MAX;
 
 pub(crate) enum Splicer {}
 
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpliceError {
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("reading: {0}")]
+    Source(io::Error),
+    #[error("writing: {0}")]
+    Sink(io::Error),
+}
+
 impl Splicer {
     /// # Safety
     /// Nothing is done with the descriptors.
-    pub unsafe fn duplicating(_upstream: RawFd, _client: RawFd) -> io::Result<Self> {
+    pub unsafe fn duplicating(
+        _from: RawFd,
+        _to: RawFd,
+        _counter: &'static std::sync::atomic::AtomicU64,
+    ) -> io::Result<Self> {
         Err(io::ErrorKind::Unsupported.into())
     }
 
-    pub async fn transfer(&mut self, _n: usize) -> io::Result<()> {
+    pub async fn transfer(&mut self, _n: usize) -> Result<(), SpliceError> {
         match *self {}
     }
 }

@@ -15,8 +15,10 @@ pub struct Metrics {
     pub connections_active: AtomicU64,
     pub requests_forwarded: AtomicU64,
     pub responses_rewritten: AtomicU64,
-    /// Response bytes moved from upstream to client by splice(2), never copied into the gateway.
-    pub bytes_spliced: AtomicU64,
+    /// Request bytes moved from client to upstream by splice(2), never copied into the gateway.
+    pub request_bytes_spliced: AtomicU64,
+    /// Response bytes moved from upstream to client by splice(2).
+    pub response_bytes_spliced: AtomicU64,
     /// (reason) → count of client connections closed for bad input.
     pub client_protocol_errors: DashMap<&'static str, AtomicU64>,
     /// (reason) → client connections refused before any request was served.
@@ -106,11 +108,16 @@ impl Metrics {
             "Responses whose broker addresses were rewritten.",
             &self.responses_rewritten,
         );
-        plain(
+        labelled(
+            &mut out,
             "gatehouse_bytes_spliced_total",
-            "counter",
-            "Response bytes moved from upstream to client inside the kernel (splice), not copied.",
-            &self.bytes_spliced,
+            "Bytes moved between client and upstream sockets inside the kernel (splice), not copied.",
+            [
+                ("request", &self.request_bytes_spliced),
+                ("response", &self.response_bytes_spliced),
+            ]
+            .into_iter()
+            .map(|(d, v)| (format!("direction=\"{d}\""), v.load(Relaxed))),
         );
         labelled(
             &mut out,
