@@ -435,9 +435,9 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
     /// [`HEAD_WINDOW`]), or ends when the response side has.
     async fn read(&mut self, need: usize, head_only: bool) -> Result<(), End> {
         reserve_for_read(&mut self.buf, need);
-        let cap = match head_only {
-            true => HEAD_WINDOW.saturating_sub(self.buf.len()) as u64,
-            false => u64::MAX,
+        let cap = match HEAD_WINDOW.checked_sub(self.buf.len()) {
+            Some(room) if head_only && room > 0 => room as u64,
+            _ => u64::MAX,
         };
         let mut client = (&mut self.client).take(cap);
         tokio::select! {
