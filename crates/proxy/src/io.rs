@@ -1,4 +1,5 @@
-//! Writing a batch of frames with as few syscalls as possible and no copying.
+//! Socket I/O helpers: reading into reusable buffers, writing a batch of frames with as few
+//! syscalls as possible and no copying, and what a socket-to-socket splice can fail with.
 
 use std::io::IoSlice;
 
@@ -53,6 +54,22 @@ pub async fn write_batch<W: AsyncWrite + Unpin>(
     }
     batch.clear();
     Ok(())
+}
+
+/// Why moving bytes between two sockets by splice(2) failed ([`crate::splice`]; also what
+/// its stand-in on other systems would say).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpliceError {
+    /// Splicing cannot work here (no pipe to be had, or a kernel or sandbox that refuses
+    /// splice on sockets), found before any byte moved: the caller can move them as usual.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Reading the source socket failed, or it closed before `n` bytes came.
+    #[error("reading: {0}")]
+    Source(std::io::Error),
+    /// Writing the sink socket failed.
+    #[error("writing: {0}")]
+    Sink(std::io::Error),
 }
 
 #[cfg(test)]

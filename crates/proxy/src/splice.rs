@@ -21,6 +21,8 @@ use rustix::pipe::{fcntl_setpipe_size, pipe_with, splice, PipeFlags, SpliceFlags
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
+pub(crate) use crate::io::SpliceError;
+
 /// Below this many opaque bytes, reading and writing them costs less than the splice calls.
 pub(crate) const MIN_SPLICE: usize = 64 * 1024;
 
@@ -41,21 +43,6 @@ struct Pipe {
     read: OwnedFd,
     write: OwnedFd,
     capacity: usize,
-}
-
-/// Why a transfer failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum SpliceError {
-    /// Splicing cannot work here (no pipe to be had, or a kernel or sandbox that refuses
-    /// splice on sockets), found before any byte moved: the caller can move them as usual.
-    #[error("{0}")]
-    Unsupported(String),
-    /// Reading the source socket failed, or it closed before `n` bytes came.
-    #[error("reading: {0}")]
-    Source(io::Error),
-    /// Writing the sink socket failed.
-    #[error("writing: {0}")]
-    Sink(io::Error),
 }
 
 impl Splicer {

@@ -3,19 +3,11 @@
 use std::io;
 use std::os::fd::RawFd;
 
+pub(crate) use crate::io::SpliceError;
+
 pub(crate) const MIN_SPLICE: usize = usize::MAX;
 
 pub(crate) enum Splicer {}
-
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum SpliceError {
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("reading: {0}")]
-    Source(io::Error),
-    #[error("writing: {0}")]
-    Sink(io::Error),
-}
 
 impl Splicer {
     /// # Safety
