@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Where the cores go in one benchmark scenario: direct, through the gateway, and through a
-gateway with splice forwarding off.
+"""Where the cores go in one benchmark scenario: direct, through the gateway (passthrough and
+virtual cluster), and through a gateway with splice forwarding off.
 
 For each run it samples /proc before and after: the machine's busy cores and softirq time,
 the CPU of the client (rdkafka_performance), the broker and the gateway (user and kernel),
@@ -87,10 +87,13 @@ def main() -> None:
             B.perf(setup.broker.bootstrap, B.produce_args(load, "consume"))
             args = ["-C", "-t", "consume", "-p", "0", "-o", "beginning", "-c", str(s.count), *s.extra, *extra]
         for i in range(opts.rounds):
-            for which in ("direct", "gateway", "buffered"):
+            for which in ("direct", "gateway", "vcluster", "buffered"):
+                if s.consume and which == "vcluster":
+                    continue  # the preloaded topic is outside the virtual cluster
                 if not s.consume:
                     topic = f"t-{which}-{i}"
-                    create_topic(setup.broker.bootstrap, topic, partitions=opts.partitions)
+                    upstream = setup.upstream_topic(which, topic)
+                    create_topic(setup.broker.bootstrap, upstream, partitions=opts.partitions)
                     args = B.produce_args(s, topic) + extra
                 print(f"round {i + 1} {measure(setup, which, args)}", flush=True)
     finally:
