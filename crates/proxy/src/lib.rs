@@ -22,6 +22,13 @@ mod splice;
 
 pub use identity::{AuthSettings, Identity};
 
+/// Makes every splice find itself refused (as in a sandbox that forbids splice on sockets), so
+/// tests can drive the buffered fallbacks. Only with the `test-hooks` feature.
+#[cfg(all(feature = "test-hooks", target_os = "linux"))]
+pub fn refuse_splicing_for_tests(refuse: bool) {
+    splice::REFUSE_FOR_TESTS.store(refuse, std::sync::atomic::Ordering::Relaxed);
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

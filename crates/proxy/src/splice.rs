@@ -26,6 +26,12 @@ pub(crate) use crate::io::SpliceError;
 /// Below this many opaque bytes, reading and writing them costs less than the splice calls.
 pub(crate) const MIN_SPLICE: usize = 64 * 1024;
 
+/// With the `test-hooks` feature: every transfer finds splicing refused, as a sandbox that
+/// forbids splice on sockets would, so tests can drive the buffered fallbacks.
+#[cfg(feature = "test-hooks")]
+pub static REFUSE_FOR_TESTS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Pipe size asked for; the kernel may give less (it keeps the default, 64 KiB, when a user's
 /// pipes already hold more than `/proc/sys/fs/pipe-user-pages-soft`).
 const PIPE_SIZE: usize = 1024 * 1024;
@@ -74,6 +80,10 @@ impl Splicer {
     /// first; the connection is unusable then, as with any failed read or write, unless the
     /// failure is [`SpliceError::Unsupported`].
     pub async fn transfer(&mut self, n: usize) -> Result<(), SpliceError> {
+        #[cfg(feature = "test-hooks")]
+        if REFUSE_FOR_TESTS.load(Relaxed) {
+            return Err(unsupported("splice refused", Errno::PERM));
+        }
         if self.pipe.is_none() {
             self.pipe = Some(Pipe::new().map_err(|e| unsupported("no pipe", e))?);
         }
