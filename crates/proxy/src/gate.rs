@@ -182,9 +182,14 @@ impl Gate {
         !sasl
             && match self.state {
                 State::Open => true,
-                State::Authenticated => self.deadline.is_none_or(|d| Instant::now() < d),
+                State::Authenticated => !self.expired(),
                 _ => false,
             }
+    }
+
+    /// Whether the SASL session's lifetime (KIP-368) has run out.
+    fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// The principal the connection is bound by, once known (for the log and policies).
@@ -221,16 +226,13 @@ impl Gate {
             }
             _ => match self.state {
                 State::Open => Verdict::Pass,
-                State::Authenticated => match self.deadline {
-                    Some(d) if Instant::now() >= d => {
-                        metrics().client_protocol_error("session_expired");
-                        Verdict::Close(
-                            "the SASL session expired and the client did not re-authenticate"
-                                .into(),
-                        )
-                    }
-                    _ => Verdict::Pass,
-                },
+                State::Authenticated if self.expired() => {
+                    metrics().client_protocol_error("session_expired");
+                    Verdict::Close(
+                        "the SASL session expired and the client did not re-authenticate".into(),
+                    )
+                }
+                State::Authenticated => Verdict::Pass,
                 _ => {
                     metrics().client_protocol_error("unauthenticated");
                     Verdict::Close(format!(
