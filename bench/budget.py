@@ -7,7 +7,12 @@ the CPU of the client (rdkafka_performance), the broker and the gateway (user an
 and the broker's context switches. Per MB of records, these show which process bounds the
 rate and what the gateway adds to it. It measures; it asserts nothing.
 
-Usage: .venv/bin/python bench/budget.py b|d [--rounds N] [--partitions N] [-X key=value ...]
+With `--pin BROKER/GATEWAY/CLIENT` (CPU lists for `taskset`, e.g. `--pin 0/1/1`) each process
+is held to its CPUs, to see what the scenario does when the gateway's work cannot land on the
+broker's core.
+
+Usage: .venv/bin/python bench/budget.py a|b|c|d [--rounds N] [--partitions N] [--pin B/G/C]
+                                        [-X key=value ...]
 (scripts/bench builds what this needs; run that once first.)
 """
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,13 +51,13 @@ def switches(pid: int) -> int:
     return n
 
 
-def measure(setup: B.Setup, which: str, args: list[str]) -> str:
+def measure(setup: B.Setup, which: str, args: list[str], wrapper: list[str]) -> str:
     gw = setup.buffered if which == "buffered" else setup.gateway
     broker = setup.broker.proc.pid
     m0, g0, k0, s0 = machine(), cpu(gw.proc.pid), sum(cpu(broker)), switches(broker)
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.time()
-    r = B.perf(setup.bootstrap(which), args)
+    r = B.perf(setup.bootstrap(which), args, wrapper=wrapper)
     wall = time.time() - start
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     m1, g1, k1, s1 = machine(), cpu(gw.proc.pid), sum(cpu(broker)), switches(broker)
@@ -66,12 +72,18 @@ def measure(setup: B.Setup, which: str, args: list[str]) -> str:
             f"gateway user {gw_user * 1000 / mb:.2f} ms, kernel {gw_kernel * 1000 / mb:.2f} ms")
 
 
+def pin(pid: int, cpus: str) -> None:
+    """Holds every thread of a running process to `cpus`; threads it starts later inherit it."""
+    subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], check=True, stdout=subprocess.DEVNULL)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("scenario", choices=[s.key for s in B.SCENARIOS if s.key != "e"])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=1)
     ap.add_argument("--storage", default=None, help="Tansu storage (default: null for produce, memory for consume)")
+    ap.add_argument("--pin", metavar="B/G/C", help="CPU lists (taskset) for broker, gateways and client")
     ap.add_argument("-X", dest="extra", action="append", default=[], help="librdkafka property for the client")
     opts = ap.parse_args()
     s = {s.key: s for s in B.SCENARIOS}[opts.scenario]
@@ -80,7 +92,14 @@ def main() -> None:
     ports, workdir = B.Ports(), B.BENCH_DIR / "budget"
     workdir.mkdir(parents=True, exist_ok=True)
     setup = B.Setup(ports, workdir, storage, buffered=True)
+    wrapper: list[str] = []
     try:
+        if opts.pin:
+            broker, gateway, client = opts.pin.split("/")
+            pin(setup.broker.proc.pid, broker)
+            pin(setup.gateway.proc.pid, gateway)
+            pin(setup.buffered.proc.pid, gateway)
+            wrapper = ["taskset", "-c", client]
         if s.consume:
             create_topic(setup.broker.bootstrap, "consume", partitions=opts.partitions)
             load = B.Scenario("", "", s.size, s.count, B.BIG_BATCHES)
@@ -95,7 +114,7 @@ def main() -> None:
                     upstream = setup.upstream_topic(which, topic)
                     create_topic(setup.broker.bootstrap, upstream, partitions=opts.partitions)
                     args = B.produce_args(s, topic) + extra
-                print(f"round {i + 1} {measure(setup, which, args)}", flush=True)
+                print(f"round {i + 1} {measure(setup, which, args, wrapper)}", flush=True)
     finally:
         setup.close()
 

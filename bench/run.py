@@ -168,8 +168,9 @@ class Run:
     ok: bool
 
 
-def perf(bootstrap: str, args: list[str], timeout: float = 300) -> Run:
-    cmd = [str(PERF), "-b", bootstrap, "-q", *args]
+def perf(bootstrap: str, args: list[str], timeout: float = 300, wrapper: list[str] = ()) -> Run:
+    """One rdkafka_performance run; `wrapper` goes in front of it (e.g. `taskset -c 1`)."""
+    cmd = [*wrapper, str(PERF), "-b", bootstrap, "-q", *args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
     m = None
     for m in PRODUCED.finditer(out):
@@ -234,6 +235,12 @@ class Result:
     @property
     def ratio_buffered(self) -> float:
         return self.median(self.buffered) / self.median(self.direct)
+
+    def spread(self, runs: list[Run]) -> str:
+        """Lowest and highest ratio of one round (same broker, back to back): how far the
+        host moves a ratio between rounds, against which to read the median's."""
+        pairs = [g.msgs_per_s / d.msgs_per_s for g, d in zip(runs, self.direct) if g.ok and d.ok]
+        return f"{min(pairs):.2f}–{max(pairs):.2f}" if pairs else "–"
 
 
 def produce_args(s: Scenario, topic: str) -> list[str]:
@@ -419,18 +426,20 @@ def report(results: list[Result], latency: dict | None, idle: dict | None, alloc
              f"{platform.processor() or platform.machine()}, {cpu_model()}", ""]
     buffered = any(r.buffered for r in results)
     if results:
-        extra = " passthrough, buffered msgs/s | ratio | buffered CPU s/GB |" if buffered else ""
-        lines += ["| scenario | storage | direct msgs/s | passthrough msgs/s | ratio | virtual cluster msgs/s | ratio "
+        extra = " passthrough, buffered msgs/s | ratio | rounds | buffered CPU s/GB |" if buffered else ""
+        lines += ["| scenario | storage | direct msgs/s | passthrough msgs/s | ratio | rounds "
+                  "| virtual cluster msgs/s | ratio | rounds "
                   f"| gateway CPU s/GB | gateway CPU s/1000 req |{extra}",
-                  "| --- " * (9 + 3 * buffered) + "|"]
+                  "| --- " * (11 + 4 * buffered) + "|"]
     for r in results:
         gb = r.gw_bytes / 1e9
         bgb = r.buffered_bytes / 1e9
-        extra = (f" {r.median(r.buffered):,.0f} | **{r.ratio_buffered:.2f}** | "
+        extra = (f" {r.median(r.buffered):,.0f} | **{r.ratio_buffered:.2f}** | {r.spread(r.buffered)} | "
                  f"{r.buffered_cpu_s / bgb if bgb else 0:.2f} |") if buffered else ""
         lines.append(f"| ({r.scenario.key}) {r.scenario.title} | {r.storage} | {r.median(r.direct):,.0f} | "
-                     f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.median(r.vcluster):,.0f} | "
-                     f"**{r.ratio_vc:.2f}** | {r.cpu_s / gb if gb else 0:.2f} | "
+                     f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.spread(r.gateway)} | "
+                     f"{r.median(r.vcluster):,.0f} | **{r.ratio_vc:.2f}** | {r.spread(r.vcluster)} | "
+                     f"{r.cpu_s / gb if gb else 0:.2f} | "
                      f"{1000 * r.cpu_s / max(r.gw_requests, 1):.3f} |{extra}")
     if latency:
         lines += ["", "| (e) produce at 1000 msgs/s, acks=all | p50 ms | p99 ms |", "| --- | --- | --- |",
