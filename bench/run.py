@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,7 +169,7 @@ class Run:
     ok: bool
 
 
-def perf(bootstrap: str, args: list[str], timeout: float = 300, wrapper: list[str] = ()) -> Run:
+def perf(bootstrap: str, args: list[str], timeout: float = 300, wrapper: Sequence[str] = ()) -> Run:
     """One rdkafka_performance run; `wrapper` goes in front of it (e.g. `taskset -c 1`)."""
     cmd = [*wrapper, str(PERF), "-b", bootstrap, "-q", *args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
