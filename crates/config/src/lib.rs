@@ -7,13 +7,13 @@
 //! error names the file, the field path and the reason, and the gateway refuses to start.
 
 mod auth;
+mod limits;
 mod raw;
 mod security;
 mod validate;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +22,10 @@ use gatehouse_auth::listener::RouteSecurity;
 use gatehouse_routing::Topology;
 
 pub use auth::{AuthSettings, TokenKeySource, TOKEN_KEY_HELP};
+pub use limits::{
+    open_files_limit, ClientLimits, DrainSettings, GatewaySettings,
+    DEFAULT_MAX_UNAUTHENTICATED_FRAME_BYTES,
+};
 
 /// The embedded default, used when `serve` gets no `--config`.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.yaml");
@@ -34,17 +38,6 @@ pub struct ConfigError {
     pub file: String,
     pub path: String,
     pub reason: String,
-}
-
-/// Settings of the gateway process itself.
-#[derive(Debug, Clone)]
-pub struct GatewaySettings {
-    pub max_frame_bytes: usize,
-    pub upstream_connect_timeout: Duration,
-    /// Requests a client connection may have outstanding before the gateway stops reading it.
-    pub max_in_flight_requests: usize,
-    /// Whether record bytes may go socket to socket by splice(2) where both legs are plain TCP.
-    pub splice_forwarding: bool,
 }
 
 #[derive(Debug, Clone)]

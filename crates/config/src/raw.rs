@@ -25,6 +25,18 @@ pub struct RawGateway {
     pub upstream_connect_timeout_ms: Option<u64>,
     pub max_in_flight_requests: Option<u64>,
     pub splice_forwarding: Option<bool>,
+    pub upstream_request_timeout_ms: Option<u64>,
+    pub max_unauthenticated_frame_bytes: Option<u64>,
+    pub max_buffered_bytes: Option<u64>,
+    pub connections_max_idle_ms: Option<u64>,
+    pub authentication_timeout_ms: Option<u64>,
+    pub frame_progress_timeout_ms: Option<u64>,
+    pub frame_progress_min_bytes: Option<u64>,
+    pub max_connections: Option<u64>,
+    pub max_connections_per_ip: Option<u64>,
+    pub max_connection_creation_rate_per_ip: Option<u64>,
+    pub drain_timeout_ms: Option<u64>,
+    pub drain_step_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +136,8 @@ pub struct RawRoute {
     pub virtual_cluster: Option<String>,
     /// How clients authenticate on this route; PLAINTEXT when absent.
     pub security: Option<RawSecurity>,
+    /// Most client connections open at once on this route (all its ports together).
+    pub max_connections: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_protocol::frame::DEFAULT_MAX_FRAME_BYTES;
 use gatehouse_routing::tls::UpstreamTlsSettings;
 use gatehouse_routing::upstream::{GatewayLogin, UpstreamCluster};
 use gatehouse_routing::{
@@ -15,12 +14,9 @@ use gatehouse_routing::{
 
 use crate::raw::{RawAdmin, RawConfig, RawDomain, RawRoute, RawStore};
 use crate::{
-    AdminSettings, AdminUser, ConfigError, GatewayConfig, GatewaySettings, StoreSettings,
-    ADMIN_PASSWORD_ENV, DATA_DIR_ENV, DEFAULT_DATA_DIR,
+    AdminSettings, AdminUser, ConfigError, GatewayConfig, StoreSettings, ADMIN_PASSWORD_ENV,
+    DATA_DIR_ENV, DEFAULT_DATA_DIR,
 };
-
-/// Largest frame limit accepted: Kafka's i32 length prefix.
-const MAX_FRAME_LIMIT: u64 = i32::MAX as u64;
 
 struct Ctx<'a> {
     file: &'a str,
@@ -39,31 +35,8 @@ impl Ctx<'_> {
 
 pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig, ConfigError> {
     let ctx = Ctx { file, base };
-    let g = &raw.gateway;
-    let max_frame_bytes = g.max_frame_bytes.unwrap_or(DEFAULT_MAX_FRAME_BYTES as u64);
-    if !(1024..=MAX_FRAME_LIMIT).contains(&max_frame_bytes) {
-        return Err(ctx.err(
-            "gateway.maxFrameBytes",
-            format!("must be between 1024 and {MAX_FRAME_LIMIT}"),
-        ));
-    }
-    let timeout_ms = g.upstream_connect_timeout_ms.unwrap_or(10_000);
-    if timeout_ms == 0 {
-        return Err(ctx.err("gateway.upstreamConnectTimeoutMs", "must be positive"));
-    }
-    let max_in_flight = g.max_in_flight_requests.unwrap_or(1000);
-    if !(1..=100_000).contains(&max_in_flight) {
-        return Err(ctx.err(
-            "gateway.maxInFlightRequests",
-            "must be between 1 and 100000",
-        ));
-    }
-    let gateway = GatewaySettings {
-        max_frame_bytes: max_frame_bytes as usize,
-        upstream_connect_timeout: Duration::from_millis(timeout_ms),
-        max_in_flight_requests: max_in_flight as usize,
-        splice_forwarding: g.splice_forwarding.unwrap_or(true),
-    };
+    let mut gateway =
+        crate::limits::build_gateway(&raw.gateway, &|path, reason| ctx.err(path, reason))?;
 
     let admin = match &raw.admin {
         Some(a) => Some(build_admin(&ctx, a)?),
@@ -116,6 +89,17 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
                 ctx.err(format!("{at}.security.{field}"), reason)
             })?;
         security.insert(r.name.clone(), Arc::new(sec));
+        match r.max_connections {
+            None => {}
+            Some(0) => return Err(ctx.err(format!("{at}.maxConnections"), "must be positive")),
+            Some(n) => {
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                gateway
+                    .client
+                    .route_max_connections
+                    .insert(r.name.clone(), n);
+            }
+        }
         for (addr, target) in route.brokers.listeners(route.bind) {
             let what = match target {
                 Target::Bootstrap => format!("the bootstrap port of route '{}'", route.name),

@@ -84,14 +84,13 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tune_allocator();
+    raise_open_files_limit();
     #[cfg(feature = "count-allocations")]
     gatehouse_routing::metrics::register_extra(counting_alloc::render);
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = init_logging() {
+        eprintln!("gatehouse: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::DefaultConfig => {
             print!("{}", gatehouse_config::DEFAULT_CONFIG);
@@ -126,6 +125,29 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to standard error: `GATEHOUSE_LOG` filters them (default `info`),
+/// `GATEHOUSE_LOG_FORMAT` is `text` (the default) or `json` (one object per line, for log
+/// shippers). Colour only when standard error is a terminal.
+fn init_logging() -> Result<(), String> {
+    use std::io::IsTerminal;
+    let filter =
+        EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let format = std::env::var("GATEHOUSE_LOG_FORMAT").unwrap_or_default();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format.as_str() {
+        "" | "text" => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        "json" => builder.json().with_current_span(false).init(),
+        other => {
+            return Err(format!(
+                "GATEHOUSE_LOG_FORMAT: '{other}' is not a log format (text or json)"
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// Keeps freed buffers in the heap for reuse.
@@ -189,11 +211,7 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         // accounts; `borrow()` is cheap and holds no lock across an `.await` if dropped first.
         let virtual_clusters: tokio::sync::watch::Receiver<Arc<gatehouse_store::Snapshot>> =
             store.subscribe();
-        let limits = ConnectionLimits {
-            max_frame_bytes: config.gateway.max_frame_bytes,
-            max_in_flight_requests: config.gateway.max_in_flight_requests,
-            splice_forwarding: config.gateway.splice_forwarding,
-        };
+        let limits = connection_limits(&config.gateway);
         let auth = auth_settings(&config)?;
         let gateway = Gateway::with_security(config.topology, limits, config.security, auth);
         gateway.set_catalog(catalog(&virtual_clusters.borrow()));
@@ -220,7 +238,7 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
             };
             gatehouse_admin::serve(admin.listen, ready.clone(), Some(api)).await?;
         }
-        let _listeners = gateway.bind().await?;
+        let listeners = gateway.bind().await?;
         ready.set_ready();
         for route in gateway.topology().routes.values() {
             // One line per route a script can read: where clients bootstrap.
@@ -230,9 +248,69 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
             );
         }
         shutdown_signal().await;
-        tracing::info!("shutting down");
+        // Stop accepting, then let clients go listener by listener once every answer they
+        // are owed has reached them (see gatehouse_proxy's drain). A second signal ends the
+        // process at once.
+        tracing::info!("shutting down: no new connections; draining");
+        for listener in &listeners {
+            listener.abort();
+        }
+        let drain = &config.gateway.drain;
+        tokio::select! {
+            report = gateway.drain(drain.timeout, drain.step) => {
+                if report.cut > 0 {
+                    tracing::warn!(connections = report.connections, cut = report.cut,
+                        "drain timed out (gateway.drainTimeoutMs): connections cut with answers owed");
+                } else {
+                    tracing::info!(connections = report.connections, "drained");
+                }
+            }
+            _ = shutdown_signal() => tracing::warn!("second signal: exiting without draining"),
+        }
         Ok(())
     })
+}
+
+/// What the data plane needs of the `gateway` block.
+fn connection_limits(g: &gatehouse_config::GatewaySettings) -> ConnectionLimits {
+    let c = &g.client;
+    ConnectionLimits {
+        max_frame_bytes: g.max_frame_bytes,
+        max_unauthenticated_frame_bytes: c.max_unauthenticated_frame_bytes,
+        max_buffered_bytes: c.max_buffered_bytes,
+        max_in_flight_requests: g.max_in_flight_requests,
+        splice_forwarding: g.splice_forwarding,
+        deadlines: gatehouse_proxy::DeadlineLimits {
+            connections_max_idle: c.connections_max_idle,
+            authentication_timeout: c.authentication_timeout,
+            frame_progress_timeout: c.frame_progress_timeout,
+            frame_progress_min_bytes: c.frame_progress_min_bytes,
+        },
+        caps: gatehouse_proxy::CapLimits {
+            max_connections: c.max_connections,
+            max_connections_per_ip: c.max_connections_per_ip,
+            max_connection_creation_rate_per_ip: c.max_connection_creation_rate_per_ip,
+            route_max_connections: c.route_max_connections.clone(),
+        },
+    }
+}
+
+/// Raises the soft limit on open descriptors to the hard one: every client connection holds
+/// one or two, and the default connection cap is derived from this limit.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct they are given.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 /// Virtual clusters the process configuration refers to (routes bound to a virtual cluster):

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use gatehouse_auth::mtls::principal_from_certificate;
 use gatehouse_protocol::frame::FrameSplitter;
+use gatehouse_routing::log_limit::{LogLimit, DEFAULT_INTERVAL};
 use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::upstream::UpstreamCluster;
 use gatehouse_routing::{Route, Target};
@@ -15,10 +16,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::caps::Admitted;
+use crate::deadlines::{Activity, Deadlines};
+use crate::drain::{Member, StopSignal};
 use crate::gate::Gate;
 use crate::identity::resolve_virtual_cluster;
 use crate::requests::{End, Pipe, RequestPump};
-use crate::responses::ResponsePump;
+use crate::responses::{ClientEnd, ResponsePump};
 use crate::session::{Binding, Unbound};
 use crate::{describe, Gateway};
 
@@ -35,13 +39,26 @@ impl Drop for ActiveGuard {
     }
 }
 
-pub async fn serve(
-    gateway: Arc<Gateway>,
-    socket: TcpStream,
-    peer: SocketAddr,
-    route_name: Arc<str>,
-    target: Target,
-) {
+/// A connection the listener let in: its socket, where it came from and arrived, and its
+/// places under the connection caps and in its listener's drain group (held until it ends).
+pub(crate) struct Accepted {
+    pub socket: TcpStream,
+    pub peer: SocketAddr,
+    pub route: Arc<str>,
+    pub target: Target,
+    pub held: (Admitted, Member),
+    pub stop: StopSignal,
+}
+
+pub(crate) async fn serve(gateway: Arc<Gateway>, accepted: Accepted) {
+    let Accepted {
+        socket,
+        peer,
+        route: route_name,
+        target,
+        held: _held,
+        stop,
+    } = accepted;
     let _active = ActiveGuard::new();
     let local = socket.local_addr().ok();
     let _ = socket.set_nodelay(true);
@@ -64,6 +81,7 @@ pub async fn serve(
         peer,
         where_: &where_,
         target,
+        stop,
     };
     match &security.tls {
         None => {
@@ -75,7 +93,12 @@ pub async fn serve(
         }
         Some(tls) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
-            let stream = match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(socket)).await {
+            let handshake = gateway
+                .limits
+                .deadlines
+                .authentication_timeout
+                .min(TLS_HANDSHAKE);
+            let stream = match tokio::time::timeout(handshake, acceptor.accept(socket)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     return conn.refuse("tls_handshake", &format!("TLS handshake failed: {e}"))
@@ -100,7 +123,10 @@ pub async fn serve(
     }
 }
 
-/// How long a client may take over its TLS handshake.
+static UPSTREAM_UNAVAILABLE_LOG: LogLimit = LogLimit::new(DEFAULT_INTERVAL);
+static TIMED_OUT_LOG: LogLimit = LogLimit::new(DEFAULT_INTERVAL);
+
+/// How long a client may take over its TLS handshake (or less: the authentication timeout).
 const TLS_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One accepted client connection, before and after its transport is set up.
@@ -111,6 +137,7 @@ struct Conn<'a> {
     peer: SocketAddr,
     where_: &'a str,
     target: Target,
+    stop: StopSignal,
 }
 
 impl Conn<'_> {
@@ -152,15 +179,19 @@ impl Conn<'_> {
 
         let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
         let splitter = FrameSplitter::new(gateway.limits.max_frame_bytes);
+        let activity = Activity::new();
         let responses = tokio::spawn(
             ResponsePump::new(
                 rx,
-                wr,
+                ClientEnd {
+                    writer: wr,
+                    fd,
+                    peer,
+                    activity: activity.clone(),
+                },
                 route.clone(),
                 self.upstream.clone(),
                 splitter,
-                peer,
-                fd,
             )
             .run(),
         );
@@ -171,25 +202,41 @@ impl Conn<'_> {
             target: self.target,
             splitter,
         };
+        let deadlines = Deadlines::new(gateway.limits.deadlines.clone(), activity);
         let end = RequestPump::new(rd, fd, tx, &pipe, binding, gate)
-            .run()
+            .run(deadlines, self.stop.clone())
             .await;
         match &end {
             End::ClientClosed | End::ResponsePumpGone => {}
+            End::Draining => {
+                tracing::debug!(%peer, route = %route.name, listener = %where_, "letting client connection go: the gateway is draining");
+            }
+            End::TimedOut(expired) => {
+                metrics().connection_closed(expired.reason);
+                if let Some(suppressed) = TIMED_OUT_LOG.allow_for(expired.reason) {
+                    tracing::info!(%peer, route = %route.name, listener = %where_, suppressed,
+                        "closing client connection: {}", expired.detail);
+                }
+            }
             End::BadInput(reason, detail) => {
                 metrics().client_protocol_error(reason);
                 tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: {detail}");
             }
             End::Upstream(detail) => {
-                tracing::warn!(%peer, route = %route.name, listener = %where_, "closing client connection: upstream unavailable: {detail}");
+                // Every client of a route reconnects during an outage: one line per interval.
+                if let Some(suppressed) = UPSTREAM_UNAVAILABLE_LOG.allow_for(&route.name) {
+                    tracing::warn!(%peer, route = %route.name, listener = %where_, suppressed,
+                        "closing client connection: upstream unavailable: {detail}");
+                }
             }
             End::Unbound(detail) | End::Answered(detail) => {
                 tracing::info!(%peer, route = %route.name, listener = %where_, "closing client connection: {detail}");
             }
         }
-        if matches!(end, End::ClientClosed | End::Answered(_)) {
-            // Let answers already queued (requests sent before a half-close, or the error
-            // that ends a failed authentication) reach the client.
+        if matches!(end, End::ClientClosed | End::Answered(_) | End::Draining) {
+            // Let answers already queued (requests sent before a half-close, the error that
+            // ends a failed authentication, or every answer owed before a drain closes the
+            // connection) reach the client.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(30), responses).await;
         } else {
             responses.abort();

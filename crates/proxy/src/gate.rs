@@ -170,6 +170,12 @@ impl Gate {
         matches!(self.state, State::Open)
     }
 
+    /// Whether the client has authenticated once (or needs not: no SASL on the route). A
+    /// re-authentication in progress does not undo it.
+    pub fn has_authenticated(&self) -> bool {
+        matches!(self.state, State::Open | State::Authenticated) || self.reauthenticating
+    }
+
     /// Whether a request of `key` would pass [`Gate::check`] without the gate reading its frame
     /// or changing state, so it may be forwarded before all of it has arrived. False whenever
     /// the gate has something to decide: SASL keys, an exchange in progress, an expired

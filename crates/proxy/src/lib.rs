@@ -7,7 +7,11 @@
 //! writes them back in order. A bounded queue between the two carries what each expected
 //! response needs, and bounds how many requests a client may have in flight.
 
+mod budget;
+mod caps;
 mod connection;
+mod deadlines;
+mod drain;
 mod gate;
 mod identity;
 mod io;
@@ -20,6 +24,9 @@ mod splice;
 #[path = "splice_unsupported.rs"]
 mod splice;
 
+pub use caps::CapLimits;
+pub use deadlines::DeadlineLimits;
+pub use drain::DrainReport;
 pub use identity::{AuthSettings, Identity};
 
 /// Makes every splice find itself refused (as in a sandbox that forbids splice on sockets), so
@@ -37,6 +44,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use gatehouse_auth::listener::RouteSecurity;
+use gatehouse_routing::log_limit::{LogLimit, DEFAULT_INTERVAL};
 use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::{Target, Topology};
 use gatehouse_tenancy::{Catalog, TopicIds};
@@ -47,10 +55,30 @@ use tokio::net::TcpListener;
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     pub max_frame_bytes: usize,
+    /// Largest frame before authentication (SASL routes) and for any connection's first request.
+    pub max_unauthenticated_frame_bytes: usize,
+    /// Request bytes all connections together may hold in buffers ([`budget`]).
+    pub max_buffered_bytes: usize,
     pub max_in_flight_requests: usize,
     /// Whether record bytes may go socket to socket by splice(2) where both legs are plain TCP
     /// (off: always through the gateway's buffers).
     pub splice_forwarding: bool,
+    pub deadlines: DeadlineLimits,
+    pub caps: CapLimits,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: gatehouse_protocol::frame::DEFAULT_MAX_FRAME_BYTES,
+            max_unauthenticated_frame_bytes: 512 * 1024,
+            max_buffered_bytes: 512 << 20,
+            max_in_flight_requests: 1000,
+            splice_forwarding: true,
+            deadlines: DeadlineLimits::default(),
+            caps: CapLimits::default(),
+        }
+    }
 }
 
 /// The running data plane: the current topology and virtual-cluster snapshots, and the limits.
@@ -66,6 +94,9 @@ pub struct Gateway {
     identity: ArcSwap<Identity>,
     /// Failed authentications per client address: (count, start of the minute counted).
     auth_failures: DashMap<std::net::IpAddr, (u32, std::time::Instant)>,
+    caps: Arc<caps::ConnectionCaps>,
+    budget: Arc<budget::MemoryBudget>,
+    drain: drain::Drain,
 }
 
 impl Gateway {
@@ -81,7 +112,12 @@ impl Gateway {
         security: BTreeMap<String, Arc<RouteSecurity>>,
         auth: AuthSettings,
     ) -> Arc<Self> {
+        let caps = caps::ConnectionCaps::new(limits.caps.clone(), topology.routes.keys().cloned());
+        let budget = Arc::new(budget::MemoryBudget::new(limits.max_buffered_bytes));
         Arc::new(Self {
+            caps: Arc::new(caps),
+            budget,
+            drain: drain::Drain::new(),
             topology: ArcSwap::from_pointee(topology),
             catalog: ArcSwap::from_pointee(Catalog::default()),
             topic_ids: DashMap::new(),
@@ -174,20 +210,32 @@ impl Gateway {
                 "route listening"
             );
         }
+        self.budget.spawn_reclaimer();
         Ok(listeners
             .into_iter()
             .map(|(listener, route, target)| {
-                tokio::spawn(accept_loop(self.clone(), listener, route.into(), target))
+                let route: Arc<str> = route.into();
+                let group = self.drain.register(route.clone(), target);
+                tokio::spawn(accept_loop(self.clone(), listener, route, target, group))
             })
             .collect())
     }
+
+    /// Lets every client connection go, listener by listener (see [`drain`]). Call it once the
+    /// listeners have stopped accepting (abort the tasks [`Gateway::bind`] returned).
+    pub async fn drain(&self, timeout: Duration, step: Duration) -> DrainReport {
+        self.drain.run(timeout, step).await
+    }
 }
+
+static ACCEPT_FAILED_LOG: LogLimit = LogLimit::new(DEFAULT_INTERVAL);
 
 async fn accept_loop(
     gateway: Arc<Gateway>,
     listener: TcpListener,
     route: Arc<str>,
     target: Target,
+    group: Arc<drain::ListenerGroup>,
 ) {
     loop {
         match listener.accept().await {
@@ -195,17 +243,26 @@ async fn accept_loop(
                 metrics()
                     .connections_accepted
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::spawn(connection::serve(
-                    gateway.clone(),
+                // Over a cap: closed before anything is read or spawned.
+                let Ok(admitted) = gateway.caps.admit(&route, peer.ip()) else {
+                    continue;
+                };
+                let (member, stop) = gateway.drain.join(&group);
+                let accepted = connection::Accepted {
                     socket,
                     peer,
-                    route.clone(),
+                    route: route.clone(),
                     target,
-                ));
+                    held: (admitted, member),
+                    stop,
+                };
+                tokio::spawn(connection::serve(gateway.clone(), accepted));
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off rather than spin.
-                tracing::warn!(route = %route, error = %e, "accept failed");
+                if let Some(suppressed) = ACCEPT_FAILED_LOG.allow_for(&route) {
+                    tracing::warn!(route = %route, error = %e, suppressed, "accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, WriteHalf};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use gatehouse_protocol::codec::api_versions_too_new;
-use gatehouse_protocol::frame::{FrameSplitter, Split, LENGTH_PREFIX};
+use gatehouse_protocol::frame::{FrameError, FrameSplitter, Split, LENGTH_PREFIX};
 use gatehouse_protocol::header::{produce_acks, RequestHeaderPeek};
 use gatehouse_protocol::name_spans::{produce_head_names, ProduceHead};
 use gatehouse_protocol::versions::{admit, Admission};
@@ -30,6 +30,9 @@ use gatehouse_routing::upstream::{Login, UpstreamCluster, UpstreamStream};
 use gatehouse_routing::Target;
 use gatehouse_tenancy::{ResponsePlan, TenantSession};
 
+use crate::budget::{MemoryBudget, Reservation};
+use crate::deadlines::{Deadlines, Expired, Phase};
+use crate::drain::StopSignal;
 use crate::gate::{Gate, Request, Verdict, Watch};
 use crate::io::{reserve_for_read, write_batch};
 use crate::responses::{Pending, TenantResponse};
@@ -52,6 +55,10 @@ pub(crate) enum End {
     Unbound(String),
     /// The gate answered (a failed authentication) and the connection ends after the answer.
     Answered(String),
+    /// The gateway is draining: the connection stopped reading, its answers are owed.
+    Draining,
+    /// A deadline passed (idle, authentication, frame progress).
+    TimedOut(Expired),
 }
 
 /// What a connection's requests go through: fixed for its life.
@@ -110,7 +117,24 @@ pub(crate) struct RequestPump<'a, R> {
     upstream: Option<Upstream>,
     /// Frames ready for the upstream, written together before the next read.
     batch: Vec<Bytes>,
+    deadlines: Option<Deadlines>,
+    stop: Option<StopSignal>,
+    /// Bytes read from the client so far (spliced ones included), for frame progress.
+    bytes_read: u64,
+    /// Whether the client has authenticated (or needs not) and sent a first request: only
+    /// then may its frames be larger than `maxUnauthenticatedFrameBytes`.
+    trusted: bool,
+    /// The share of the gateway's buffer budget the frame being read holds.
+    reservation: Option<Reservation>,
+    /// Whether the reserved frame is whole (its bytes are written with the next flush).
+    reserved_frame_done: bool,
+    /// Inside a frame whose rest is being copied after splicing failed: the buffer is empty
+    /// between reads, but the frame has begun.
+    mid_frame: bool,
 }
+
+/// Most of a buffer's allocation kept after a frame larger than this: the rest goes back.
+const KEEP_BUFFER: usize = 64 * 1024;
 
 impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
     pub fn new(
@@ -137,12 +161,20 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             buf: BytesMut::new(),
             upstream: None,
             batch: Vec::new(),
+            deadlines: None,
+            stop: None,
+            bytes_read: 0,
+            trusted: false,
+            reservation: None,
+            reserved_frame_done: false,
+            mid_frame: false,
         }
     }
 
     /// Reads client frames and forwards them. Returns when the client closes, sends something
-    /// the gateway refuses, or the response side ends.
-    pub async fn run(mut self) -> End {
+    /// the gateway refuses, a deadline passes, the gateway drains, or the response side ends.
+    pub async fn run(mut self, deadlines: Deadlines, stop: StopSignal) -> End {
+        (self.deadlines, self.stop) = (Some(deadlines), Some(stop));
         match self.pump().await {
             Err(end) => end,
             Ok(never) => match never {},
@@ -152,9 +184,16 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
     async fn pump(&mut self) -> Result<Infallible, End> {
         loop {
             let (need, head_only) = loop {
-                let split = self.pipe.splitter.split(&mut self.buf);
-                match split.map_err(|e| End::BadInput("frame", e.to_string()))? {
-                    Split::Frame(frame) => self.request(frame.freeze()).await?,
+                let split = self.splitter().split(&mut self.buf);
+                match split.map_err(|e| self.frame_refused(e))? {
+                    Split::Frame(frame) => {
+                        self.reserved_frame_done = self.reservation.is_some();
+                        if let Some(d) = &mut self.deadlines {
+                            d.request_read();
+                        }
+                        self.request(frame.freeze()).await?;
+                        self.trusted = self.gate.has_authenticated();
+                    }
                     Split::NeedMore(need) => match self.partial(need).await? {
                         Partial::Spliced => {}
                         Partial::Read { need, head_only } => break (need, head_only),
@@ -162,7 +201,78 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 }
             };
             self.flush().await?;
+            if self.reserved_frame_done {
+                self.release_large_frame();
+            }
+            if !head_only && self.reservation.is_none() {
+                self.reserve(need).await?;
+            }
             self.read(need, head_only).await?;
+        }
+    }
+
+    /// Frames are limited to `maxUnauthenticatedFrameBytes` until the client is trusted.
+    fn splitter(&self) -> FrameSplitter {
+        let limits = &self.pipe.gateway.limits;
+        match self.trusted {
+            true => self.pipe.splitter,
+            false => FrameSplitter::new(limits.max_unauthenticated_frame_bytes),
+        }
+    }
+
+    fn frame_refused(&self, e: FrameError) -> End {
+        let detail = match e {
+            FrameError::TooLarge { len, max } if !self.trusted => format!(
+                "a frame of {len} bytes before the client authenticated (or as its first \
+                 request) is over gateway.maxUnauthenticatedFrameBytes ({max})"
+            ),
+            FrameError::TooLarge { len, max } => {
+                format!("a frame of {len} bytes is over gateway.maxFrameBytes ({max})")
+            }
+            e => e.to_string(),
+        };
+        End::BadInput("frame", detail)
+    }
+
+    /// Takes the frame at the front of the buffer out of the gateway's buffer budget before
+    /// it is read whole, if it is large; waits while the budget is spent.
+    async fn reserve(&mut self, need: usize) -> Result<(), End> {
+        if self.buf.len() < LENGTH_PREFIX {
+            return Ok(());
+        }
+        let frame_len = self.buf.len() + need;
+        if !MemoryBudget::counts(frame_len) {
+            return Ok(());
+        }
+        let budget = &self.pipe.gateway.budget;
+        let stop = self.stop.as_mut().expect("set by run");
+        tokio::select! {
+            reservation = budget.reserve(frame_len) => {
+                self.reservation = Some(reservation);
+                Ok(())
+            }
+            _ = self.tx.closed() => Err(End::ResponsePumpGone),
+            _ = stop.stopped() => Err(End::Draining),
+        }
+    }
+
+    /// A large frame was written upstream: its share of the budget goes back, and so does the
+    /// buffer's large allocation (what remains in it is copied into a small one).
+    fn release_large_frame(&mut self) {
+        self.reservation = None;
+        self.reserved_frame_done = false;
+        if self.buf.len() <= KEEP_BUFFER {
+            let rest = std::mem::take(&mut self.buf);
+            self.buf = BytesMut::from(&rest[..]);
+        }
+    }
+
+    /// What the connection's deadlines need to know about it now.
+    fn phase(&self) -> Phase {
+        Phase {
+            authenticating: !self.gate.has_authenticated(),
+            in_frame: self.mid_frame || !self.buf.is_empty(),
+            busy: self.tx.capacity() < self.tx.max_capacity(),
         }
     }
 
@@ -348,22 +458,46 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
     /// splicing turns out not to work, copies them instead, and this connection stops trying.
     async fn splice(&mut self, n: usize) -> Result<(), End> {
         debug_assert!(self.buf.is_empty() && self.batch.is_empty());
+        let phase = Phase {
+            in_frame: true,
+            ..self.phase()
+        };
+        let read_before = self.bytes_read;
         let up = self.upstream.as_mut().expect("connected by the caller");
         let splicer = up.splicer.as_mut().expect("made by the caller");
-        let moved = tokio::select! {
-            moved = splicer.transfer(n) => moved,
-            _ = self.tx.closed() => return Err(End::ResponsePumpGone),
+        // The client's bytes count as read as the splicer takes them: a trickle after a
+        // Produce head is closed like any other (frame progress).
+        let taken = splicer.taken();
+        let base = taken.load(Relaxed);
+        let deadlines = self.deadlines.as_mut().expect("set by run");
+        deadlines.arm(phase, read_before);
+        let moved = {
+            let transfer = splicer.transfer(n);
+            tokio::pin!(transfer);
+            loop {
+                tokio::select! {
+                    moved = &mut transfer => break moved,
+                    _ = self.tx.closed() => return Err(End::ResponsePumpGone),
+                    _ = deadlines.wait() => {
+                        let read = read_before + (taken.load(Relaxed) - base);
+                        deadlines.fired(phase, read).map_err(End::TimedOut)?;
+                    }
+                }
+            }
         };
+        self.bytes_read = read_before + (taken.load(Relaxed) - base);
         match moved {
             Ok(()) => return Ok(()),
             Err(SpliceError::Unsupported(e)) => {
                 tracing::warn!("forwarding requests through buffers instead: {e}");
-                (up.splicer, self.client_fd) = (None, None);
+                up.splicer = None;
+                self.client_fd = None;
             }
             Err(SpliceError::Source(e)) => return Err(closed_mid_request(e)),
             Err(e @ SpliceError::Sink(_)) => return Err(End::Upstream(e.to_string())),
         }
         let mut left = n;
+        self.mid_frame = true;
         while left > 0 {
             self.read(left, false).await.map_err(|end| match end {
                 End::ClientClosed => closed_mid_request("end of stream"),
@@ -374,6 +508,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             left -= take;
             self.flush().await?;
         }
+        self.mid_frame = false;
         Ok(())
     }
 
@@ -439,13 +574,31 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             Some(room) if head_only && room > 0 => room as u64,
             _ => u64::MAX,
         };
-        let mut client = (&mut self.client).take(cap);
-        tokio::select! {
-            read = client.read_buf(&mut self.buf) => match read {
-                Ok(0) | Err(_) => Err(End::ClientClosed),
-                Ok(_) => Ok(()),
-            },
-            _ = self.tx.closed() => Err(End::ResponsePumpGone),
+        // A drain stops a connection between frames only: one begun is read and forwarded.
+        let stoppable = self.buf.is_empty() && !self.mid_frame;
+        loop {
+            let phase = self.phase();
+            let deadlines = self.deadlines.as_mut().expect("set by run");
+            deadlines.arm(phase, self.bytes_read);
+            let stop = self.stop.as_mut().expect("set by run");
+            let mut client = (&mut self.client).take(cap);
+            tokio::select! {
+                read = client.read_buf(&mut self.buf) => return match read {
+                    Ok(0) | Err(_) => Err(End::ClientClosed),
+                    Ok(n) => {
+                        self.bytes_read += n as u64;
+                        Ok(())
+                    }
+                },
+                _ = self.tx.closed() => return Err(End::ResponsePumpGone),
+                _ = stop.stopped(), if stoppable => return Err(End::Draining),
+                _ = deadlines.wait() => {}
+            }
+            let phase = self.phase();
+            let deadlines = self.deadlines.as_mut().expect("set by run");
+            deadlines
+                .fired(phase, self.bytes_read)
+                .map_err(End::TimedOut)?;
         }
     }
 

@@ -43,6 +43,7 @@ pub(crate) struct TenantResponse {
     pub ctx: Box<ResponseContext>,
 }
 
+use crate::deadlines::Activity;
 use crate::gate::Watch;
 use crate::io::{reserve_for_read, write_batch};
 use crate::splice::{SpliceError, Splicer, MIN_SPLICE};
@@ -95,34 +96,44 @@ pub(crate) struct ResponsePump<W> {
     /// Correlation ids of `acks=0` Produce requests sent since the last answered request, in
     /// order: an answer to one of them is not the client's.
     unanswered: VecDeque<i32>,
+    /// When an answer last went to the client (the connection's idle deadline reads it).
+    activity: Arc<Activity>,
 }
 
 type PumpResult<T = ()> = Result<T, String>;
 
+/// The client's side of the response pump.
+pub(crate) struct ClientEnd<W> {
+    pub writer: W,
+    /// Its socket when it is plain TCP (valid while `writer` lives).
+    pub fd: Option<RawFd>,
+    pub peer: SocketAddr,
+    pub activity: Arc<Activity>,
+}
+
 impl<W: AsyncWrite + Unpin> ResponsePump<W> {
     pub fn new(
         rx: mpsc::Receiver<Pending>,
-        client: W,
+        client: ClientEnd<W>,
         route: Arc<Route>,
         upstream: Arc<UpstreamCluster>,
         splitter: FrameSplitter,
-        peer: SocketAddr,
-        client_fd: Option<RawFd>,
     ) -> Self {
         Self {
             rx,
-            client,
+            client: client.writer,
             route,
             upstream,
             splitter,
-            peer,
+            peer: client.peer,
             upstream_rd: None,
-            client_fd,
+            client_fd: client.fd,
             upstream_fd: None,
             splicer: None,
             buf: BytesMut::new(),
             out: Vec::new(),
             unanswered: VecDeque::new(),
+            activity: client.activity,
         }
     }
 
@@ -422,6 +433,8 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
     async fn flush(&mut self) -> PumpResult {
         write_batch(&mut self.client, &mut self.out)
             .await
-            .map_err(|e| format!("client write: {e}"))
+            .map_err(|e| format!("client write: {e}"))?;
+        self.activity.answered();
+        Ok(())
     }
 }

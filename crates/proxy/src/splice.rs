@@ -15,6 +15,7 @@
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use rustix::io::Errno;
 use rustix::pipe::{fcntl_setpipe_size, pipe_with, splice, PipeFlags, SpliceFlags};
@@ -43,6 +44,8 @@ pub(crate) struct Splicer {
     pipe: Option<Pipe>,
     /// Counts the bytes moved as they move (the metric of this direction).
     counter: &'static AtomicU64,
+    /// Bytes taken from the source so far, for whoever watches a transfer's progress.
+    taken: Arc<AtomicU64>,
 }
 
 struct Pipe {
@@ -73,7 +76,13 @@ impl Splicer {
             to: register(to, Interest::WRITABLE)?,
             pipe: None,
             counter,
+            taken: Arc::default(),
         })
+    }
+
+    /// Bytes taken from the source so far (all transfers): a transfer's watcher reads it.
+    pub fn taken(&self) -> Arc<AtomicU64> {
+        self.taken.clone()
     }
 
     /// Moves exactly `n` bytes from one socket to the other. Fails if either side closes
@@ -92,6 +101,7 @@ impl Splicer {
             to,
             pipe,
             counter,
+            taken,
         } = self;
         let pipe = pipe.as_ref().expect("created above");
         let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
@@ -102,7 +112,10 @@ impl Splicer {
                 let want = left.min(pipe.capacity - in_pipe);
                 match splice(from.get_ref(), None, &pipe.write, None, want, flags) {
                     Ok(0) => return Err(SpliceError::Source(io::ErrorKind::UnexpectedEof.into())),
-                    Ok(k) => (left, in_pipe, moved) = (left - k, in_pipe + k, true),
+                    Ok(k) => {
+                        (left, in_pipe, moved) = (left - k, in_pipe + k, true);
+                        taken.fetch_add(k as u64, Relaxed);
+                    }
                     Err(Errno::AGAIN) => {}
                     Err(e @ (Errno::INVAL | Errno::NOSYS | Errno::PERM | Errno::OPNOTSUPP))
                         if left == n =>

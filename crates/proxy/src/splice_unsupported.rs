@@ -20,6 +20,10 @@ impl Splicer {
         Err(io::ErrorKind::Unsupported.into())
     }
 
+    pub fn taken(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        match *self {}
+    }
+
     pub async fn transfer(&mut self, _n: usize) -> Result<(), SpliceError> {
         match *self {}
     }

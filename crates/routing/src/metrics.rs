@@ -23,6 +23,9 @@ pub struct Metrics {
     pub client_protocol_errors: DashMap<&'static str, AtomicU64>,
     /// (reason) → client connections refused before any request was served.
     pub connections_refused: DashMap<&'static str, AtomicU64>,
+    /// (reason) → client connections the gateway closed on a deadline (idle, authentication,
+    /// frame progress).
+    pub connections_closed: DashMap<&'static str, AtomicU64>,
     /// (domain) → failed connection attempts to its brokers.
     pub upstream_connect_failures: DashMap<String, AtomicU64>,
     /// (domain, node id) → times a broker outside every nodeIdRange was seen in a response.
@@ -52,6 +55,13 @@ impl Metrics {
 
     pub fn connection_refused(&self, reason: &'static str) {
         self.connections_refused
+            .entry(reason)
+            .or_default()
+            .fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_closed(&self, reason: &'static str) {
+        self.connections_closed
             .entry(reason)
             .or_default()
             .fetch_add(1, Relaxed);
@@ -132,6 +142,14 @@ impl Metrics {
             "gatehouse_connections_refused_total",
             "Client connections refused (for example: the route's virtual cluster does not exist).",
             self.connections_refused
+                .iter()
+                .map(|e| (format!("reason=\"{}\"", e.key()), e.value().load(Relaxed))),
+        );
+        labelled(
+            &mut out,
+            "gatehouse_connections_closed_total",
+            "Client connections closed by the gateway on a deadline (idle, authentication_timeout, frame_progress).",
+            self.connections_closed
                 .iter()
                 .map(|e| (format!("reason=\"{}\"", e.key()), e.value().load(Relaxed))),
         );

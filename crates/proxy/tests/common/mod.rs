@@ -125,8 +125,11 @@ pub async fn start_gateway(upstream: SocketAddr) -> u16 {
         topology,
         ConnectionLimits {
             max_frame_bytes: 1 << 20,
+            // These tests send a large Produce as a connection's first request.
+            max_unauthenticated_frame_bytes: 1 << 20,
             max_in_flight_requests: 8,
             splice_forwarding: true,
+            ..Default::default()
         },
     );
     std::mem::forget(gateway.bind().await.unwrap());
