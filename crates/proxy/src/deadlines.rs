@@ -44,6 +44,8 @@ impl Default for DeadlineLimits {
 pub(crate) struct Activity {
     since: Instant,
     last_answer_ms: AtomicU64,
+    /// What the response pump has finished with of what the request pump queued for it.
+    handled: AtomicU64,
 }
 
 impl Activity {
@@ -51,7 +53,13 @@ impl Activity {
         Arc::new(Self {
             since: Instant::now(),
             last_answer_ms: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
         })
+    }
+
+    /// The response pump is done with one more thing the request pump queued.
+    pub fn handled_one(&self) {
+        self.handled.fetch_add(1, Relaxed);
     }
 
     pub fn answered(&self) {
@@ -112,6 +120,12 @@ impl Deadlines {
             timer: Box::pin(tokio::time::sleep_until(first)),
             armed: Armed::Idle,
         }
+    }
+
+    /// Whether anything of the `queued` things the request pump has queued for the response
+    /// pump is still waiting there (a request waiting for its answer).
+    pub fn outstanding(&self, queued: u64) -> bool {
+        self.activity.handled.load(Relaxed) != queued
     }
 
     /// A request was read whole.

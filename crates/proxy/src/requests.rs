@@ -121,6 +121,9 @@ pub(crate) struct RequestPump<'a, R> {
     stop: Option<StopSignal>,
     /// Bytes read from the client so far (spliced ones included), for frame progress.
     bytes_read: u64,
+    /// Things queued for the response pump so far (requests whose answers are owed are those
+    /// it has not finished with).
+    queued: u64,
     /// Whether the client has authenticated (or needs not) and sent a first request: only
     /// then may its frames be larger than `maxUnauthenticatedFrameBytes`.
     trusted: bool,
@@ -164,6 +167,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             deadlines: None,
             stop: None,
             bytes_read: 0,
+            queued: 0,
             trusted: false,
             reservation: None,
             reserved_frame_done: false,
@@ -249,6 +253,9 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         tokio::select! {
             reservation = budget.reserve(frame_len) => {
                 self.reservation = Some(reservation);
+                // Room for the whole frame at once, now that it is counted: growing the
+                // buffer read by read would double it (and copy it) several times over.
+                self.buf.reserve(need);
                 Ok(())
             }
             _ = self.tx.closed() => Err(End::ResponsePumpGone),
@@ -272,7 +279,10 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         Phase {
             authenticating: !self.gate.has_authenticated(),
             in_frame: self.mid_frame || !self.buf.is_empty(),
-            busy: self.tx.capacity() < self.tx.max_capacity(),
+            busy: self
+                .deadlines
+                .as_ref()
+                .is_some_and(|d| d.outstanding(self.queued)),
         }
     }
 
@@ -630,14 +640,16 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
     /// read meanwhile.
     async fn enqueue(&mut self, pending: Pending) -> Result<(), End> {
         match self.tx.try_send(pending) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Closed(_)) => Err(End::ResponsePumpGone),
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => return Err(End::ResponsePumpGone),
             Err(TrySendError::Full(pending)) => {
                 self.flush().await?;
                 let sent = self.tx.send(pending).await;
-                sent.map_err(|_| End::ResponsePumpGone)
+                sent.map_err(|_| End::ResponsePumpGone)?;
             }
         }
+        self.queued += 1;
+        Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), End> {

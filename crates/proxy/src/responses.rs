@@ -171,6 +171,7 @@ impl<W: AsyncWrite + Unpin> ResponsePump<W> {
                         .await?
                 }
             }
+            self.activity.handled_one();
         }
         self.flush().await
     }
