@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::Db;
+use common::{Db, PgServer};
 use gatehouse_store::{Resource, Store, StoreError};
 use serde_json::json;
 
@@ -80,12 +80,22 @@ async fn a_full_sqlite_database_loses_no_acknowledged_write() {
             Err(e) => failed.push((i, e)),
         }
     }
+    let why = store
+        .availability()
+        .expect_err("unavailable after failed writes");
+    assert!(
+        why.contains("database or disk is full")
+            && why.contains("serving the snapshot of revision"),
+        "{why}"
+    );
     // Space comes back: writes succeed again, and every one of them sticks.
     store.limit_sqlite_pages(1_000_000);
     for i in 100..110 {
         write_until_ok(&store, i, Duration::from_secs(3)).await;
         acknowledged.push(i);
     }
+    store.refresh().await.unwrap();
+    assert_eq!(store.availability(), Ok(()));
     let served = store.snapshot();
     drop(store);
     let reopened = open(&db.url).await.snapshot();
@@ -200,4 +210,72 @@ async fn a_write_the_database_rolls_back_leaves_no_connection_in_a_transaction()
     );
     assert_eq!(served.revoked_tokens, reopened.revoked_tokens);
     assert_eq!(served.virtual_clusters, reopened.virtual_clusters);
+}
+
+/// A write waiting for the revision row lock (held by another session) when the server stops
+/// with `-m immediate` answers Unavailable; nothing acknowledged before is lost; the store
+/// works again once the server is back, without a restart of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_server_stopped_mid_write_loses_nothing_acknowledged() {
+    use sqlx::Connection;
+    let server = PgServer::dedicated("", &[]);
+    let url = server.database().await;
+    let store = open(&url).await;
+    let mut acknowledged = Vec::new();
+    for i in 0..6 {
+        numbered_write(&store, i).await.unwrap();
+        acknowledged.push(i);
+    }
+    let mut blocker = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN; UPDATE gatehouse_revision SET revision = revision WHERE id = 1")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let in_flight = tokio::spawn({
+        let store = store.clone();
+        async move { numbered_write(&store, 6).await }
+    });
+    let mut watcher = sqlx::PgConnection::connect(&url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+             AND query LIKE 'UPDATE gatehouse_revision%'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the write never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = store.snapshot();
+    server.stop();
+    let e = tokio::time::timeout(Duration::from_secs(15), in_flight)
+        .await
+        .expect("the write in flight is answered")
+        .unwrap()
+        .expect_err("the write in flight cannot have succeeded");
+    assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+    assert!(store.availability().is_err());
+    assert_eq!(
+        store.snapshot(),
+        before,
+        "the data plane keeps its snapshot"
+    );
+    drop((blocker, watcher));
+
+    server.start();
+    write_until_ok(&store, 7, Duration::from_secs(15)).await;
+    acknowledged.push(7);
+    store.refresh().await.unwrap();
+    assert_eq!(store.availability(), Ok(()));
+    drop(store);
+    let reopened = open(&url).await.snapshot();
+    for i in &acknowledged {
+        assert!(has_write(&reopened, *i), "acknowledged write {i} was lost");
+    }
+    assert!(!has_write(&reopened, 6), "the failed write was saved");
 }

@@ -370,6 +370,23 @@ async fn sqlite_file_and_directory_are_created_on_first_open() {
     assert!(file.exists());
 }
 
+/// Like the default store URL: a SQLite URL without `mode=` creates a missing file (sqlx's own
+/// default, `mode=rw`, answered "unable to open database file").
+#[tokio::test]
+async fn a_sqlite_url_without_mode_creates_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, query) in [("plain.db", ""), ("with-query.db", "?cache=private")] {
+        let file = dir.path().join(name);
+        let url = format!("sqlite://{}{query}", file.display());
+        let store = Store::open(&url, BTreeSet::new()).await.unwrap();
+        store.upsert(vc("created", None), false).await.unwrap();
+        drop(store);
+        assert!(file.exists(), "{url}");
+        let reopened = Store::open(&url, BTreeSet::new()).await.unwrap();
+        assert!(reopened.snapshot().virtual_cluster("created").is_some());
+    }
+}
+
 #[tokio::test]
 async fn an_unsupported_url_names_store_url() {
     let e = match Store::open("mysql://h/db", BTreeSet::new()).await {
