@@ -128,6 +128,16 @@ pub(crate) fn explain(e: &sqlx::Error) -> String {
         )
     } else if lower.contains("sslrootcert") || (lower.contains("tls") && lower.contains("file")) {
         format!("{text} (check the sslrootcert= file in store.url)")
+    } else if lower.contains("unable to open database file") || lower.contains("readonly database")
+    {
+        format!(
+            "{text} (the SQLite file and its directory must be writable: every write creates a \
+             journal file next to the database)"
+        )
+    } else if lower.contains("disk i/o error") {
+        format!(
+            "{text} (the filesystem refused a write: is it full, read-only or the file immutable?)"
+        )
     } else {
         text
     }
