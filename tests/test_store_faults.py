@@ -66,6 +66,9 @@ def test_an_unwritable_store_refuses_writes_with_503_and_traffic_goes_on(cluster
     # No `?mode=rwc`: a SQLite URL naming a file that does not exist yet creates it.
     gw = cluster.gatehouse([domain("kafka1", broker.bootstrap)], store={"url": f"sqlite://{store_dir}/gh.db"})
     assert gw.api("PUT", "virtual-cluster", vcluster("before")).status == 200
+    # No store file is memory-mapped (WAL's -shm index was, and a fault in it was SIGBUS).
+    maps = Path(f"/proc/{gw.proc.pid}/maps").read_text()
+    assert str(store_dir) not in maps, [line for line in maps.splitlines() if str(store_dir) in line]
     topic = unique("faults")
     create_topic(gw.bootstrap(), topic)
     traffic = ProducerThread(gw.bootstrap(), topic)
