@@ -151,6 +151,12 @@ impl From<StoreError> for ApiError {
                 e.to_string(),
                 "NOT_FOUND",
             ),
+            StoreError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Store unavailable",
+                e.to_string(),
+                "STORE_UNAVAILABLE",
+            ),
             _ => {
                 tracing::error!(error = %e, "admin API: store failure");
                 ApiError::new(

@@ -10,7 +10,13 @@
 //! * Readers never touch the database: [`Store::snapshot`] and [`Store::subscribe`] hand out an
 //!   immutable `Arc<Snapshot>`, replaced at once by a write through this process and within
 //!   [`REFRESH_INTERVAL`] by a write through another (see [`Store::spawn_refresher`]).
+//! * A database failure never reaches the data plane: it keeps the last snapshot, the failed
+//!   operation answers [`StoreError::Unavailable`], and [`Store::availability`] says why until
+//!   a refresh succeeds again. A snapshot is only ever published from a transaction that
+//!   committed, and a connection whose transaction failed is closed, never reused (see
+//!   [`Store::write`]).
 
+mod connect;
 mod migrate;
 pub mod resource;
 pub mod revocation;
@@ -18,13 +24,15 @@ mod snapshot;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Row};
 use tokio::sync::watch;
 
+pub use connect::ACQUIRE_TIMEOUT;
 pub use migrate::latest_version;
 pub use resource::{
     Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType, VirtualCluster,
@@ -41,8 +49,8 @@ pub use snapshot::{AccountKey, Snapshot, UpsertResult};
 /// (it would need this poll as a fallback anyway).
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Why a store operation failed. The admin API maps `Invalid` to 400, `Conflict` to 409 and
-/// `NotFound` to 404.
+/// Why a store operation failed. The admin API maps `Invalid` to 400, `Conflict` to 409,
+/// `NotFound` to 404 and `Unavailable` to 503.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The resource itself is wrong; `field` is its path inside the document.
@@ -59,6 +67,10 @@ pub enum StoreError {
     BadUrl(String),
     #[error("cannot open {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    /// The database failed while the store was running (unreachable, full, read-only, ...).
+    /// A write that answers this was not acknowledged; the data plane keeps its snapshot.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     #[error("stored resource {key} cannot be read: {reason}")]
     Corrupt { key: String, reason: String },
     #[error("database: {0}")]
@@ -147,6 +159,14 @@ struct Inner {
     backend: Backend,
     pinned: BTreeSet<String>,
     snapshot: watch::Sender<Arc<Snapshot>>,
+    /// Why the store is unavailable, since the last failed operation; `None` once a refresh
+    /// succeeded. Never held across an `.await`.
+    failure: Mutex<Option<String>>,
+    /// Set by a failed write: the next refresh, and the next write before it does anything,
+    /// reload everything from the database instead of trusting the revision.
+    stale: AtomicBool,
+    /// See [`Store::limit_sqlite_pages`]; 0: never set.
+    max_pages: Arc<AtomicU32>,
 }
 
 impl Store {
@@ -166,33 +186,10 @@ impl Store {
             }
         }
         sqlx::any::install_default_drivers();
-        let unreachable = |e: sqlx::Error| StoreError::Unreachable {
-            url: redact(url),
-            reason: e.to_string(),
-        };
-        // One direct connection first: the pool would retry a refused connection until its
-        // acquire timeout and then report only the timeout, not why.
-        use sqlx::Connection;
-        sqlx::AnyConnection::connect(url)
-            .await
-            .map_err(unreachable)?
-            .close()
-            .await
-            .map_err(unreachable)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await
-            .map_err(unreachable)?;
-        if backend == Backend::Sqlite {
-            // Readers (the refresher of every process on this file) do not block the writer.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .fetch_optional(&pool)
-                .await?;
-        }
+        let max_pages = Arc::new(AtomicU32::new(0));
+        let pool = connect::pool(url, backend, max_pages.clone()).await?;
         migrate::run(&pool, backend).await?;
-        let first = load(&pool, backend).await?;
+        let first = load(&mut *pool.acquire().await?, backend).await?;
         tracing::info!(
             store = %redact(url),
             revision = first.revision,
@@ -208,8 +205,67 @@ impl Store {
                 backend,
                 pinned,
                 snapshot,
+                failure: Mutex::new(None),
+                stale: AtomicBool::new(false),
+                max_pages,
             }),
         })
+    }
+
+    /// Test hook: from now on every SQLite connection the pool hands out gets
+    /// `PRAGMA max_page_count = pages` (SQLite raises a smaller value to the file's current
+    /// size), so a test can fill the database without a small filesystem, and free space again.
+    #[doc(hidden)]
+    pub fn limit_sqlite_pages(&self, pages: u32) {
+        self.inner.max_pages.store(pages, Ordering::Relaxed);
+    }
+
+    /// Whether the store works: `Err` with the reason after a write or a refresh failed, `Ok`
+    /// again once a refresh succeeds. Either way the data plane serves the current snapshot.
+    pub fn availability(&self) -> Result<(), String> {
+        match &*self.inner.failure.lock().expect("store failure lock") {
+            None => Ok(()),
+            Some(reason) => Err(format!(
+                "{reason}; serving the snapshot of revision {}",
+                self.snapshot().revision
+            )),
+        }
+    }
+
+    /// Records a failure of `doing` (logged once per outage) and turns it into `Unavailable`.
+    fn failed(&self, doing: &str, e: StoreError) -> StoreError {
+        let reason = match e {
+            StoreError::Database(e) => connect::explain(&e),
+            StoreError::Unavailable(reason) => reason,
+            other => other.to_string(),
+        };
+        let first = self
+            .inner
+            .failure
+            .lock()
+            .expect("store failure lock")
+            .replace(format!("cannot {doing}: {reason}"))
+            .is_none();
+        let revision = self.snapshot().revision;
+        if first {
+            tracing::warn!(error = %reason, revision, "store unavailable: cannot {doing}; the data plane keeps serving its snapshot");
+        }
+        StoreError::Unavailable(format!(
+            "cannot {doing}: {reason}; the gateway keeps serving revision {revision}"
+        ))
+    }
+
+    fn recovered(&self) {
+        if self
+            .inner
+            .failure
+            .lock()
+            .expect("store failure lock")
+            .take()
+            .is_some()
+        {
+            tracing::info!(revision = self.snapshot().revision, "store available again");
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -231,44 +287,70 @@ impl Store {
     pub fn spawn_refresher(&self) -> tokio::task::JoinHandle<()> {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
-            let mut failing = false;
             loop {
                 tokio::time::sleep(REFRESH_INTERVAL).await;
                 let Some(inner) = weak.upgrade() else { return };
-                let store = Store { inner };
-                match store.refresh().await {
-                    Ok(_) if failing => {
-                        failing = false;
-                        tracing::info!("store reachable again");
-                    }
-                    Ok(_) => {}
-                    Err(e) if !failing => {
-                        failing = true;
-                        tracing::warn!(error = %e, "cannot refresh from the store; serving the last snapshot");
-                    }
-                    Err(_) => {}
-                }
+                // Failures are logged and reported by `availability`.
+                let _ = Store { inner }.refresh().await;
             }
         })
     }
 
-    /// Reloads the snapshot if the database revision differs from it. Returns whether a newer
-    /// snapshot was published.
+    /// Reloads the snapshot if the database revision differs from it (or, after a failed
+    /// write, in any case). Returns whether a new snapshot was published. Success makes the
+    /// store available again.
     pub async fn refresh(&self) -> Result<bool, StoreError> {
-        let revision: i64 =
-            sqlx::query_scalar("SELECT revision FROM gatehouse_revision WHERE id = 1")
-                .fetch_one(&self.inner.pool)
-                .await?;
-        if revision == self.inner.snapshot.borrow().revision {
-            return Ok(false);
+        match self.try_refresh().await {
+            Ok(published) => {
+                self.recovered();
+                Ok(published)
+            }
+            Err(e) => Err(self.failed("refresh from the store", e)),
         }
-        let loaded = load(&self.inner.pool, self.inner.backend).await?;
-        Ok(self.publish(loaded))
     }
 
-    fn publish(&self, s: Snapshot) -> bool {
+    async fn try_refresh(&self) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let stale = inner.stale.load(Ordering::Acquire);
+        let mut conn = self.acquire().await?;
+        let loaded = async {
+            let revision: i64 =
+                sqlx::query_scalar("SELECT revision FROM gatehouse_revision WHERE id = 1")
+                    .fetch_one(&mut *conn)
+                    .await?;
+            if !stale && revision == inner.snapshot.borrow().revision {
+                return Ok(None);
+            }
+            load(&mut conn, inner.backend).await.map(Some)
+        }
+        .await;
+        match loaded {
+            Ok(None) => Ok(false),
+            Ok(Some(s)) => {
+                inner.stale.store(false, Ordering::Release);
+                Ok(self.publish(s, stale))
+            }
+            Err(e) => {
+                conn.close_on_drop();
+                Err(e)
+            }
+        }
+    }
+
+    /// A pooled connection, or `Unavailable` when the pool cannot give one in time.
+    async fn acquire(&self) -> Result<PoolConnection<Any>, StoreError> {
+        self.inner
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unavailable(connect::explain(&e)))
+    }
+
+    /// Publishes `s` if it is newer than the current snapshot, or, when `reloaded` after a
+    /// failure, whenever it differs.
+    fn publish(&self, s: Snapshot, reloaded: bool) -> bool {
         self.inner.snapshot.send_if_modified(|current| {
-            if s.revision > current.revision {
+            if s.revision > current.revision || (reloaded && **current != s) {
                 *current = Arc::new(s);
                 true
             } else {
@@ -396,13 +478,56 @@ impl Store {
     /// validate and change it, write the rows it changed, commit, publish the new snapshot.
     /// Nothing is saved (and the revision does not move) on error, on dry run, or when `f`
     /// changed nothing.
+    ///
+    /// When the database fails (any statement, the COMMIT or the ROLLBACK), the answer is
+    /// `Unavailable` and the connection is closed rather than returned to the pool: SQLite may
+    /// have rolled the transaction back on its own (on a full disk, an I/O error) while sqlx
+    /// still counts it open, and a connection reused in that state ran later writes as
+    /// savepoints of a transaction that never committed — acknowledged, served, then lost.
+    /// The snapshot published is the state this transaction read and wrote, and only once the
+    /// COMMIT succeeded; after a failure the store reloads from the database before it
+    /// publishes anything.
     async fn write<T>(
         &self,
         dry_run: bool,
         f: impl FnOnce(&mut Snapshot, &BTreeSet<String>) -> Result<(T, Vec<Change>), StoreError>,
     ) -> Result<T, StoreError> {
+        if self.inner.stale.load(Ordering::Acquire) {
+            self.refresh().await?;
+        }
+        let mut conn = self
+            .acquire()
+            .await
+            .map_err(|e| self.failed("save the change", e))?;
+        match self.write_on(&mut conn, dry_run, f).await {
+            Ok((out, Some(state))) => {
+                self.publish(state, false);
+                Ok(out)
+            }
+            Ok((out, None)) => Ok(out),
+            Err(
+                e
+                @ (StoreError::Invalid { .. } | StoreError::Conflict(_) | StoreError::NotFound(_)),
+            ) => Err(e),
+            Err(e) => {
+                conn.close_on_drop();
+                self.inner.stale.store(true, Ordering::Release);
+                Err(self.failed("save the change", e))
+            }
+        }
+    }
+
+    /// The transaction of [`Store::write`] on `conn`; returns the state to publish if it
+    /// committed a change. Refusals by `f` come back after an explicit, successful rollback.
+    async fn write_on<T>(
+        &self,
+        conn: &mut PoolConnection<Any>,
+        dry_run: bool,
+        f: impl FnOnce(&mut Snapshot, &BTreeSet<String>) -> Result<(T, Vec<Change>), StoreError>,
+    ) -> Result<(T, Option<Snapshot>), StoreError> {
+        use sqlx::Connection;
         let inner = &self.inner;
-        let mut tx = inner.pool.begin().await?;
+        let mut tx = conn.begin().await?;
         // First statement: takes the row lock (PostgreSQL) or the write lock (SQLite) that
         // serialises every writer of this database, whichever process it is in.
         let revision: i64 = sqlx::query_scalar(
@@ -411,10 +536,16 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let mut state = load_rows(&mut tx, revision - 1).await?;
-        let (out, changes) = f(&mut state, &inner.pinned)?;
+        let (out, changes) = match f(&mut state, &inner.pinned) {
+            Ok(done) => done,
+            Err(refused) => {
+                tx.rollback().await?;
+                return Err(refused);
+            }
+        };
         if dry_run || changes.is_empty() {
             tx.rollback().await?;
-            return Ok(out);
+            return Ok((out, None));
         }
         for change in changes {
             match change {
@@ -469,8 +600,7 @@ impl Store {
         }
         tx.commit().await?;
         state.revision = revision;
-        self.publish(state);
-        Ok(out)
+        Ok((out, Some(state)))
     }
 }
 
@@ -488,8 +618,9 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 
 /// A consistent snapshot: revision and rows read in one transaction (REPEATABLE READ on
 /// PostgreSQL; a SQLite read transaction always is one).
-async fn load(pool: &AnyPool, backend: Backend) -> Result<Snapshot, StoreError> {
-    let mut tx = pool.begin().await?;
+async fn load(conn: &mut sqlx::AnyConnection, backend: Backend) -> Result<Snapshot, StoreError> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
     if backend == Backend::Postgres {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             .execute(&mut *tx)

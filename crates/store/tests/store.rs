@@ -370,6 +370,62 @@ async fn sqlite_file_and_directory_are_created_on_first_open() {
     assert!(file.exists());
 }
 
+/// Like the default store URL: a SQLite URL without `mode=` creates a missing file (sqlx's own
+/// default, `mode=rw`, answered "unable to open database file").
+#[tokio::test]
+async fn a_sqlite_url_without_mode_creates_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, query) in [("plain.db", ""), ("with-query.db", "?cache=private")] {
+        let file = dir.path().join(name);
+        let url = format!("sqlite://{}{query}", file.display());
+        let store = Store::open(&url, BTreeSet::new()).await.unwrap();
+        store.upsert(vc("created", None), false).await.unwrap();
+        drop(store);
+        assert!(file.exists(), "{url}");
+        let reopened = Store::open(&url, BTreeSet::new()).await.unwrap();
+        assert!(reopened.snapshot().virtual_cluster("created").is_some());
+    }
+}
+
+/// A file an older gatehouse left in WAL mode is switched to a rollback journal (no `-shm`
+/// file, which every connection would memory-map) and keeps its resources.
+#[tokio::test]
+async fn a_wal_database_of_an_older_gatehouse_switches_to_a_rollback_journal() {
+    let db = Db::sqlite();
+    Store::open(&db.url, BTreeSet::new())
+        .await
+        .unwrap()
+        .upsert(vc("kept", None), false)
+        .await
+        .unwrap();
+    sqlx::any::install_default_drivers();
+    let journal_mode = |url: String, set: Option<&'static str>| async move {
+        use sqlx::Connection;
+        let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let sql = set.unwrap_or("PRAGMA journal_mode");
+        let mode: String = sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap();
+        c.close().await.unwrap();
+        mode
+    };
+    assert_eq!(
+        journal_mode(db.url.clone(), Some("PRAGMA journal_mode = WAL")).await,
+        "wal"
+    );
+    let store = Store::open(&db.url, BTreeSet::new()).await.unwrap();
+    assert!(store.snapshot().virtual_cluster("kept").is_some());
+    assert_eq!(journal_mode(db.url.clone(), None).await, "delete");
+    let dir = db.url.trim_start_matches("sqlite://");
+    let dir = std::path::Path::new(dir.split('?').next().unwrap())
+        .parent()
+        .unwrap();
+    let shm: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with("-shm") || n.ends_with("-wal"))
+        .collect();
+    assert!(shm.is_empty(), "{shm:?}");
+}
+
 #[tokio::test]
 async fn an_unsupported_url_names_store_url() {
     let e = match Store::open("mysql://h/db", BTreeSet::new()).await {

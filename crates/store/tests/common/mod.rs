@@ -56,17 +56,88 @@ impl Db {
 
 pub struct PgServer {
     pub port: u16,
+    dir: PathBuf,
+    /// `postgres -o` options (listen address, port, socket directory, durability).
+    options: String,
 }
 
 impl PgServer {
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A server of its own, for a test that stops it or needs settings: `files` are written
+    /// into the data directory (owned by the server's user, mode 0600), `conf` is appended to
+    /// its postgresql.conf. Commits are durable (synchronous_commit on), so stopping it with
+    /// `-m immediate` loses nothing that was acknowledged.
+    pub fn dedicated(conf: &str, files: &[(&str, &[u8])]) -> PgServer {
+        start_server(conf, files, "")
+    }
+
+    /// `pg_ctl stop -m immediate`: every connection drops at once, as in a crash.
+    pub fn stop(&self) {
+        let mut stop = pg_command(&pg_bin_dir().join("pg_ctl"));
+        stop.arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"]);
+        run(stop);
+    }
+
+    /// Starts it again on the same port.
+    pub fn start(&self) {
+        let out = self.start_command().output().unwrap();
+        assert!(
+            out.status.success(),
+            "cannot restart the test PostgreSQL server: {}",
+            std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        );
+    }
+
+    /// A fresh database on this server.
+    pub async fn database(&self) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "d_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&self.url("postgres"))
+            .await
+            .expect("connect to the test PostgreSQL server");
+        sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        self.url(&name)
+    }
+
+    fn start_command(&self) -> Command {
+        let mut start = pg_command(&pg_bin_dir().join("pg_ctl"));
+        start
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "30", "-o", &self.options])
+            .arg("start")
+            .stdin(Stdio::null());
+        start
+    }
 }
 
 fn server() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
-    SERVER.get_or_init(start_server)
+    SERVER.get_or_init(|| {
+        start_server(
+            "",
+            &[],
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        )
+    })
 }
 
 /// The directory holding initdb and pg_ctl: `GATEHOUSE_PG_BIN`, else the newest
@@ -134,14 +205,14 @@ fn run(mut cmd: Command) {
     );
 }
 
-fn start_server() -> PgServer {
+fn start_server(conf: &str, files: &[(&str, &[u8])], durability: &str) -> PgServer {
     let bin = pg_bin_dir();
     let dir = tempfile::Builder::new()
         .prefix("gatehouse-pg-")
         .tempdir()
         .unwrap()
         .keep();
-    if is_root() {
+    let owner = if is_root() {
         let uid = output(Command::new("id").args(["-u", "postgres"]));
         assert!(
             !uid.is_empty(),
@@ -149,8 +220,12 @@ fn start_server() -> PgServer {
              (apt-get install postgresql creates it)"
         );
         let gid = output(Command::new("id").args(["-g", "postgres"]));
-        std::os::unix::fs::chown(&dir, uid.parse().ok(), gid.parse().ok()).unwrap();
-    }
+        let owner = (uid.parse().ok(), gid.parse().ok());
+        std::os::unix::fs::chown(&dir, owner.0, owner.1).unwrap();
+        Some(owner)
+    } else {
+        None
+    };
     let data = dir.join("data");
     let mut initdb = pg_command(&bin.join("initdb"));
     initdb
@@ -166,6 +241,23 @@ fn start_server() -> PgServer {
         ])
         .arg(&data);
     run(initdb);
+    for (name, content) in files {
+        use std::os::unix::fs::PermissionsExt;
+        let path = data.join(name);
+        std::fs::write(&path, content).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&path, uid, gid).unwrap();
+        }
+    }
+    if !conf.is_empty() {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .unwrap();
+        writeln!(f, "\n{conf}").unwrap();
+    }
     let mut last_error = String::new();
     for _ in 0..5 {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -173,23 +265,15 @@ fn start_server() -> PgServer {
             .local_addr()
             .unwrap()
             .port();
-        let mut start = pg_command(&bin.join("pg_ctl"));
-        start
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(dir.join("server.log"))
-            .args(["-w", "-t", "30", "-o"])
-            .arg(format!(
-                "-h 127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-                dir.display()
-            ))
-            .arg("start")
-            .stdin(Stdio::null());
-        let out = start.output().unwrap();
+        let server = PgServer {
+            port,
+            options: format!("-h 127.0.0.1 -p {port} -k {} {durability}", dir.display()),
+            dir: dir.clone(),
+        };
+        let out = server.start_command().output().unwrap();
         if out.status.success() {
             spawn_watchdog(&bin, &dir, &data);
-            return PgServer { port };
+            return server;
         }
         last_error = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
     }
