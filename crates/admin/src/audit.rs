@@ -12,10 +12,13 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::AuthenticatedUser;
 use crate::v2::ApiError;
 
-/// What a change did, named by resource (a response extension the handlers add), e.g.
-/// `VirtualCluster/team-a CREATED`.
+/// What a change did (a response extension the handlers add): the resource, e.g.
+/// `VirtualCluster/team-a`, and the result, e.g. `CREATED`.
 #[derive(Clone, Debug)]
-pub struct Changed(pub String);
+pub struct Changed {
+    pub resource: String,
+    pub result: String,
+}
 
 /// Why a call was refused (a response extension every [`ApiError`] carries).
 #[derive(Clone, Debug)]
@@ -42,21 +45,22 @@ pub async fn log_changes(request: Request, next: Next) -> Response {
         response.extensions().get::<Changed>(),
         response.extensions().get::<Refused>(),
     ) {
-        (Some(Changed(what)), _) => tracing::info!(
-            user = %user,
+        // Resource names and results are quoted (Debug): a name may hold spaces.
+        (Some(Changed { resource, result }), _) => tracing::info!(
+            user = ?user,
             method = %method,
             path = %target,
-            resource = %what,
+            resource = ?resource,
+            result = ?result,
             status,
-            result = "ok",
             "admin change"
         ),
         (None, refused) => tracing::warn!(
-            user = %user,
+            user = ?user,
             method = %method,
             path = %target,
+            result = "REFUSED",
             status,
-            result = "refused",
             error = ?refused.map_or("", |r| r.0.as_str()),
             "admin change refused"
         ),

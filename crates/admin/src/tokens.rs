@@ -114,10 +114,11 @@ pub(crate) async fn create(State(api): State<V2>, body: Bytes) -> ApiResult {
         expires_at = %expires_at,
         "gateway token issued"
     );
-    let what = format!("token {} for {username} in {vcluster} ISSUED", issued.id);
+    let resource = format!("token {} for {username} (vCluster {vcluster})", issued.id);
     Ok(changed(
         Json(json!({"token": issued.token, "id": issued.id, "expiresAt": expires_at})),
-        what,
+        resource,
+        "ISSUED",
     ))
 }
 
@@ -154,21 +155,19 @@ pub(crate) async fn revoke(State(api): State<V2>, body: Bytes) -> ApiResult {
         newly_revoked = out.newly_revoked,
         "gateway token revoked"
     );
-    let what = format!(
-        "token {id} {}",
-        if out.newly_revoked {
-            "REVOKED"
-        } else {
-            "ALREADY_REVOKED"
-        }
-    );
+    let result = if out.newly_revoked {
+        "REVOKED"
+    } else {
+        "ALREADY_REVOKED"
+    };
     Ok(changed(
         Json(json!({
             "id": id,
             "revoked": true,
             "revokedAt": rfc3339(out.revocation.revoked_at),
         })),
-        what,
+        format!("token {id}"),
+        result,
     ))
 }
 

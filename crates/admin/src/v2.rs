@@ -213,9 +213,16 @@ fn name_of(kind: Kind, name: String) -> Result<String, ApiError> {
 }
 
 /// A response carrying what it changed, for the change log.
-pub(crate) fn changed(response: impl IntoResponse, what: impl Into<String>) -> Response {
+pub(crate) fn changed(
+    response: impl IntoResponse,
+    resource: impl Into<String>,
+    result: impl Into<String>,
+) -> Response {
     let mut r = response.into_response();
-    r.extensions_mut().insert(Changed(what.into()));
+    r.extensions_mut().insert(Changed {
+        resource: resource.into(),
+        result: result.into(),
+    });
     r
 }
 
@@ -295,8 +302,12 @@ async fn upsert(
         )));
     }
     let out = api.store.upsert(resource, dry_run).await?;
-    let what = format!("{} {}{}", out.resource.key(), outcome(&out), dry(dry_run));
-    Ok(changed(Json(upserted(&out)), what))
+    let result = format!("{}{}", outcome(&out), dry(dry_run));
+    Ok(changed(
+        Json(upserted(&out)),
+        out.resource.key().to_string(),
+        result,
+    ))
 }
 
 async fn apply(
@@ -316,14 +327,12 @@ async fn apply(
         resources.push(Resource::from_document(item).map_err(|e| e.in_batch(i, None))?);
     }
     let out = api.store.apply(resources, dry_run).await?;
-    let what = out
-        .iter()
-        .map(|u| format!("{} {}", u.resource.key(), outcome(u)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let keys: Vec<String> = out.iter().map(|u| u.resource.key().to_string()).collect();
+    let results: Vec<String> = out.iter().map(outcome).collect();
     Ok(changed(
         Json(json!({"results": out.iter().map(upserted).collect::<Vec<_>>()})),
-        format!("[{what}]{}", dry(dry_run)),
+        keys.join(", "),
+        format!("{}{}", results.join(", "), dry(dry_run)),
     ))
 }
 
@@ -350,7 +359,8 @@ async fn delete_one(
     let old = api.store.delete(&key).await?;
     Ok(changed(
         Json(json!({"resource": old.to_document()})),
-        format!("{key} DELETED"),
+        key.to_string(),
+        "DELETED",
     ))
 }
 
@@ -359,7 +369,7 @@ async fn delete_one(
 async fn drain(Extension(ready): Extension<Readiness>) -> Response {
     ready.request_drain();
     let (_, body) = ready.report();
-    changed((StatusCode::ACCEPTED, Json(body)), "gateway DRAINING")
+    changed((StatusCode::ACCEPTED, Json(body)), "gateway", "DRAINING")
 }
 
 async fn openapi() -> Response {
