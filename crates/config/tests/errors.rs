@@ -259,10 +259,22 @@ fn admin_listener_settings_and_their_mistakes() {
     for (field, line) in [
         ("admin.headerTimeoutMs", "  headerTimeoutMs: 0\n"),
         ("admin.bodyTimeoutMs", "  bodyTimeoutMs: 99999999\n"),
-        ("admin.loginFailureMaxDelayMs", "  loginFailureMaxDelayMs: 0\n"),
-        ("admin.tls.clientAuth", "  tls: { certFile: c.pem, keyFile: k.pem, clientAuth: maybe }\n"),
-        ("admin.tls.certFile", "  tls: { certFile: /nonexistent/c.pem, keyFile: k.pem }\n"),
-        ("admin.tls.sni", "  tls: { certFile: c.pem, keyFile: k.pem, sni: x }\n"),
+        (
+            "admin.loginFailureMaxDelayMs",
+            "  loginFailureMaxDelayMs: 0\n",
+        ),
+        (
+            "admin.tls.clientAuth",
+            "  tls: { certFile: c.pem, keyFile: k.pem, clientAuth: maybe }\n",
+        ),
+        (
+            "admin.tls.certFile",
+            "  tls: { certFile: /nonexistent/c.pem, keyFile: k.pem }\n",
+        ),
+        (
+            "admin.tls.sni",
+            "  tls: { certFile: c.pem, keyFile: k.pem, sni: x }\n",
+        ),
     ] {
         let e = err(&admin(line));
         assert_eq!(e.path, field, "{e}");

@@ -412,8 +412,7 @@ mod tests {
         for bad in [".", "..", "a\u{202E}b", "alice ", "x\u{7}"] {
             let e = name_arg(Kind::GatewayServiceAccount, "NAME", bad).unwrap_err();
             assert!(
-                e.to_string()
-                    .starts_with("NAME: ")
+                e.to_string().starts_with("NAME: ")
                     && e.to_string().contains("GatewayServiceAccount name is"),
                 "{e}"
             );
