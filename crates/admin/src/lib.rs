@@ -1,57 +1,69 @@
-//! The HTTP admin API: liveness, readiness and Prometheus metrics (unauthenticated), and the
-//! `gateway/v2` resource API (basic auth; see [`v2`]) with its OpenAPI document.
+//! The HTTP admin API: liveness, readiness and Prometheus metrics (unauthenticated unless
+//! `metrics_auth`), and the `gateway/v2` resource API (basic auth; see [`v2`]) with its
+//! OpenAPI document. Served over plain HTTP or TLS ([`server`]), with deadlines for headers
+//! and bodies, wrong logins slowed per client address ([`throttle`]) and every change logged
+//! ([`audit`]).
 
+pub mod audit;
 mod auth;
 pub mod openapi;
+pub mod readiness;
+pub mod server;
+pub mod throttle;
 pub mod tokens;
 pub mod v2;
 
-pub use auth::User;
+pub use auth::{Auth, ClientAddr, User};
+pub use readiness::{Check, Readiness};
+pub use server::{serve, serve_with, AdminOptions};
 pub use v2::V2;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use gatehouse_routing::metrics::metrics;
 
-/// Set once every route listener is bound.
-#[derive(Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
-
-impl Readiness {
-    pub fn set_ready(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-    fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
+/// Health and metrics, plus the v2 API when given one, with default options.
+pub fn router(ready: Readiness, api: Option<V2>) -> Router {
+    router_with(ready, api, &AdminOptions::default())
 }
 
 /// Health and metrics, plus the v2 API when given one.
-pub fn router(ready: Readiness, api: Option<V2>) -> Router {
+pub fn router_with(ready: Readiness, api: Option<V2>, options: &AdminOptions) -> Router {
+    let auth = Auth {
+        users: api
+            .as_ref()
+            .map_or_else(|| Arc::from(Vec::new()), |a| a.users.clone()),
+        throttle: Arc::new(throttle::LoginThrottle::new(
+            options.login_failure_max_delay,
+        )),
+    };
+    let mut metrics_route = Router::new().route("/metrics", get(metrics_handler));
+    if options.metrics_auth {
+        metrics_route = metrics_route.route_layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            auth::require_user,
+        ));
+    }
     let base = Router::new()
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(ready_handler))
-        .route("/metrics", get(metrics_handler))
-        .with_state(ready);
+        .with_state(ready.clone())
+        .merge(metrics_route);
     match api {
-        Some(api) => base.merge(v2::router(api)),
+        Some(api) => base.merge(v2::router(api, auth, ready, options.body_timeout)),
         None => base,
     }
 }
 
+/// 200 when ready, else 503; the body says what the gateway waits for (see [`readiness`]).
 async fn ready_handler(State(ready): State<Readiness>) -> impl IntoResponse {
-    if ready.is_ready() {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting")
-    }
+    let (code, body) = ready.report();
+    (code, Json(body))
 }
 
 async fn metrics_handler() -> impl IntoResponse {
@@ -59,21 +71,4 @@ async fn metrics_handler() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         metrics().render(),
     )
-}
-
-/// Binds the admin listener now (so a port in use stops start-up) and serves it in the background.
-pub async fn serve(
-    listen: SocketAddr,
-    ready: Readiness,
-    api: Option<V2>,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("admin API: cannot listen on {listen}: {e}"))?;
-    tracing::info!(%listen, "admin API listening");
-    Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router(ready, api)).await {
-            tracing::error!(error = %e, "admin API stopped");
-        }
-    }))
 }

@@ -39,6 +39,13 @@ fn responses(success: Value, codes: &[(&str, &str)]) -> Value {
     let mut m = errors(codes);
     m.insert("200".into(), success);
     m.insert(
+        "429".into(),
+        json!({
+            "description": "too many wrong logins from this client address: answered without checking the credentials (see Retry-After)",
+            "content": {"application/json": {"schema": schema_ref("Error")}},
+        }),
+    );
+    m.insert(
         "401".into(),
         json!({
             "description": "no or wrong credentials (answered with WWW-Authenticate: Basic)",
@@ -166,9 +173,66 @@ fn token_paths(paths: &mut Map<String, Value>) {
     );
 }
 
+/// `/gateway/v2/drain` and the unauthenticated health and metrics endpoints.
+fn operations_paths(paths: &mut Map<String, Value>) {
+    let mut drained = responses(
+        ok("not used: the answer is 202", schema_ref("Readiness")),
+        &[],
+    );
+    drained["202"] = ok(
+        "draining: the readiness report as it is now",
+        schema_ref("Readiness"),
+    );
+    drained.as_object_mut().unwrap().remove("200");
+    paths.insert(
+        "/gateway/v2/drain".into(),
+        json!({"post": {
+            "operationId": "drain",
+            "summary": "Stop taking traffic: /health/ready answers 503 draining from now on, and the gateway drains its connections",
+            "description": "Idempotent. What a load balancer or orchestrator calls before stopping the gateway (SIGTERM does the same).",
+            "responses": drained,
+        }}),
+    );
+    paths.insert(
+        "/health/ready".into(),
+        json!({"get": {
+            "operationId": "ready",
+            "summary": "Whether this gateway should get traffic, and if not, what it is waiting for",
+            "description": "200 when every listener is bound, no drain was asked for and no check is failing (degraded checks are listed and keep 200); 503 otherwise. Needs no credentials.",
+            "security": [],
+            "responses": {
+                "200": ok("ready", schema_ref("Readiness")),
+                "503": ok("starting, draining or not_ready", schema_ref("Readiness")),
+            },
+        }}),
+    );
+    paths.insert(
+        "/health/live".into(),
+        json!({"get": {
+            "operationId": "live",
+            "summary": "The process is up (always 200 \"ok\")",
+            "security": [],
+            "responses": {"200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+        }}),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({"get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics (text format 0.0.4)",
+            "description": "Needs an admin user's credentials when admin.metricsAuth is true; otherwise open.",
+            "responses": {
+                "200": {"description": "the metrics", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "401": {"description": "admin.metricsAuth is true and no or wrong credentials were given"},
+            },
+        }}),
+    );
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
+    operations_paths(&mut paths);
     paths.insert(
         "/gateway/v2/openapi.json".into(),
         json!({"get": {
@@ -330,13 +394,32 @@ pub fn document() -> Value {
                         "reason": {"type": "string"},
                     },
                 },
+                "Readiness": {
+                    "type": "object",
+                    "required": ["status", "checks"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ready", "starting", "draining", "not_ready"]},
+                        "checks": {
+                            "type": "object",
+                            "description": "one entry per component (the store, each streaming domain, ...)",
+                            "additionalProperties": {
+                                "type": "object",
+                                "required": ["state", "detail"],
+                                "properties": {
+                                    "state": {"type": "string", "enum": ["ok", "degraded", "failing"]},
+                                    "detail": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
                 "Error": {
                     "type": "object",
                     "required": ["title", "msg", "cause"],
                     "properties": {
                         "title": {"type": "string"},
                         "msg": {"type": "string", "description": "what is wrong; for an invalid resource it starts with the field path, e.g. spec.prefix: ..."},
-                        "cause": {"type": "string", "enum": ["INVALID_RESOURCE", "CONFLICT", "NOT_FOUND", "UNAUTHORIZED", "STORE_ERROR", "NO_TOKEN_KEY"]},
+                        "cause": {"type": "string", "enum": ["INVALID_RESOURCE", "CONFLICT", "NOT_FOUND", "UNAUTHORIZED", "STORE_ERROR", "NO_TOKEN_KEY", "TOO_MANY_ATTEMPTS", "TIMEOUT", "TOO_LARGE", "BAD_REQUEST"]},
                     },
                 },
             },

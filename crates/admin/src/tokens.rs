@@ -17,11 +17,11 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_auth::tokens::{revocation_target, token_id_unverified};
-use gatehouse_store::resource::MAX_PRINCIPAL_LEN;
-use gatehouse_store::RevokedToken;
+use gatehouse_store::resource::name_problem;
+use gatehouse_store::{Kind, RevokedToken};
 use serde_json::{json, Map, Value};
 
-use crate::v2::{ApiError, ApiResult, V2};
+use crate::v2::{changed, ApiError, ApiResult, V2};
 
 /// Shortest token lifetime accepted.
 pub const MIN_LIFETIME_SECS: u64 = 1;
@@ -77,17 +77,16 @@ pub(crate) async fn create(State(api): State<V2>, body: Bytes) -> ApiResult {
     };
     let map = object(&body, &["username", "vCluster", "lifeTimeSeconds"])?;
     let username = required(&map, "username")?;
-    if username.is_empty()
-        || username.chars().count() > MAX_PRINCIPAL_LEN
-        || username.chars().any(char::is_control)
-    {
-        return Err(invalid(format!(
-            "username: 1 to {MAX_PRINCIPAL_LEN} characters, no control characters"
-        )));
+    // The rule service accounts follow: a token for a name no account can have is refused.
+    if let Some(p) = name_problem(Kind::GatewayServiceAccount, username) {
+        return Err(invalid(format!("username: {p}")));
     }
     let vcluster = string(&map, "vCluster")?.ok_or_else(|| {
         invalid("vCluster: required (\"passthrough\" for the upstream cluster as it is)")
     })?;
+    if let Some(p) = name_problem(Kind::VirtualCluster, vcluster) {
+        return Err(invalid(format!("vCluster: {p}")));
+    }
     if api.store.snapshot().virtual_cluster(vcluster).is_none() {
         return Err(invalid(format!(
             "vCluster: no virtual cluster named '{vcluster}'"
@@ -115,10 +114,12 @@ pub(crate) async fn create(State(api): State<V2>, body: Bytes) -> ApiResult {
         expires_at = %expires_at,
         "gateway token issued"
     );
-    Ok(
-        Json(json!({"token": issued.token, "id": issued.id, "expiresAt": expires_at}))
-            .into_response(),
-    )
+    let resource = format!("token {} for {username} (vCluster {vcluster})", issued.id);
+    Ok(changed(
+        Json(json!({"token": issued.token, "id": issued.id, "expiresAt": expires_at})),
+        resource,
+        "ISSUED",
+    ))
 }
 
 /// `POST /gateway/v2/token/revoke`.
@@ -154,12 +155,20 @@ pub(crate) async fn revoke(State(api): State<V2>, body: Bytes) -> ApiResult {
         newly_revoked = out.newly_revoked,
         "gateway token revoked"
     );
-    Ok(Json(json!({
-        "id": id,
-        "revoked": true,
-        "revokedAt": rfc3339(out.revocation.revoked_at),
-    }))
-    .into_response())
+    let result = if out.newly_revoked {
+        "REVOKED"
+    } else {
+        "ALREADY_REVOKED"
+    };
+    Ok(changed(
+        Json(json!({
+            "id": id,
+            "revoked": true,
+            "revokedAt": rfc3339(out.revocation.revoked_at),
+        })),
+        format!("token {id}"),
+        result,
+    ))
 }
 
 /// A token id (UUID, any case) in the lower-case hyphenated form tokens carry.

@@ -10,19 +10,23 @@
 //! | POST | `/gateway/v2/token` | issue a gateway token (see [`crate::tokens`]) |
 //! | POST | `/gateway/v2/token/revoke` | revoke a gateway token by token or id |
 //! | GET | `/gateway/v2/token/revoked` | the revoked token ids |
+//! | POST | `/gateway/v2/drain` | stop taking traffic: readiness answers 503 "draining" from now on |
 //! | GET | `/gateway/v2/openapi.json` | the OpenAPI 3 document of all of the above |
 //!
 //! `{kind}` is `virtual-cluster` or `service-account` (the kind names `VirtualCluster` and
 //! `GatewayServiceAccount` are accepted too). Every call needs HTTP basic auth. Errors are
 //! `{"title", "msg", "cause"}` with 400 (invalid resource; `msg` starts with the field path),
 //! 404 (unknown kind or name), 409 (conflict with other resources), 503 (no token key, for
-//! `POST /gateway/v2/token`) or 401.
+//! `POST /gateway/v2/token`), 429 (too many wrong logins from the client's address) or 401.
+//! Names in paths follow the same rule as names in documents
+//! ([`gatehouse_store::resource::name_problem`]). Every call that may change something is
+//! logged with its user, method, resource and result ([`crate::audit`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -31,7 +35,9 @@ use gatehouse_auth::tokens::TokenKey;
 use gatehouse_store::{Kind, Resource, ResourceKey, Store, StoreError, Upserted};
 use serde_json::{json, Value};
 
-use crate::auth::{require_user, User};
+use crate::audit::{Changed, Refused};
+use crate::auth::{require_user, Auth, User};
+use crate::readiness::Readiness;
 
 /// What the v2 API needs: the store, who may call it, and the key gateway tokens are issued
 /// with (none: `POST /gateway/v2/token` answers 503).
@@ -42,6 +48,14 @@ pub struct V2 {
     pub token_key: Option<Arc<TokenKey>>,
 }
 
+/// Routes outside the v2 API that the OpenAPI document describes too (no credentials, except
+/// `/metrics` with `metrics_auth`).
+pub const OPERATIONS_ROUTES: &[(&str, &str)] = &[
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
+    ("get", "/metrics"),
+];
+
 /// Every route of the v2 API as (method, path template), in the order they are registered.
 /// The OpenAPI document must describe each (a test checks it), with `{kind}` expanded to every
 /// kind's path form.
@@ -51,6 +65,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/gateway/v2/token"),
     ("post", "/gateway/v2/token/revoke"),
     ("get", "/gateway/v2/token/revoked"),
+    ("post", "/gateway/v2/drain"),
     ("get", "/gateway/v2/{kind}"),
     ("put", "/gateway/v2/{kind}"),
     ("get", "/gateway/v2/{kind}/{name}"),
@@ -65,6 +80,7 @@ fn handler(method: &str, path: &str) -> MethodRouter<V2> {
         ("post", "/gateway/v2/token") => post(crate::tokens::create),
         ("post", "/gateway/v2/token/revoke") => post(crate::tokens::revoke),
         ("get", "/gateway/v2/token/revoked") => get(crate::tokens::revoked),
+        ("post", "/gateway/v2/drain") => post(drain),
         ("get", "/gateway/v2/{kind}") => get(list),
         ("put", "/gateway/v2/{kind}") => put(upsert),
         ("get", "/gateway/v2/{kind}/{name}") => get(get_one),
@@ -73,8 +89,9 @@ fn handler(method: &str, path: &str) -> MethodRouter<V2> {
     }
 }
 
-/// The v2 routes, all behind basic auth.
-pub fn router(api: V2) -> Router {
+/// The v2 routes, all behind basic auth, their bodies read within `body_timeout`, changes
+/// logged.
+pub fn router(api: V2, auth: Auth, ready: Readiness, body_timeout: std::time::Duration) -> Router {
     let mut paths: Vec<(&str, MethodRouter<V2>)> = Vec::new();
     for (method, path) in ROUTES {
         match paths.iter_mut().find(|(p, _)| p == path) {
@@ -86,11 +103,16 @@ pub fn router(api: V2) -> Router {
     for (path, methods) in paths {
         router = router.route(path, methods);
     }
+    // The last layer added runs first: authentication, then the change log (which needs the
+    // user), then the body deadline.
     router
         .route_layer(axum::middleware::from_fn_with_state(
-            api.clone(),
-            require_user,
+            body_timeout,
+            crate::audit::read_body,
         ))
+        .route_layer(axum::middleware::from_fn(crate::audit::log_changes))
+        .route_layer(axum::middleware::from_fn_with_state(auth, require_user))
+        .layer(Extension(ready))
         .with_state(api)
 }
 
@@ -130,11 +152,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut r = (
             self.status,
             Json(json!({"title": self.title, "msg": self.msg, "cause": self.cause})),
         )
-            .into_response()
+            .into_response();
+        r.extensions_mut().insert(Refused(self.msg));
+        r
     }
 }
 
@@ -184,6 +208,41 @@ fn kind_of(path: &str) -> Result<Kind, ApiError> {
             "NOT_FOUND",
         )
     })
+}
+
+/// A name from a request path, checked by the rule of its kind.
+fn name_of(kind: Kind, name: String) -> Result<String, ApiError> {
+    match gatehouse_store::resource::name_problem(kind, &name) {
+        None => Ok(name),
+        Some(p) => Err(ApiError::invalid(format!("(path) name: {p}"))),
+    }
+}
+
+/// A response carrying what it changed, for the change log.
+pub(crate) fn changed(
+    response: impl IntoResponse,
+    resource: impl Into<String>,
+    result: impl Into<String>,
+) -> Response {
+    let mut r = response.into_response();
+    r.extensions_mut().insert(Changed {
+        resource: resource.into(),
+        result: result.into(),
+    });
+    r
+}
+
+/// `CREATED`, `UPDATED` or `NOT_CHANGED`.
+fn outcome(u: &Upserted) -> String {
+    json!(u.result).as_str().unwrap_or("?").to_owned()
+}
+
+fn dry(dry_run: bool) -> &'static str {
+    if dry_run {
+        " (dry run)"
+    } else {
+        ""
+    }
 }
 
 fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
@@ -249,7 +308,12 @@ async fn upsert(
         )));
     }
     let out = api.store.upsert(resource, dry_run).await?;
-    Ok(Json(upserted(&out)).into_response())
+    let result = format!("{}{}", outcome(&out), dry(dry_run));
+    Ok(changed(
+        Json(upserted(&out)),
+        out.resource.key().to_string(),
+        result,
+    ))
 }
 
 async fn apply(
@@ -269,7 +333,13 @@ async fn apply(
         resources.push(Resource::from_document(item).map_err(|e| e.in_batch(i, None))?);
     }
     let out = api.store.apply(resources, dry_run).await?;
-    Ok(Json(json!({"results": out.iter().map(upserted).collect::<Vec<_>>()})).into_response())
+    let keys: Vec<String> = out.iter().map(|u| u.resource.key().to_string()).collect();
+    let results: Vec<String> = out.iter().map(outcome).collect();
+    Ok(changed(
+        Json(json!({"results": out.iter().map(upserted).collect::<Vec<_>>()})),
+        keys.join(", "),
+        format!("{}{}", results.join(", "), dry(dry_run)),
+    ))
 }
 
 async fn get_one(
@@ -277,7 +347,8 @@ async fn get_one(
     Path((kind, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let key = ResourceKey::new(kind_of(&kind)?, vcluster(&query), name);
+    let kind = kind_of(&kind)?;
+    let key = ResourceKey::new(kind, vcluster(&query), name_of(kind, name)?);
     match api.store.snapshot().get(&key) {
         Some(r) => Ok(Json(r.to_document()).into_response()),
         None => Err(StoreError::NotFound(format!("no {key}")).into()),
@@ -289,9 +360,22 @@ async fn delete_one(
     Path((kind, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let key = ResourceKey::new(kind_of(&kind)?, vcluster(&query), name);
+    let kind = kind_of(&kind)?;
+    let key = ResourceKey::new(kind, vcluster(&query), name_of(kind, name)?);
     let old = api.store.delete(&key).await?;
-    Ok(Json(json!({"resource": old.to_document()})).into_response())
+    Ok(changed(
+        Json(json!({"resource": old.to_document()})),
+        key.to_string(),
+        "DELETED",
+    ))
+}
+
+/// `POST /gateway/v2/drain`: readiness answers 503 "draining" from now on, and whatever
+/// waits on [`Readiness::drain_requested`] starts draining.
+async fn drain(Extension(ready): Extension<Readiness>) -> Response {
+    ready.request_drain();
+    let (_, body) = ready.report();
+    changed((StatusCode::ACCEPTED, Json(body)), "gateway", "DRAINING")
 }
 
 async fn openapi() -> Response {

@@ -3,7 +3,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use gatehouse_admin::{router, v2::ROUTES, Readiness, User, V2};
+use gatehouse_admin::v2::{OPERATIONS_ROUTES, ROUTES};
+use gatehouse_admin::{router, Readiness, User, V2};
 use gatehouse_auth::tokens::{NoRevocations, TokenKey};
 use gatehouse_store::{Kind, Store};
 use serde_json::{json, Value};
@@ -75,7 +76,7 @@ async fn every_route_served_is_in_the_openapi_document_and_nothing_else() {
         })
         .collect();
     let mut served = HashSet::new();
-    for (method, path) in ROUTES {
+    for (method, path) in ROUTES.iter().chain(OPERATIONS_ROUTES) {
         if path.contains("{kind}") {
             for k in Kind::ALL {
                 served.insert((method.to_string(), path.replace("{kind}", k.path())));
@@ -409,4 +410,112 @@ async fn without_a_token_key_issuing_is_refused_and_revoking_still_works() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn dot_segments_and_hidden_characters_are_refused_everywhere() {
+    let s = start_with(Some(TokenKey::from_bytes(SECRET).unwrap())).await;
+    let doc = |kind: &str, name: &str| {
+        let mut d = json!({"apiVersion": "gateway/v2", "kind": kind, "metadata": {"name": name}});
+        if kind == "GatewayServiceAccount" {
+            d["spec"] = json!({"type": "LOCAL"});
+        }
+        d
+    };
+    let long = "a".repeat(600);
+    for name in [
+        ".",
+        "..",
+        "admin\u{202E}nimda",
+        "a\u{7}b",
+        "alice ",
+        long.as_str(),
+    ] {
+        for (kind, path) in [
+            ("VirtualCluster", "virtual-cluster"),
+            ("GatewayServiceAccount", "service-account"),
+        ] {
+            let (code, body) = call(&s, "PUT", path, Some(doc(kind, name))).await;
+            assert_eq!(code, 400, "{kind} {name:?}: {body}");
+            let msg = body["msg"].as_str().unwrap();
+            assert!(msg.starts_with("metadata.name: "), "{msg}");
+            assert!(msg.contains(&format!("a {kind} name is")), "{msg}");
+        }
+        let (code, body) = call(
+            &s,
+            "POST",
+            "token",
+            Some(json!({"username": name, "vCluster": "passthrough", "lifeTimeSeconds": 60})),
+        )
+        .await;
+        assert_eq!(code, 400, "token for {name:?}: {body}");
+        assert!(
+            body["msg"].as_str().unwrap().starts_with("username: "),
+            "{body}"
+        );
+    }
+    // In a path, sent as is (HTTP clients would resolve the dot segments themselves): a
+    // name no resource can have is refused with the rule, not looked up.
+    for encoded in ["%2E", "%2E%2E", "admin%E2%80%AEnimda", "a%07b", "alice%20"] {
+        for method in ["GET", "DELETE"] {
+            let answer = raw(
+                &s,
+                method,
+                &format!("/gateway/v2/service-account/{encoded}"),
+            )
+            .await;
+            assert!(
+                answer.starts_with("HTTP/1.1 400"),
+                "{method} {encoded}: {answer}"
+            );
+            assert!(answer.contains("\"msg\":\"(path) name: "), "{answer}");
+            assert!(answer.contains("GatewayServiceAccount name is"), "{answer}");
+        }
+    }
+}
+
+/// One request with `path` exactly as given, and the whole answer.
+async fn raw(s: &Server, method: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nauthorization: Basic YWRtaW46cHc=\r\nconnection: close\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn drain_reports_draining_and_readiness_says_why() {
+    let s = start().await;
+    let ready = client()
+        .get(format!("{}/health/ready", s.base))
+        .send()
+        .await
+        .unwrap();
+    // `start` never calls set_ready: the report says so.
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body, json!({"status": "starting", "checks": {}}));
+    let r = client()
+        .post(format!("{}/gateway/v2/drain", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "drain needs credentials");
+    let (code, body) = call(&s, "POST", "drain", None).await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["status"], "draining");
+    let body: Value = client()
+        .get(format!("{}/health/ready", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "draining");
 }

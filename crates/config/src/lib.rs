@@ -47,6 +47,18 @@ pub struct AdminSettings {
     /// `admin` whose password is `GATEHOUSE_ADMIN_PASSWORD` when that is set, else nobody: the
     /// v2 API then refuses every call (health and metrics stay open).
     pub users: Vec<AdminUser>,
+    /// `admin.tls`: certificate files re-read when they change; client certificates optional.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `admin.headerTimeoutMs` (default 10 s): for a request's headers, a TLS handshake, and a
+    /// keep-alive connection's next request.
+    pub header_timeout: Duration,
+    /// `admin.bodyTimeoutMs` (default 30 s): for a request body to arrive in full.
+    pub body_timeout: Duration,
+    /// `admin.metricsAuth` (default false): `/metrics` needs an admin user's credentials.
+    pub metrics_auth: bool,
+    /// `admin.loginFailureMaxDelayMs` (default 5 s): the longest wait imposed on login attempts
+    /// from an address that keeps giving wrong credentials.
+    pub login_failure_max_delay: Duration,
 }
 
 /// One admin API user. The password may be written `${ENV_VAR}` in the file.

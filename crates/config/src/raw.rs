@@ -45,6 +45,13 @@ pub struct RawAdmin {
     pub listen: String,
     #[serde(default)]
     pub users: Vec<RawAdminUser>,
+    /// Serve the admin API over TLS (same fields as a route's `security.tls`).
+    pub tls: Option<RawServerTls>,
+    pub header_timeout_ms: Option<u64>,
+    pub body_timeout_ms: Option<u64>,
+    /// `/metrics` needs an admin user's credentials.
+    pub metrics_auth: Option<bool>,
+    pub login_failure_max_delay_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,9 @@ use gatehouse_routing::{
     BootstrapServer, BrokerMap, HostPort, NodeIdRange, Route, StreamingDomain, Target, Topology,
 };
 
+use gatehouse_auth::listener::{ClientAuth, ServerTls};
+use gatehouse_auth::mtls::PrincipalMapper;
+
 use crate::raw::{RawAdmin, RawConfig, RawDomain, RawRoute, RawStore};
 use crate::{
     AdminSettings, AdminUser, ConfigError, GatewayConfig, StoreSettings, ADMIN_PASSWORD_ENV,
@@ -164,7 +167,67 @@ fn build_admin(ctx: &Ctx, a: &RawAdmin) -> Result<AdminSettings, ConfigError> {
             }
         }
     }
-    Ok(AdminSettings { listen, users })
+    let ms = |field: &str, value: Option<u64>, default: u64, max: u64| {
+        let v = value.unwrap_or(default);
+        if (1..=max).contains(&v) {
+            Ok(Duration::from_millis(v))
+        } else {
+            Err(ctx.err(
+                format!("admin.{field}"),
+                format!("must be 1 to {max} (milliseconds; default {default})"),
+            ))
+        }
+    };
+    let header_timeout = ms("headerTimeoutMs", a.header_timeout_ms, 10_000, 600_000)?;
+    let body_timeout = ms("bodyTimeoutMs", a.body_timeout_ms, 30_000, 3_600_000)?;
+    let login_failure_max_delay = ms(
+        "loginFailureMaxDelayMs",
+        a.login_failure_max_delay_ms,
+        5_000,
+        60_000,
+    )?;
+    let metrics_auth = a.metrics_auth.unwrap_or(false);
+    if metrics_auth && users.is_empty() {
+        return Err(ctx.err(
+            "admin.metricsAuth",
+            format!("true needs an admin user to log in with: list admin.users, or set {ADMIN_PASSWORD_ENV}"),
+        ));
+    }
+    let tls = match &a.tls {
+        None => None,
+        Some(t) => {
+            let client_auth = match t.client_auth.as_deref().unwrap_or("none") {
+                "none" => ClientAuth::None,
+                "requested" => ClientAuth::Requested,
+                "required" => ClientAuth::Required,
+                other => {
+                    return Err(ctx.err(
+                        "admin.tls.clientAuth",
+                        format!("'{other}' is not one of none, requested, required"),
+                    ))
+                }
+            };
+            let ca = t.ca_file.as_ref().map(|f| ctx.base.join(f));
+            let built = ServerTls::build(
+                &ctx.base.join(&t.cert_file),
+                &ctx.base.join(&t.key_file),
+                client_auth,
+                ca.as_deref(),
+                PrincipalMapper::default_rules(),
+            )
+            .map_err(|e| ctx.err(format!("admin.tls.{}", e.field), e.reason))?;
+            Some(built.config)
+        }
+    };
+    Ok(AdminSettings {
+        listen,
+        users,
+        tls,
+        header_timeout,
+        body_timeout,
+        metrics_auth,
+        login_failure_max_delay,
+    })
 }
 
 /// `${NAME}` is the value of environment variable NAME (an error naming `path` if it is unset);

@@ -234,3 +234,54 @@ fn without_a_store_section_the_default_is_sqlite_under_the_data_dir() {
         .url
         .contains(&c.store.data_dir.display().to_string()));
 }
+
+#[test]
+fn admin_listener_settings_and_their_mistakes() {
+    let admin = |extra: &str| {
+        format!("{GOOD}admin:\n  listen: 127.0.0.1:18888\n  users:\n    - {{ username: a, password: x }}\n{extra}")
+    };
+    let c = load(&admin("")).unwrap().admin.unwrap();
+    assert_eq!(c.header_timeout.as_millis(), 10_000);
+    assert_eq!(c.body_timeout.as_millis(), 30_000);
+    assert_eq!(c.login_failure_max_delay.as_millis(), 5_000);
+    assert!(!c.metrics_auth);
+    assert!(c.tls.is_none());
+    let c = load(&admin(
+        "  headerTimeoutMs: 250\n  bodyTimeoutMs: 500\n  metricsAuth: true\n  loginFailureMaxDelayMs: 200\n",
+    ))
+    .unwrap()
+    .admin
+    .unwrap();
+    assert_eq!(c.header_timeout.as_millis(), 250);
+    assert_eq!(c.body_timeout.as_millis(), 500);
+    assert_eq!(c.login_failure_max_delay.as_millis(), 200);
+    assert!(c.metrics_auth);
+    for (field, line) in [
+        ("admin.headerTimeoutMs", "  headerTimeoutMs: 0\n"),
+        ("admin.bodyTimeoutMs", "  bodyTimeoutMs: 99999999\n"),
+        (
+            "admin.loginFailureMaxDelayMs",
+            "  loginFailureMaxDelayMs: 0\n",
+        ),
+        (
+            "admin.tls.clientAuth",
+            "  tls: { certFile: c.pem, keyFile: k.pem, clientAuth: maybe }\n",
+        ),
+        (
+            "admin.tls.certFile",
+            "  tls: { certFile: /nonexistent/c.pem, keyFile: k.pem }\n",
+        ),
+        (
+            "admin.tls.sni",
+            "  tls: { certFile: c.pem, keyFile: k.pem, sni: x }\n",
+        ),
+    ] {
+        let e = err(&admin(line));
+        assert_eq!(e.path, field, "{e}");
+    }
+    let e = err(&format!(
+        "{GOOD}admin:\n  listen: 127.0.0.1:18888\n  metricsAuth: true\n"
+    ));
+    assert_eq!(e.path, "admin.metricsAuth");
+    assert!(e.reason.contains("admin.users"), "{e}");
+}

@@ -69,6 +69,12 @@ enum Command {
         #[command(subcommand)]
         command: cli::token::TokenCommand,
     },
+    /// Ask the gateway to drain: it reports not-ready from now on, lets requests in flight be
+    /// answered, and closes its connections (POST /gateway/v2/drain).
+    Drain {
+        #[command(flatten)]
+        conn: cli::Connection,
+    },
     /// Delete one resource.
     Delete {
         kind: String,
@@ -117,6 +123,7 @@ fn main() -> std::process::ExitCode {
             conn,
         } => cli::delete(conn, &kind, &name, vcluster.as_deref()),
         Command::Token { command } => cli::token::run(command),
+        Command::Drain { conn } => cli::drain(conn),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -236,7 +243,14 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
                     .collect(),
                 token_key: config.auth.token_key.clone(),
             };
-            gatehouse_admin::serve(admin.listen, ready.clone(), Some(api)).await?;
+            let options = gatehouse_admin::AdminOptions {
+                tls: admin.tls.clone(),
+                header_timeout: admin.header_timeout,
+                body_timeout: admin.body_timeout,
+                metrics_auth: admin.metrics_auth,
+                login_failure_max_delay: admin.login_failure_max_delay,
+            };
+            gatehouse_admin::serve_with(admin.listen, ready.clone(), Some(api), options).await?;
         }
         let listeners = gateway.bind().await?;
         ready.set_ready();

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub upstream_connect_failures: DashMap<String, AtomicU64>,
     /// (domain, node id) → times a broker outside every nodeIdRange was seen in a response.
     pub unmapped_node_ids: DashMap<(String, i32), AtomicU64>,
+    /// Wrong usernames or passwords given to the admin API.
+    pub admin_auth_failures: AtomicU64,
 }
 
 /// Extra lines a build may add to the metrics output (the benchmark build's allocation counters).
@@ -117,6 +119,12 @@ impl Metrics {
             "counter",
             "Responses whose broker addresses were rewritten.",
             &self.responses_rewritten,
+        );
+        plain(
+            "gatehouse_admin_auth_failures_total",
+            "counter",
+            "Wrong usernames or passwords given to the admin API.",
+            &self.admin_auth_failures,
         );
         labelled(
             &mut out,

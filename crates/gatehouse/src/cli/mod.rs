@@ -1,5 +1,8 @@
-//! `gatehouse apply | get | delete | token`: a client of the admin API's gateway/v2 resources.
+//! `gatehouse apply | get | delete | token | drain`: a client of the admin API's gateway/v2
+//! resources, over plain HTTP or TLS (`https://`, with `--ca` for a private CA and `--cert`/
+//! `--key` where the admin listener asks for client certificates).
 
+pub mod tls;
 pub mod token;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +35,16 @@ pub struct Connection {
         global = true
     )]
     pub password: Option<String>,
+    /// PEM file of the CA that signs the admin API's certificate (https:// only; without it,
+    /// the public web CAs are trusted).
+    #[arg(long, env = "GATEHOUSE_CA", global = true)]
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate (chain) for an admin listener that asks for one.
+    #[arg(long, env = "GATEHOUSE_CLIENT_CERT", global = true, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, env = "GATEHOUSE_CLIENT_KEY", global = true, requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -53,17 +66,30 @@ struct Document {
 
 impl Client {
     fn new(conn: Connection) -> anyhow::Result<Self> {
-        if !conn.server.starts_with("http://") && !conn.server.starts_with("https://") {
-            bail!("--server: '{}' is not an http:// URL", conn.server);
+        let https = conn.server.starts_with("https://");
+        if !https && !conn.server.starts_with("http://") {
+            bail!(
+                "--server: '{}' is not an http:// or https:// URL",
+                conn.server
+            );
         }
         // reqwest is built without a default TLS provider (crates/auth picks ring for its own
-        // clients); without one, building any client panics. The CLI speaks plain HTTP, but
-        // give it ring too, so an https:// --server works.
+        // clients); without one, building any client panics.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        Ok(Self {
-            http: reqwest::Client::new(),
-            conn,
-        })
+        let http = if https {
+            reqwest::Client::builder()
+                .use_preconfigured_tls(tls::client_config(&conn)?)
+                .build()?
+        } else {
+            if conn.ca.is_some() || conn.cert.is_some() {
+                bail!(
+                    "--ca and --cert are for an https:// server; --server is {}",
+                    conn.server
+                );
+            }
+            reqwest::Client::new()
+        };
+        Ok(Self { http, conn })
     }
 
     fn url(&self, path: &str) -> String {
@@ -78,10 +104,13 @@ impl Client {
             Some(u) => req.basic_auth(u, self.conn.password.as_deref()),
             None => req,
         };
-        let response = req
-            .send()
-            .await
-            .map_err(|e| anyhow!("cannot reach the admin API at {}: {e}", self.conn.server))?;
+        let response = req.send().await.map_err(|e| {
+            anyhow!(
+                "cannot reach the admin API at {}: {}",
+                self.conn.server,
+                tls::explain(&e, &self.conn)
+            )
+        })?;
         let status = response.status();
         let text = response.text().await?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -111,6 +140,22 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
+}
+
+/// A name given on the command line, checked by the rule the server applies, so a name that
+/// no resource can have (`..`, which a URL would resolve away) is refused here and says why.
+pub fn name_arg(kind: Kind, what: &str, name: &str) -> anyhow::Result<()> {
+    match gatehouse_store::resource::name_problem(kind, name) {
+        Some(p) => bail!("{what}: {p}"),
+        None => Ok(()),
+    }
+}
+
+fn vcluster_arg(kind: Kind, vcluster: Option<&str>) -> anyhow::Result<()> {
+    match vcluster {
+        Some(v) if kind.scoped() => name_arg(Kind::VirtualCluster, "--vcluster", v),
+        _ => Ok(()),
+    }
 }
 
 fn kind_arg(s: &str) -> anyhow::Result<Kind> {
@@ -273,6 +318,10 @@ pub fn get(
     output: Output,
 ) -> anyhow::Result<()> {
     let kind = kind_arg(kind)?;
+    if let Some(n) = name {
+        name_arg(kind, "NAME", n)?;
+    }
+    vcluster_arg(kind, vcluster)?;
     let client = Client::new(conn)?;
     let url = match name {
         Some(n) => format!(
@@ -298,6 +347,8 @@ pub fn delete(
     vcluster: Option<&str>,
 ) -> anyhow::Result<()> {
     let kind = kind_arg(kind)?;
+    name_arg(kind, "NAME", name)?;
+    vcluster_arg(kind, vcluster)?;
     let client = Client::new(conn)?;
     let url = format!(
         "{}{}",
@@ -306,6 +357,18 @@ pub fn delete(
     );
     let value = runtime()?.block_on(client.send(client.http.delete(url)))?;
     println!("{}: DELETED", describe(&value["resource"]));
+    Ok(())
+}
+
+/// `gatehouse drain`: the gateway reports not-ready from now on and drains its connections.
+pub fn drain(conn: Connection) -> anyhow::Result<()> {
+    let client = Client::new(conn)?;
+    let answer = runtime()?.block_on(client.send(client.http.post(client.url("drain"))))?;
+    println!(
+        "gateway at {}: {}",
+        client.conn.server,
+        answer["status"].as_str().unwrap_or("?")
+    );
     Ok(())
 }
 
@@ -342,6 +405,20 @@ mod tests {
         );
         let e = locate(anyhow!("Invalid resource: resources[3].spec.x: bad"), &docs);
         assert!(e.to_string().contains("a.yaml (document 4)"), "{e}");
+    }
+
+    #[test]
+    fn names_are_checked_before_asking() {
+        for bad in [".", "..", "a\u{202E}b", "alice ", "x\u{7}"] {
+            let e = name_arg(Kind::GatewayServiceAccount, "NAME", bad).unwrap_err();
+            assert!(
+                e.to_string().starts_with("NAME: ")
+                    && e.to_string().contains("GatewayServiceAccount name is"),
+                "{e}"
+            );
+        }
+        assert!(name_arg(Kind::VirtualCluster, "NAME", "..").is_err());
+        assert!(name_arg(Kind::VirtualCluster, "NAME", "team-a").is_ok());
     }
 
     #[test]

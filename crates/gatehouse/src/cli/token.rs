@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use clap::Subcommand;
 use gatehouse_auth::tokens::revocation_target;
+use gatehouse_store::Kind;
 use serde_json::json;
 
 use super::{runtime, Client, Connection};
@@ -81,6 +82,8 @@ fn create(
     username: &str,
     lifetime: Duration,
 ) -> anyhow::Result<()> {
+    super::name_arg(Kind::GatewayServiceAccount, "--username", username)?;
+    super::name_arg(Kind::VirtualCluster, "--vcluster", vcluster)?;
     let client = Client::new(conn)?;
     let body = json!({
         "username": username,
