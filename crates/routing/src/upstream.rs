@@ -33,6 +33,7 @@ use gatehouse_auth::upstream_sasl::UpstreamCredentials;
 use gatehouse_protocol::versions::intersect;
 
 use crate::broker_map::Target;
+use crate::health::Reachability;
 use crate::metrics::metrics;
 use crate::topology::HostPort;
 
@@ -56,6 +57,8 @@ pub struct UpstreamCluster {
     api_versions: std::sync::Mutex<Versions>,
     /// The gateway's own SASL login on this listener (`bootstrapServers[].sasl`).
     sasl: Option<GatewayLogin>,
+    /// Whether the bootstrap server answered the gateway's last exchange (probe or own use).
+    reachable: Reachability,
 }
 
 /// One ask's outcome as its waiters receive it (an `io::Error` is not `Clone`).
@@ -107,6 +110,43 @@ impl UpstreamCluster {
             directory: DashMap::new(),
             api_versions: std::sync::Mutex::new(Versions::Unknown),
             sasl: None,
+            reachable: Reachability::default(),
+        }
+    }
+
+    /// Ok when the bootstrap server answered the gateway's last exchange with it; otherwise
+    /// what failed and since when (see [`crate::health`]).
+    pub fn reachability(&self) -> Result<(), String> {
+        self.reachable.get()
+    }
+
+    /// Connects to the bootstrap server as the gateway does (TLS, its SASL login) and asks
+    /// ApiVersions, under the connect and request timeouts; records the outcome.
+    pub async fn probe(&self) -> io::Result<()> {
+        let result = async {
+            let mut conn = self.connect_to(&self.bootstrap).await?;
+            self.log_in(&mut conn).await?;
+            self.ask_versions_on(&mut conn).await.map(drop)
+        }
+        .await;
+        self.record(&result);
+        result
+    }
+
+    /// Records how an exchange of the gateway's own with the bootstrap server went; logs a
+    /// change of reachability once, not per attempt.
+    fn record<T>(&self, result: &io::Result<T>) {
+        let outcome = result.as_ref().map(drop).map_err(|e| e.to_string());
+        let error = outcome.as_ref().err().cloned();
+        if self.reachable.record(outcome) {
+            match error {
+                None => {
+                    tracing::info!(domain = %self.domain, listener = %self.listener_id, bootstrap = %self.bootstrap, "upstream reachable")
+                }
+                Some(error) => {
+                    tracing::warn!(domain = %self.domain, listener = %self.listener_id, bootstrap = %self.bootstrap, %error, "upstream unreachable")
+                }
+            }
         }
     }
 
@@ -175,8 +215,13 @@ impl UpstreamCluster {
     }
 
     async fn ask_api_versions(&self) -> io::Result<Vec<ApiVersion>> {
-        let mut conn = self.connect_to(&self.bootstrap).await?;
-        let mut keys = self.ask_versions_on(&mut conn).await?;
+        let asked = async {
+            let mut conn = self.connect_to(&self.bootstrap).await?;
+            self.ask_versions_on(&mut conn).await
+        }
+        .await;
+        self.record(&asked);
+        let mut keys = asked?;
         intersect(&mut keys);
         Ok(keys)
     }
@@ -318,6 +363,12 @@ impl UpstreamCluster {
 
     /// Asks the bootstrap server for the cluster's brokers and fills the directory.
     pub async fn discover(&self) -> io::Result<()> {
+        let result = self.ask_for_brokers().await;
+        self.record(&result);
+        result
+    }
+
+    async fn ask_for_brokers(&self) -> io::Result<()> {
         let mut conn = self.connect_to(&self.bootstrap).await?;
         self.log_in(&mut conn).await?;
         let versions = self.ask_versions_on(&mut conn).await?;
