@@ -134,3 +134,14 @@ def parse_produce_v3(frame: bytes) -> tuple[int, list[tuple[str, int, int]]]:
 def metadata_v1(correlation_id: int) -> bytes:
     """Metadata v1 for no topics: brokers and controller only."""
     return request(3, 1, correlation_id, struct.pack(">i", 0))
+
+
+def init_producer_id(port: int, txn: str) -> int:
+    """InitProducerId v1 for transactional id `txn`; the producer id issued."""
+    s = connect(port)
+    s.sendall(request(22, 1, 7, string(txn) + struct.pack(">i", 60_000)))
+    frame = read_frame(s)
+    s.close()
+    corr, _throttle, error, producer_id, _epoch = struct.unpack(">iihqh", frame[:20])
+    assert (corr, error) == (7, 0), error
+    return producer_id
