@@ -137,11 +137,14 @@ def metadata_v1(correlation_id: int) -> bytes:
 
 
 def init_producer_id(port: int, txn: str) -> int:
-    """InitProducerId v1 for transactional id `txn`; the producer id issued."""
+    """InitProducerId v4 for transactional id `txn`; the producer id issued."""
+    b = txn.encode()
+    body = bytes([len(b) + 1]) + b + struct.pack(">iqh", 60_000, -1, -1) + b"\x00"
     s = connect(port)
-    s.sendall(request(22, 1, 7, string(txn) + struct.pack(">i", 60_000)))
+    s.sendall(request(22, 4, 7, body, flexible_header=True))
     frame = read_frame(s)
     s.close()
-    corr, _throttle, error, producer_id, _epoch = struct.unpack(">iihqh", frame[:20])
+    # Flexible response header: correlation id, then no tagged fields.
+    corr, _tags, _throttle, error, producer_id, _epoch = struct.unpack(">iBihqh", frame[:21])
     assert (corr, error) == (7, 0), error
     return producer_id
