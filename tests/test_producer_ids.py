@@ -65,8 +65,11 @@ def test_a_tenant_cannot_use_a_producer_id_issued_to_another_tenant(cluster):
     create_topic(g.bootstrap("b"), "orders")
 
     a_pid = init_producer_id(a, "tx")
+    b_pid = init_producer_id(b, "tx")  # B's own transactional id exists upstream (b.tx)
+    assert b_pid != a_pid
     # A's own producer id on its own transactional id goes upstream (Tansu accepts it).
     assert add_partitions(a, "tx", a_pid, "orders") == [("orders", 0, 0)]
+    assert add_partitions(b, "tx", b_pid, "orders") == [("orders", 0, 0)]
     # B, with the same client-side transactional id (upstream b.tx) or another one, and A's
     # producer id: answered by the gateway, per partition.
     assert add_partitions(b, "tx", a_pid, "orders") == [("orders", 0, INVALID_PRODUCER_ID_MAPPING)]
