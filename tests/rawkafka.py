@@ -134,3 +134,17 @@ def parse_produce_v3(frame: bytes) -> tuple[int, list[tuple[str, int, int]]]:
 def metadata_v1(correlation_id: int) -> bytes:
     """Metadata v1 for no topics: brokers and controller only."""
     return request(3, 1, correlation_id, struct.pack(">i", 0))
+
+
+def init_producer_id(port: int, txn: str) -> int:
+    """InitProducerId v4 for transactional id `txn`; the producer id issued."""
+    b = txn.encode()
+    body = bytes([len(b) + 1]) + b + struct.pack(">iqh", 60_000, -1, -1) + b"\x00"
+    s = connect(port)
+    s.sendall(request(22, 4, 7, body, flexible_header=True))
+    frame = read_frame(s)
+    s.close()
+    # Flexible response header: correlation id, then no tagged fields.
+    corr, _tags, _throttle, error, producer_id, _epoch = struct.unpack(">iBihqh", frame[:21])
+    assert (corr, error) == (7, 0), error
+    return producer_id

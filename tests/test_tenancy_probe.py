@@ -13,12 +13,12 @@ from confluent_kafka import Consumer, Producer
 
 from clients import FAST_GROUP, consume, create_topic, produce
 from harness import ROOT
+from rawkafka import init_producer_id
 from tenants import put_virtual_cluster, tenant_gateway
 
 # What Tansu does wrong with these probes; the gateway forwards them correctly (the golden
 # cases in crates/tenancy cover their mapping).
 UPSTREAM_QUIRKS = {
-    "EndTxn": "Tansu closes the connection on an unknown producer id",
     "CreateAcls": "Tansu's CreateAcls response has a null results array",
 }
 
@@ -45,6 +45,8 @@ def test_tenant_a_cannot_see_or_change_anything_of_tenant_b(cluster):
     tx.begin_transaction()
     tx.produce("orders", b"SECRET-B-tx")
     tx.commit_transaction(10)
+    # A producer id issued to another of B's transactional ids, for A to try to use.
+    victim_pid = init_producer_id(g.route_port("b"), "tx-probe")
 
     # B's consumer stays in its group while A probes, so member data exists to leak.
     stop = threading.Event()
@@ -63,7 +65,7 @@ def test_tenant_a_cannot_see_or_change_anything_of_tenant_b(cluster):
         out = subprocess.run(
             [str(probe_binary()), "--tenant", a, "--raw", raw, "--victim-topic", "b.orders",
              "--victim-group", "b.app", "--victim-txn", "b.tx", "--victim-secret", "SECRET-B",
-             "--victim-client-id", "victim-b"],
+             "--victim-client-id", "victim-b", "--victim-producer-id", str(victim_pid)],
             capture_output=True, text=True, timeout=180)
     finally:
         stop.set()
@@ -84,6 +86,9 @@ def test_tenant_a_cannot_see_or_change_anything_of_tenant_b(cluster):
                 "DescribeTopicPartitions", "InitProducerId", "AddPartitionsToTxn", "AddOffsetsToTxn",
                 "TxnOffsetCommit", "DescribeAcls", "ConsumerGroupDescribe", "ElectLeaders", "DescribeLogDirs"]:
         assert key in probed, key
+    # A's transactional requests with B's producer id were answered by the gateway (error 49).
+    foreign = [r for r in results if "B's pid" in r["probe"]]
+    assert len(foreign) == 8 and all(r["outcome"] == "ok" for r in foreign), json.dumps(foreign, indent=1)
     # B is intact and still served.
     assert sorted(consume(b, "orders", "app2", 11)) == sorted(
         [f"SECRET-B-{i}".encode() for i in range(10)] + [b"SECRET-B-tx"])

@@ -221,6 +221,9 @@ fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         let limits = connection_limits(&config.gateway);
         let auth = auth_settings(&config)?;
         let gateway = Gateway::with_security(config.topology, limits, config.security, auth);
+        gateway
+            .keep_producer_ids_in(&config.store.data_dir)
+            .map_err(|e| anyhow::anyhow!("producer id journal (store.dataDir): {e}"))?;
         gateway.set_catalog(catalog(&virtual_clusters.borrow()));
         gateway.set_identity(identity(&virtual_clusters.borrow()));
         tokio::spawn(follow_store(virtual_clusters, gateway.clone()));

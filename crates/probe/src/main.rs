@@ -11,6 +11,7 @@
 
 mod conn;
 mod probes;
+mod txn_probes;
 mod victim;
 
 use clap::Parser;
@@ -30,6 +31,10 @@ struct Args {
     victim_group: String,
     #[arg(long)]
     victim_txn: String,
+    /// A producer id the broker issued to one of B's transactional ids (through B's route);
+    /// A's transactional requests carrying it must be refused. Omitted: not probed.
+    #[arg(long, default_value_t = -1)]
+    victim_producer_id: i64,
     /// Bytes that occur in B's records.
     #[arg(long)]
     victim_secret: String,

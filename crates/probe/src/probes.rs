@@ -17,7 +17,7 @@ use crate::victim::Victim;
 
 /// What A's request names, which decides what its response may legitimately contain.
 #[derive(Clone, Copy, PartialEq)]
-enum Names {
+pub(crate) enum Names {
     /// B's upstream names: the response may echo them (as A's own, un-prefixed names).
     Echoed,
     /// B's topic id: the response may echo it, with an error.
@@ -26,7 +26,7 @@ enum Names {
     Listing,
 }
 
-struct Prober<'a> {
+pub(crate) struct Prober<'a> {
     tenant: &'a str,
     victim: &'a Victim,
     results: Vec<Value>,
@@ -40,10 +40,10 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-type Check<'c, R> = &'c dyn Fn(&R) -> Result<(), String>;
+pub(crate) type Check<'c, R> = &'c dyn Fn(&R) -> Result<(), String>;
 
 impl Prober<'_> {
-    fn probe<Req: Encodable, Resp: Decodable + Debug>(
+    pub(crate) fn probe<Req: Encodable, Resp: Decodable + Debug>(
         &mut self,
         key: ApiKey,
         what: &str,
@@ -575,6 +575,7 @@ pub fn run_all(tenant: &str, v: &Victim) -> anyhow::Result<Vec<Value>> {
             .with_committed(true),
         &ok,
     );
+    crate::txn_probes::foreign_producer_id(&mut p, v);
     p.probe::<_, DescribeProducersResponse>(
         ApiKey::DescribeProducers,
         "by name",

@@ -15,6 +15,8 @@ pub struct Victim {
     pub topic: String,
     pub group: String,
     pub txn: String,
+    /// A producer id issued to one of B's transactional ids (-1: unknown).
+    pub producer_id: i64,
     pub topic_id: Uuid,
     pub secret: Vec<u8>,
     pub client_id: String,
@@ -74,6 +76,7 @@ impl Victim {
             topic: args.victim_topic.clone(),
             group: args.victim_group.clone(),
             txn: args.victim_txn.clone(),
+            producer_id: args.victim_producer_id,
             topic_id: t.topic_id,
             secret: args.victim_secret.as_bytes().to_vec(),
             client_id: args.victim_client_id.clone(),

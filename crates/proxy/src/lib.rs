@@ -47,7 +47,8 @@ use gatehouse_auth::listener::RouteSecurity;
 use gatehouse_routing::log_limit::{LogLimit, DEFAULT_INTERVAL};
 use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::{Target, Topology};
-use gatehouse_tenancy::{Catalog, TopicIds};
+use gatehouse_tenancy::producer_ids::FileJournal;
+use gatehouse_tenancy::{Catalog, ProducerIds, TopicIds};
 use std::collections::BTreeMap;
 use tokio::net::TcpListener;
 
@@ -87,6 +88,8 @@ pub struct Gateway {
     catalog: ArcSwap<Catalog>,
     /// Topic id → upstream name, per streaming domain, shared by every tenant on it.
     topic_ids: DashMap<String, Arc<TopicIds>>,
+    /// Producer id → the transactional id it was issued to, per streaming domain.
+    producer_ids: DashMap<String, Arc<ProducerIds>>,
     limits: ConnectionLimits,
     /// How each route authenticates its clients (PLAINTEXT when a route is missing here).
     security: BTreeMap<String, Arc<RouteSecurity>>,
@@ -121,6 +124,7 @@ impl Gateway {
             topology: ArcSwap::from_pointee(topology),
             catalog: ArcSwap::from_pointee(Catalog::default()),
             topic_ids: DashMap::new(),
+            producer_ids: DashMap::new(),
             limits,
             security,
             auth,
@@ -180,6 +184,31 @@ impl Gateway {
             .entry(domain.to_string())
             .or_default()
             .clone()
+    }
+
+    fn producer_ids(&self, domain: &str) -> Arc<ProducerIds> {
+        if let Some(ids) = self.producer_ids.get(domain) {
+            return ids.clone();
+        }
+        self.producer_ids
+            .entry(domain.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Keeps the producer ids issued to tenants' transactional ids across restarts, one
+    /// journal per streaming domain in `dir` (read now, before any connection is served;
+    /// appended to off the request path).
+    pub fn keep_producer_ids_in(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for domain in self.topology().domains.keys() {
+            let path = dir.join(format!("producer-ids-{domain}.log"));
+            let (known, journal) = FileJournal::open(&path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            let ids = ProducerIds::with_journal(known, Box::new(journal));
+            self.producer_ids.insert(domain.clone(), Arc::new(ids));
+        }
+        Ok(())
     }
 
     /// The topology new connections use. Readers never block: a swap replaces the pointer.

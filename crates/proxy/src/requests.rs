@@ -350,6 +350,13 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                     let why = format!("{key:?} cannot be used inside virtual cluster '{vc}'");
                     return Err(End::BadInput("tenancy", why));
                 }
+                // A transactional request with another producer id than its own is answered
+                // here (INVALID_PRODUCER_ID_MAPPING), never forwarded.
+                match session.refusal(key, version, &frame) {
+                    Ok(Some(answer)) => return self.enqueue(Pending::Local(answer)).await,
+                    Ok(None) => {}
+                    Err(e) => return Err(bad("decode", format!("{key:?} v{version}: {e}"))),
+                }
                 match session.request(key, version, frame) {
                     Ok((f, plan)) => (Forward::Pieces(f), tenant_response(session, plan)),
                     Err(e) => return Err(bad("decode", format!("{key:?} v{version}: {e}"))),

@@ -91,7 +91,11 @@ fn resolve(
 ) -> Result<Option<TenantSession>, Unbound> {
     match catalog.resolve(name) {
         Resolution::Passthrough => Ok(None),
-        Resolution::Tenant(t) => Ok(Some(TenantSession::new(t, gateway.topic_ids(domain)))),
+        Resolution::Tenant(t) => Ok(Some(TenantSession::new(
+            t,
+            gateway.topic_ids(domain),
+            gateway.producer_ids(domain),
+        ))),
         Resolution::Unknown => Err(Unbound(format!(
             "virtual cluster '{name}' does not exist (apply a VirtualCluster named '{name}')"
         ))),

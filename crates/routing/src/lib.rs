@@ -7,10 +7,12 @@
 //!   learned from metadata, and discovery through the bootstrap server.
 //! * [`rewrite`]: the response rewrites (Metadata, FindCoordinator, DescribeCluster,
 //!   KIP-951 node endpoints in Produce/Fetch, ApiVersions intersection).
+//! * [`health`]: per-domain reachability from background probes, for `/health/ready`.
 //! * [`metrics`]: counters the admin API exposes; [`log_limit`]: warnings that may repeat,
 //!   written at most once per interval.
 
 pub mod broker_map;
+pub mod health;
 pub mod log_limit;
 pub mod metrics;
 pub mod rewrite;

@@ -33,6 +33,7 @@ use gatehouse_auth::upstream_sasl::UpstreamCredentials;
 use gatehouse_protocol::versions::intersect;
 
 use crate::broker_map::Target;
+use crate::health::Reachability;
 use crate::metrics::metrics;
 use crate::topology::HostPort;
 
@@ -46,13 +47,30 @@ pub struct UpstreamCluster {
     pub bootstrap: HostPort,
     tls: Option<Arc<ClientConfig>>,
     connect_timeout: Duration,
+    /// Bound on each exchange the gateway starts itself (not on clients' requests, which the
+    /// clients time out): a broker that accepts and never answers must not hang anyone.
+    request_timeout: Duration,
     /// node id → real broker address, as the upstream advertises it on this listener.
     directory: DashMap<i32, HostPort>,
     /// The upstream's API versions, narrowed to what the gateway forwards; asked once, for
     /// answering clients that may not reach the upstream yet (before authentication).
-    api_versions: tokio::sync::Mutex<Option<Vec<ApiVersion>>>,
+    api_versions: std::sync::Mutex<Versions>,
     /// The gateway's own SASL login on this listener (`bootstrapServers[].sasl`).
     sasl: Option<GatewayLogin>,
+    /// Whether the bootstrap server answered the gateway's last exchange (probe or own use).
+    reachable: Reachability,
+}
+
+/// One ask's outcome as its waiters receive it (an `io::Error` is not `Clone`).
+type Asked = Result<Vec<ApiVersion>, (io::ErrorKind, String)>;
+
+/// What the gateway knows of an upstream's API versions.
+#[derive(Debug)]
+enum Versions {
+    Unknown,
+    /// One caller is asking; the others wait for its answer on this channel.
+    Asking(tokio::sync::watch::Receiver<Option<Asked>>),
+    Known(Vec<ApiVersion>),
 }
 
 /// How the gateway logs in to an upstream listener.
@@ -87,10 +105,60 @@ impl UpstreamCluster {
             bootstrap,
             tls,
             connect_timeout,
+            // Until configured (`with_request_timeout`), the connect timeout (default 10 s).
+            request_timeout: connect_timeout,
             directory: DashMap::new(),
-            api_versions: tokio::sync::Mutex::new(None),
+            api_versions: std::sync::Mutex::new(Versions::Unknown),
             sasl: None,
+            reachable: Reachability::default(),
         }
+    }
+
+    /// Ok when the bootstrap server answered the gateway's last exchange with it; otherwise
+    /// what failed and since when (see [`crate::health`]).
+    pub fn reachability(&self) -> Result<(), String> {
+        self.reachable.get()
+    }
+
+    /// Connects to the bootstrap server as the gateway does (TLS, its SASL login) and asks
+    /// ApiVersions, under the connect and request timeouts; records the outcome.
+    pub async fn probe(&self) -> io::Result<()> {
+        let result = async {
+            let mut conn = self.connect_to(&self.bootstrap).await?;
+            self.log_in(&mut conn).await?;
+            self.ask_versions_on(&mut conn).await.map(drop)
+        }
+        .await;
+        self.record(&result);
+        result
+    }
+
+    /// Records how an exchange of the gateway's own with the bootstrap server went; logs a
+    /// change of reachability once, not per attempt.
+    fn record<T>(&self, result: &io::Result<T>) {
+        let outcome = result.as_ref().map(drop).map_err(|e| e.to_string());
+        let error = outcome.as_ref().err().cloned();
+        if self.reachable.record(outcome) {
+            match error {
+                None => {
+                    tracing::info!(domain = %self.domain, listener = %self.listener_id, bootstrap = %self.bootstrap, "upstream reachable")
+                }
+                Some(error) => {
+                    tracing::warn!(domain = %self.domain, listener = %self.listener_id, bootstrap = %self.bootstrap, %error, "upstream unreachable")
+                }
+            }
+        }
+    }
+
+    /// Bounds each exchange the gateway starts itself with an upstream.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The bound on each exchange the gateway starts itself.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     /// Logs the gateway in with these credentials on every connection of its own.
@@ -101,23 +169,97 @@ impl UpstreamCluster {
 
     /// What the gateway and the upstream both support, asked of the bootstrap server on the
     /// gateway's own connection the first time and remembered.
+    ///
+    /// One caller asks at a time and the others share its answer (or its failure), so a
+    /// stuck upstream costs everyone one timeout, never a queue; no lock is held while asking.
     pub async fn api_versions(&self) -> io::Result<Vec<ApiVersion>> {
-        let mut cached = self.api_versions.lock().await;
-        if let Some(v) = &*cached {
-            return Ok(v.clone());
+        loop {
+            let (mut answer, tx) = {
+                let mut state = self.api_versions.lock().unwrap_or_else(|p| p.into_inner());
+                match &*state {
+                    Versions::Known(keys) => return Ok(keys.clone()),
+                    // Its asker is still there (a sender that went away was a client that
+                    // left mid-ask: ask anew).
+                    Versions::Asking(rx) if rx.has_changed().is_ok() => (rx.clone(), None),
+                    _ => {
+                        let (tx, rx) = tokio::sync::watch::channel(None);
+                        *state = Versions::Asking(rx.clone());
+                        (rx, Some(tx))
+                    }
+                }
+            };
+            if let Some(tx) = tx {
+                let asked = self.ask_api_versions().await;
+                let mut state = self.api_versions.lock().unwrap_or_else(|p| p.into_inner());
+                *state = match &asked {
+                    Ok(keys) => Versions::Known(keys.clone()),
+                    Err(_) => Versions::Unknown,
+                };
+                let _ = tx.send(Some(
+                    asked
+                        .as_ref()
+                        .map(Vec::clone)
+                        .map_err(|e| (e.kind(), e.to_string())),
+                ));
+                return asked;
+            }
+            let Ok(shared) = answer.wait_for(Option::is_some).await else {
+                continue;
+            };
+            return match shared.clone() {
+                Some(Ok(keys)) => Ok(keys),
+                Some(Err((kind, msg))) => Err(io::Error::new(kind, msg)),
+                None => unreachable!("waited for an answer"),
+            };
         }
-        let mut conn = self.connect_to(&self.bootstrap).await?;
-        let response: ApiVersionsResponse = exchange(
-            &mut conn,
-            ApiKey::ApiVersions,
-            0,
-            &ApiVersionsRequest::default(),
-        )
-        .await?;
-        let mut keys = response.api_keys;
+    }
+
+    async fn ask_api_versions(&self) -> io::Result<Vec<ApiVersion>> {
+        let asked = async {
+            let mut conn = self.connect_to(&self.bootstrap).await?;
+            self.ask_versions_on(&mut conn).await
+        }
+        .await;
+        self.record(&asked);
+        let mut keys = asked?;
         intersect(&mut keys);
-        *cached = Some(keys.clone());
         Ok(keys)
+    }
+
+    /// One ApiVersions v0 exchange on a connection of the gateway's own, under the timeout.
+    async fn ask_versions_on(&self, conn: &mut UpstreamStream) -> io::Result<Vec<ApiVersion>> {
+        let request = ApiVersionsRequest::default();
+        let exchange = exchange::<_, ApiVersionsResponse>(conn, ApiKey::ApiVersions, 0, &request);
+        let response = self
+            .answered_within(exchange, "ApiVersions")
+            .await
+            .inspect_err(|_| metrics().upstream_connect_failure(&self.domain))?;
+        if response.error_code != 0 {
+            return Err(invalid(format!(
+                "the upstream {} of domain '{}' answered ApiVersions with error {}",
+                self.bootstrap, self.domain, response.error_code
+            )));
+        }
+        Ok(response.api_keys)
+    }
+
+    /// Runs one exchange of the gateway's own under the request timeout.
+    async fn answered_within<T>(
+        &self,
+        step: impl std::future::Future<Output = io::Result<T>>,
+        what: &str,
+    ) -> io::Result<T> {
+        tokio::time::timeout(self.request_timeout, step)
+            .await
+            .map_err(|_| {
+                timed_out(format!(
+                    "the upstream {} of domain '{}' did not answer {what} within {} ms \
+                     (gateway.upstreamRequestTimeoutMs)",
+                    self.bootstrap,
+                    self.domain,
+                    self.request_timeout.as_millis()
+                ))
+            })?
     }
 
     /// Records where an upstream node lives, as seen in a response passing through.
@@ -156,11 +298,9 @@ impl UpstreamCluster {
 
     async fn log_in(&self, conn: &mut UpstreamStream) -> io::Result<()> {
         if let Some(credentials) = &self.sasl {
+            let login = crate::upstream_auth::login(conn, credentials, &self.domain);
             let result = self
-                .within(
-                    crate::upstream_auth::login(conn, credentials, &self.domain),
-                    || "SASL login to the upstream timed out".to_string(),
-                )
+                .answered_within(login, "the gateway's SASL login")
                 .await;
             if let Err(e) = result {
                 metrics().upstream_connect_failure(&self.domain);
@@ -223,18 +363,17 @@ impl UpstreamCluster {
 
     /// Asks the bootstrap server for the cluster's brokers and fills the directory.
     pub async fn discover(&self) -> io::Result<()> {
+        let result = self.ask_for_brokers().await;
+        self.record(&result);
+        result
+    }
+
+    async fn ask_for_brokers(&self) -> io::Result<()> {
         let mut conn = self.connect_to(&self.bootstrap).await?;
         self.log_in(&mut conn).await?;
-        let versions: ApiVersionsResponse = exchange(
-            &mut conn,
-            ApiKey::ApiVersions,
-            0,
-            &ApiVersionsRequest::default(),
-        )
-        .await?;
+        let versions = self.ask_versions_on(&mut conn).await?;
         let ours = ApiKey::Metadata.valid_versions();
         let theirs = versions
-            .api_keys
             .iter()
             .find(|k| k.api_key == ApiKey::Metadata as i16)
             .ok_or_else(|| invalid("upstream does not offer Metadata"))?;
@@ -243,13 +382,20 @@ impl UpstreamCluster {
             return Err(invalid("no Metadata version in common with the upstream"));
         }
         let request = MetadataRequest::default().with_topics(Some(vec![]));
-        let metadata: MetadataResponse =
-            exchange(&mut conn, ApiKey::Metadata, version, &request).await?;
+        let ask = exchange::<_, MetadataResponse>(&mut conn, ApiKey::Metadata, version, &request);
+        let metadata = self
+            .answered_within(ask, "Metadata (broker discovery)")
+            .await
+            .inspect_err(|_| metrics().upstream_connect_failure(&self.domain))?;
         for b in &metadata.brokers {
             self.learn(b.node_id.0, &b.host, b.port);
         }
         Ok(())
     }
+}
+
+fn timed_out(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, msg)
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {

@@ -12,6 +12,8 @@
 //! * [`table`]: for every API key a tenant may send, which fields hold which entity, in the
 //!   request and in the response. It is the single place a new API key is added; keys not in
 //!   it (and not name-free) are removed from the tenant's ApiVersions and refused;
+//! * [`producer_ids`]: which producer ids were issued to which transactional ids, so a
+//!   tenant's transactional requests carry only its own (checked by `txn_guard`);
 //! * [`session`]: what the connection pipeline calls per request and per response.
 //!
 //! The `passthrough` virtual cluster has no tenant: its sessions never enter this stage and
@@ -19,16 +21,19 @@
 
 mod mapper;
 pub mod names;
+pub mod producer_ids;
 mod respell;
 pub mod session;
 pub mod table;
 pub mod topic_ids;
+mod txn_guard;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use mapper::ResponseContext;
 pub use names::Tenant;
+pub use producer_ids::ProducerIds;
 pub use session::{ResponsePlan, TenantSession};
 pub use topic_ids::TopicIds;
 

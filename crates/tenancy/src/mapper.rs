@@ -13,6 +13,7 @@ use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use crate::names::{Entity, Tenant};
+use crate::producer_ids::ProducerIds;
 use crate::topic_ids::TopicIds;
 
 /// Resource types shared by the ACL and config APIs.
@@ -52,11 +53,13 @@ pub struct ResponseContext {
     /// Topic ids the tenant may not use, replaced upstream by ids no topic has: (stand-in, original).
     pub(crate) stand_ins: Vec<(Uuid, Uuid)>,
     pub(crate) refused: Vec<Refused>,
+    /// The upstream transactional id an InitProducerId asks a producer id for.
+    pub(crate) issuing: Option<StrBytes>,
 }
 
 impl ResponseContext {
     pub fn is_empty(&self) -> bool {
-        self.stand_ins.is_empty() && self.refused.is_empty()
+        self.stand_ins.is_empty() && self.refused.is_empty() && self.issuing.is_none()
     }
 }
 
@@ -118,6 +121,14 @@ impl<'a> RequestMapper<'a> {
     pub fn txn_opt(&mut self, t: &mut Option<TransactionalId>) {
         if let Some(t) = t {
             self.txn(t)
+        }
+    }
+
+    /// An InitProducerId for this (mapped) transactional id: its answer issues a producer id
+    /// to learn.
+    pub fn issuing(&mut self, t: &Option<TransactionalId>) {
+        if let Some(t) = t.as_ref().filter(|t| !t.0.is_empty()) {
+            self.ctx.issuing = Some(t.0.clone());
         }
     }
 
@@ -265,6 +276,7 @@ impl<'a> RequestMapper<'a> {
 pub(crate) struct ResponseMapper<'a> {
     pub tenant: &'a Tenant,
     pub ids: &'a TopicIds,
+    pub producers: &'a ProducerIds,
     pub version: i16,
     pub ctx: &'a ResponseContext,
 }
@@ -295,6 +307,13 @@ impl<'a> ResponseMapper<'a> {
 
     pub fn txn(&self, t: &mut TransactionalId) -> bool {
         self.name(Entity::TransactionalId, &mut t.0)
+    }
+
+    /// Learns the producer id an InitProducerId answer issued to the request's transactional id.
+    pub fn issued(&self, error_code: i16, producer_id: i64) {
+        if let (0, Some(txn)) = (error_code, &self.ctx.issuing) {
+            self.producers.issued(producer_id, txn);
+        }
     }
 
     /// Restores an id the request replaced; false for an id the tenant does not own.

@@ -13,6 +13,7 @@ use gatehouse_protocol::name_spans::{
 
 use crate::mapper::{RequestMapper, ResponseContext, ResponseMapper};
 use crate::names::{Entity, Tenant};
+use crate::producer_ids::ProducerIds;
 use crate::respell;
 use crate::table::{self, tenant_may_send};
 
@@ -23,6 +24,7 @@ use crate::topic_ids::TopicIds;
 pub struct TenantSession {
     tenant: Arc<Tenant>,
     ids: Arc<TopicIds>,
+    producers: Arc<ProducerIds>,
 }
 
 /// What the response to a mapped request needs.
@@ -35,8 +37,21 @@ pub enum ResponsePlan {
 }
 
 impl TenantSession {
-    pub fn new(tenant: Arc<Tenant>, ids: Arc<TopicIds>) -> Self {
-        Self { tenant, ids }
+    /// A session of `tenant` on a streaming domain whose topic ids and issued producer ids
+    /// (shared by every session on the domain) are `ids` and `producers`.
+    pub fn new(tenant: Arc<Tenant>, ids: Arc<TopicIds>, producers: Arc<ProducerIds>) -> Self {
+        Self {
+            tenant,
+            ids,
+            producers,
+        }
+    }
+
+    /// The gateway's own answer to a request that must not go upstream: a transactional
+    /// request whose producer id was not issued to its transactional id (answered with
+    /// INVALID_PRODUCER_ID_MAPPING). None for every other request; call before [`Self::request`].
+    pub fn refusal(&self, key: ApiKey, version: i16, frame: &Bytes) -> CodecResult<Option<Bytes>> {
+        crate::txn_guard::refusal(&self.tenant, &self.producers, key, version, frame)
     }
 
     pub fn tenant(&self) -> &Arc<Tenant> {
@@ -146,6 +161,7 @@ impl TenantSession {
         let mapper = ResponseMapper {
             tenant: &self.tenant,
             ids: &self.ids,
+            producers: &self.producers,
             version,
             ctx,
         };

@@ -304,9 +304,12 @@ tenancy_table! {
         response: |r, m| { m.retain(&mut r.topics, |m, t| m.topic(&mut t.name)); }
     }
     InitProducerId(InitProducerIdRequest => InitProducerIdResponse) {
-        request: |r, m| { m.txn_opt(&mut r.transactional_id); }
+        request: |r, m| {
+            m.txn_opt(&mut r.transactional_id);
+            m.issuing(&r.transactional_id);
+        }
         response_names: |_v| false,
-        response: |_r, _m| {}
+        response: |r, m| { m.issued(r.error_code, r.producer_id.0); }
     }
     OffsetForLeaderEpoch(OffsetForLeaderEpochRequest => OffsetForLeaderEpochResponse) {
         request: |r, m| { r.topics.iter_mut().for_each(|t| m.topic(&mut t.topic)); }

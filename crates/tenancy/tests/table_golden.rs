@@ -31,7 +31,8 @@ struct Case {
 impl Case {
     fn new() -> Self {
         let ids = Arc::new(TopicIds::default());
-        let session = TenantSession::new(Arc::new(Tenant::new("a", "a.")), ids.clone());
+        let producers = Arc::new(gatehouse_tenancy::ProducerIds::default());
+        let session = TenantSession::new(Arc::new(Tenant::new("a", "a.")), ids.clone(), producers);
         Self { session, ids }
     }
 
