@@ -43,11 +43,12 @@ def consume(bootstrap: str, topic: str, group: str, count: int, timeout: float =
     deadline = time.time() + timeout
     try:
         while len(got) < count and time.time() < deadline:
-            for m in c.consume(num_messages=500, timeout=0.5):
+            batch = c.consume(num_messages=500, timeout=0.5)
+            for m in batch:
                 if m.error():
                     raise AssertionError(f"consumer error: {m.error()}")
                 got.append(m.value())
-            if got:
+            if batch:
                 c.commit(asynchronous=False)
     finally:
         c.close()

@@ -2,12 +2,15 @@
 gateway stops accepting, answers every request it has already sent upstream, lets clients go
 listener by listener and exits 0; a producer without idempotence loses and duplicates nothing
 across a rolling restart of two gateways."""
+import json
 import os
 import signal
 import socket
 import struct
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -32,6 +35,14 @@ def requests_forwarded(g) -> int:
     return 0
 
 
+def readiness(g) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(g.admin_url + "/health/ready", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 def terminate(g) -> None:
     os.killpg(g.proc.pid, signal.SIGTERM)
 
@@ -41,6 +52,12 @@ def test_sigterm_answers_the_fetch_in_flight_then_exits_0(cluster):
     g = cluster.gatehouse([domain("d", tansu.bootstrap)], gateway={"drainTimeoutMs": 10000})
     topic = unique("drain")
     create_topic(g.bootstrap(), topic)
+    deadline = time.time() + 10
+    while readiness(g)[1]["checks"]["streamingDomain d"]["state"] != "ok" and time.time() < deadline:
+        time.sleep(0.05)
+    status, body = readiness(g)
+    assert status == 200 and body["checks"]["streamingDomain d"] == {"state": "ok", "detail": "reachable"}, body
+    assert body["checks"]["store"]["state"] == "ok", body
     s = connect(g.route_port(), timeout=10)
     s.sendall(metadata_v1(1))
     read_frame(s)
@@ -52,6 +69,8 @@ def test_sigterm_answers_the_fetch_in_flight_then_exits_0(cluster):
         time.sleep(0.01)
     sent_at = time.time()
     terminate(g)
+    status, body = readiness(g)
+    assert (status, body["status"]) == (503, "draining"), body
     answer = read_frame(s)
     assert struct.unpack(">i", answer[:4])[0] == 2, "the Fetch in flight is answered"
     assert time.time() - sent_at > 1.0, "answered by the broker after its wait, not cut short"

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gatehouse_auth::listener::RouteSecurity;
 use gatehouse_routing::Topology;

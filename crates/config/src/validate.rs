@@ -68,7 +68,10 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
             &ctx,
             &format!("streamingDomains[{i}]"),
             d,
-            gateway.upstream_connect_timeout,
+            (
+                gateway.upstream_connect_timeout,
+                gateway.upstream_request_timeout,
+            ),
         )?;
         if domains.insert(d.name.clone(), Arc::new(domain)).is_some() {
             return Err(ctx.err(
@@ -340,7 +343,7 @@ fn build_domain(
     ctx: &Ctx,
     at: &str,
     d: &RawDomain,
-    timeout: Duration,
+    (timeout, request_timeout): (Duration, Duration),
 ) -> Result<StreamingDomain, ConfigError> {
     non_empty(ctx, &format!("{at}.name"), &d.name)?;
     if d.kind != "kafka" {
@@ -379,7 +382,8 @@ fn build_domain(
             }
         };
         let mut upstream =
-            UpstreamCluster::new(d.name.clone(), b.id.clone(), endpoint, tls, timeout);
+            UpstreamCluster::new(d.name.clone(), b.id.clone(), endpoint, tls, timeout)
+                .with_request_timeout(request_timeout);
         if let Some(sasl) = &b.sasl {
             upstream = upstream.with_sasl(upstream_credentials(ctx, &format!("{bat}.sasl"), sasl)?);
         }

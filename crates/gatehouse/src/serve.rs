@@ -1,0 +1,286 @@
+//! `gatehouse serve`: the store, the data plane, the admin API and readiness wired together,
+//! and the drain that ends them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use gatehouse_config::GatewayConfig;
+use gatehouse_proxy::{ConnectionLimits, Gateway};
+
+/// Runs the gateway until SIGTERM (or SIGINT, or a drain call), then drains it.
+pub fn serve(config: GatewayConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let ready = gatehouse_admin::Readiness::default();
+        let store =
+            gatehouse_store::Store::open(&config.store.url, pinned_virtual_clusters(&config))
+                .await
+                .map_err(|e| anyhow::anyhow!("store: {e}"))?;
+        let _refresher = store.spawn_refresher();
+        match config.auth.token_key_source {
+            Some(source) => tracing::info!(?source, "gateway token key configured"),
+            None => tracing::info!(
+                "no gateway token key: tokens cannot be issued ({})",
+                gatehouse_config::TOKEN_KEY_HELP
+            ),
+        }
+        // Tenant resources for the data plane: every change (through this process's admin API,
+        // or through another gateway sharing the database) arrives here as a new immutable
+        // snapshot. Clone this receiver into whatever needs virtual clusters and service
+        // accounts; `borrow()` is cheap and holds no lock across an `.await` if dropped first.
+        let virtual_clusters: tokio::sync::watch::Receiver<Arc<gatehouse_store::Snapshot>> =
+            store.subscribe();
+        let limits = connection_limits(&config.gateway);
+        let auth = auth_settings(&config)?;
+        let gateway = Gateway::with_security(config.topology, limits, config.security, auth);
+        gateway
+            .keep_producer_ids_in(&config.store.data_dir)
+            .map_err(|e| anyhow::anyhow!("producer id journal (store.dataDir): {e}"))?;
+        gateway.set_catalog(catalog(&virtual_clusters.borrow()));
+        gateway.set_identity(identity(&virtual_clusters.borrow()));
+        tokio::spawn(follow_store(virtual_clusters, gateway.clone()));
+        gatehouse_routing::health::spawn_probes(
+            &gateway.topology(),
+            gatehouse_routing::health::DEFAULT_PROBE_INTERVAL,
+        );
+        add_readiness_checks(&ready, &store, &gateway);
+        if let Some(admin) = &config.admin {
+            serve_admin_api(admin, &ready, &store, &config.auth).await?;
+        }
+        let listeners = gateway.bind().await?;
+        ready.set_ready();
+        for route in gateway.topology().routes.values() {
+            // One line per route a script can read: where clients bootstrap.
+            println!(
+                "gatehouse: route {} bootstrap {}",
+                route.name, route.endpoint
+            );
+        }
+        tokio::select! {
+            _ = shutdown_signal() => tracing::info!("signal received"),
+            _ = ready.drain_requested() => tracing::info!("drain requested through the admin API"),
+        }
+        ready.request_drain();
+        drain(&gateway, listeners, &config.gateway.drain).await;
+        Ok(())
+    })
+}
+
+/// What `/health/ready` reports besides the listeners: each streaming domain and the store.
+/// Both are reported as degraded when they fail, not as not-ready: an upstream outage hits
+/// every gateway node at once, and a load balancer that took them all out would turn it into
+/// refused connections for every route, while the store's failure leaves the data plane
+/// serving its last snapshot.
+fn add_readiness_checks(
+    ready: &gatehouse_admin::Readiness,
+    store: &gatehouse_store::Store,
+    gateway: &Arc<Gateway>,
+) {
+    use gatehouse_admin::Check;
+    let store = store.clone();
+    ready.add_check("store", move || match store.availability() {
+        Ok(()) => Check::Ok("available".into()),
+        Err(why) => Check::Degraded(why),
+    });
+    for name in gateway.topology().domains.keys() {
+        let (gateway, domain) = (Arc::downgrade(gateway), name.clone());
+        ready.add_check(format!("streamingDomain {name}"), move || {
+            let Some(gateway) = gateway.upgrade() else {
+                return Check::Failing("the gateway is stopping".into());
+            };
+            match gateway
+                .topology()
+                .domains
+                .get(&domain)
+                .map(|d| d.reachability())
+            {
+                Some(Ok(())) => Check::Ok("reachable".into()),
+                Some(Err(why)) => Check::Degraded(why),
+                None => Check::Degraded("no longer configured".into()),
+            }
+        });
+    }
+}
+
+/// Binds the admin API (health, metrics, the v2 resource API).
+async fn serve_admin_api(
+    admin: &gatehouse_config::AdminSettings,
+    ready: &gatehouse_admin::Readiness,
+    store: &gatehouse_store::Store,
+    auth: &gatehouse_config::AuthSettings,
+) -> anyhow::Result<()> {
+    if admin.users.is_empty() {
+        tracing::warn!(
+            "the admin API has no users: /gateway/v2 refuses every call (set admin.users, or {} for a user 'admin')",
+            gatehouse_config::ADMIN_PASSWORD_ENV
+        );
+    }
+    let api = gatehouse_admin::V2 {
+        store: store.clone(),
+        users: admin
+            .users
+            .iter()
+            .map(|u| gatehouse_admin::User {
+                username: u.username.clone(),
+                password: u.password.clone(),
+            })
+            .collect(),
+        token_key: auth.token_key.clone(),
+    };
+    let options = gatehouse_admin::AdminOptions {
+        tls: admin.tls.clone(),
+        header_timeout: admin.header_timeout,
+        body_timeout: admin.body_timeout,
+        metrics_auth: admin.metrics_auth,
+        login_failure_max_delay: admin.login_failure_max_delay,
+    };
+    gatehouse_admin::serve_with(admin.listen, ready.clone(), Some(api), options).await?;
+    Ok(())
+}
+
+/// Stops accepting, then lets clients go listener by listener once every answer they are
+/// owed has reached them (see gatehouse_proxy's drain). A second signal ends it at once.
+async fn drain(
+    gateway: &Gateway,
+    listeners: Vec<tokio::task::JoinHandle<()>>,
+    settings: &gatehouse_config::DrainSettings,
+) {
+    tracing::info!("shutting down: not ready, no new connections; draining");
+    for listener in &listeners {
+        listener.abort();
+    }
+    tokio::select! {
+        report = gateway.drain(settings.timeout, settings.step) => {
+            if report.cut > 0 {
+                tracing::warn!(connections = report.connections, cut = report.cut,
+                    "drain timed out (gateway.drainTimeoutMs): connections cut with answers owed");
+            } else {
+                tracing::info!(connections = report.connections, "drained");
+            }
+        }
+        _ = shutdown_signal() => tracing::warn!("second signal: exiting without draining"),
+    }
+}
+
+/// What the data plane needs of the `gateway` block.
+fn connection_limits(g: &gatehouse_config::GatewaySettings) -> ConnectionLimits {
+    let c = &g.client;
+    ConnectionLimits {
+        max_frame_bytes: g.max_frame_bytes,
+        max_unauthenticated_frame_bytes: c.max_unauthenticated_frame_bytes,
+        max_buffered_bytes: c.max_buffered_bytes,
+        max_in_flight_requests: g.max_in_flight_requests,
+        splice_forwarding: g.splice_forwarding,
+        deadlines: gatehouse_proxy::DeadlineLimits {
+            connections_max_idle: c.connections_max_idle,
+            authentication_timeout: c.authentication_timeout,
+            frame_progress_timeout: c.frame_progress_timeout,
+            frame_progress_min_bytes: c.frame_progress_min_bytes,
+        },
+        caps: gatehouse_proxy::CapLimits {
+            max_connections: c.max_connections,
+            max_connections_per_ip: c.max_connections_per_ip,
+            max_connection_creation_rate_per_ip: c.max_connection_creation_rate_per_ip,
+            route_max_connections: c.route_max_connections.clone(),
+        },
+    }
+}
+
+/// Virtual clusters the process configuration refers to (routes bound to a virtual cluster):
+/// the store refuses to delete them while the configuration names them.
+fn pinned_virtual_clusters(config: &GatewayConfig) -> BTreeSet<String> {
+    config
+        .topology
+        .routes
+        .values()
+        .filter_map(|r| r.virtual_cluster.clone())
+        .collect()
+}
+
+/// The data plane's view of the tenant resources.
+fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
+    gatehouse_tenancy::Catalog::new(
+        snapshot
+            .virtual_clusters
+            .values()
+            .map(|vc| (vc.name.clone(), vc.prefix.clone())),
+    )
+}
+
+/// Principal mappings (EXTERNAL service accounts) and revoked tokens, for authentication.
+fn identity(snapshot: &gatehouse_store::Snapshot) -> gatehouse_proxy::Identity {
+    let mut identity = gatehouse_proxy::Identity {
+        revoked_tokens: snapshot.revoked_tokens.keys().cloned().collect(),
+        ..Default::default()
+    };
+    for account in snapshot.service_accounts.values() {
+        for name in &account.external_names {
+            identity
+                .external_names
+                .insert(name.clone(), account.vcluster.clone());
+        }
+    }
+    identity
+}
+
+/// The token key and the rules that apply to every route. A route that authenticates SASL/PLAIN
+/// itself needs the key: without one the gateway refuses to start rather than accept nothing
+/// (or worse, a default key).
+fn auth_settings(config: &GatewayConfig) -> anyhow::Result<gatehouse_proxy::AuthSettings> {
+    use gatehouse_auth::listener::Sasl;
+    use gatehouse_auth::sasl::Mechanism;
+    let token_key = config.auth.token_key.clone();
+    for (route, security) in &config.security {
+        if let Some(Sasl::Local(local)) = &security.sasl {
+            if local.mechanisms.contains(&Mechanism::Plain) && token_key.is_none() {
+                anyhow::bail!(
+                    "route '{route}' authenticates SASL/PLAIN with gateway tokens, but no token key \
+                     is configured ({})",
+                    gatehouse_config::TOKEN_KEY_HELP
+                );
+            }
+        }
+    }
+    Ok(gatehouse_proxy::AuthSettings {
+        token_key,
+        mandatory_virtual_cluster: config.auth.mandatory_virtual_cluster,
+        max_session_lifetime: config.auth.max_session_lifetime,
+    })
+}
+
+/// Hands every new snapshot of tenant resources to the data plane (connections check their
+/// virtual cluster against it on their next request), with one log line.
+async fn follow_store(
+    mut snapshots: tokio::sync::watch::Receiver<Arc<gatehouse_store::Snapshot>>,
+    gateway: Arc<Gateway>,
+) {
+    while snapshots.changed().await.is_ok() {
+        let (revision, vclusters, accounts) = {
+            let s = snapshots.borrow_and_update();
+            gateway.set_catalog(catalog(&s));
+            gateway.set_identity(identity(&s));
+            (
+                s.revision,
+                s.virtual_clusters.len(),
+                s.service_accounts.len(),
+            )
+        };
+        tracing::info!(
+            revision,
+            virtual_clusters = vclusters,
+            service_accounts = accounts,
+            "tenant resources changed"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
