@@ -117,6 +117,15 @@ def high_watermarks(bootstrap: str, topic: str, partitions: int) -> list[int]:
         c.close()
 
 
+def hello(port: int) -> socket.socket:
+    """A raw connection past its first request, as every client's is (the limit before it is
+    gateway.maxUnauthenticatedFrameBytes)."""
+    s = rawkafka.connect(port, timeout=30)
+    s.sendall(rawkafka.metadata_v1(100))
+    assert struct.unpack(">i", rawkafka.read_frame(s)[:4])[0] == 100
+    return s
+
+
 def send_in_pieces(s: socket.socket, frame: bytes, cuts: list[int]) -> None:
     """Sends `frame` cut at the given offsets, pausing between pieces, so the gateway sees a
     frame that has only partly arrived."""
@@ -145,7 +154,7 @@ def test_a_produce_arriving_in_pieces_is_spliced_in_order_with_its_neighbours(cl
     create_topic(bootstrap, topic, partitions=2)
     (v0, b0), (v1, b1) = batch(topic, 0), batch(topic, 1)
     before = spliced(g, "request")
-    s = rawkafka.connect(port, timeout=30)
+    s = hello(port)
     s.sendall(rawkafka.metadata_v1(1))
     produce_frame = rawkafka.produce_v3(2, {topic: [(0, b0), (1, b1)]})
     # The header alone, then most of the records, then the rest with the next request.
@@ -167,7 +176,7 @@ def test_a_spliced_produce_with_acks_0_gets_no_answer_and_lands(cluster):
     create_topic(bootstrap, topic)
     vals, b = batch(topic, 0)
     before = spliced(g, "request")
-    s = rawkafka.connect(port, timeout=30)
+    s = hello(port)
     frame = rawkafka.produce_v3(7, {topic: [(0, b)]}, acks=0)
     send_in_pieces(s, frame + rawkafka.metadata_v1(8), [100])
     # No Produce answer: the next frame is the Metadata one.
@@ -186,7 +195,7 @@ def test_a_client_gone_inside_a_spliced_produce_loses_only_its_own_request(clust
     topic = unique("gone")
     create_topic(bootstrap, topic)
     _, b = batch(topic, 0)
-    s = rawkafka.connect(port, timeout=30)
+    s = hello(port)
     frame = rawkafka.produce_v3(1, {topic: [(0, b)]})
     before = spliced(g, "request")
     s.sendall(frame[:len(frame) // 2])
@@ -216,7 +225,7 @@ def test_a_tenants_produce_naming_two_topics_is_read_whole_and_lands(cluster):
         create_topic(bootstrap, t)
     (va, ba), (vb, bb) = batch(first, 0), batch(second, 0)
     before = spliced(g, "request")
-    s = rawkafka.connect(port, timeout=30)
+    s = hello(port)
     send_in_pieces(s, rawkafka.produce_v3(4, {first: [(0, ba)], second: [(0, bb)]}), [60])
     corr, results = rawkafka.parse_produce_v3(rawkafka.read_frame(s))
     assert corr == 4 and sorted(results) == sorted([(first, 0, 0), (second, 0, 0)]), results
