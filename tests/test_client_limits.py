@@ -252,3 +252,36 @@ def test_new_connections_per_second_per_address(cluster):
     assert 1 <= results.count(True) <= 20 and results.count(False) >= 10, results
     assert 'gatehouse_connections_refused_total{reason="connection_rate"}' in g.metrics()
     assert g.log().count("gateway.maxConnectionCreationRatePerIp") == 1
+
+
+def test_a_produce_head_followed_by_a_trickle_is_closed_with_its_upstream(cluster):
+    """A Produce whose records would go on by splice once its head is in: a client that sends
+    the head and then a byte now and then is closed at the frame-progress deadline, and the
+    descriptors it held (its socket, the upstream's, the splice pipe) are given back."""
+    tansu = cluster.tansu()
+    g = cluster.gatehouse([domain("d", tansu.bootstrap)],
+                          gateway={"frameProgressTimeoutMs": 500, "frameProgressMinBytes": 4096})
+    topic = unique("trickle")
+    create_topic(g.bootstrap(), topic)
+    wait_until("probes gone", lambda: "gatehouse_connections_active 0" in g.metrics())
+    fds = open_fds(g)
+    s = connect(g.route_port())
+    s.sendall(metadata_v1(1))
+    read_frame(s)
+    # Produce v3: transactional id null, acks -1, timeout, one topic, one partition, and a
+    # records length announcing 1 MB that never comes.
+    body = struct.pack(">hhih", 0, 3, 2, 5) + b"probe" + struct.pack(">hhi", -1, -1, 30000)
+    body += struct.pack(">ih", 1, len(topic)) + topic.encode() + struct.pack(">iii", 1, 0, MIB)
+    s.sendall(struct.pack(">i", len(body) + MIB) + body + b"\0" * 100)
+    started = time.time()
+    while time.time() - started < 5:
+        try:
+            s.send(b"\0")
+        except OSError:
+            break
+        time.sleep(0.1)
+    assert closed_by_peer(s, timeout=5)
+    assert time.time() - started < 3
+    assert 'gatehouse_connections_closed_total{reason="frame_progress"} 1' in g.metrics()
+    wait_until("descriptors given back", lambda: open_fds(g) <= fds)
+    serves(g, "d")
