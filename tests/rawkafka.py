@@ -88,13 +88,16 @@ def string(s: str) -> bytes:
     return struct.pack(">h", len(b)) + b
 
 
-def record_batch(values: list[bytes]) -> bytes:
-    """One uncompressed v2 record batch holding `values`."""
+def record_batch(values: list[bytes], producer_id: int = -1, transactional: bool = False) -> bytes:
+    """One uncompressed v2 record batch holding `values` (of a producer, in a transaction)."""
     import time
 
     from kafka.record.memory_records import MemoryRecordsBuilder
 
-    b = MemoryRecordsBuilder(magic=2, compression_type=0, batch_size=sum(len(v) + 64 for v in values) + 1024)
+    b = MemoryRecordsBuilder(magic=2, compression_type=0, batch_size=sum(len(v) + 64 for v in values) + 1024,
+                             transactional=transactional, producer_id=producer_id,
+                             producer_epoch=0 if producer_id >= 0 else -1,
+                             base_sequence=0 if producer_id >= 0 else -1)
     now = int(time.time() * 1000)
     for v in values:
         b.append(timestamp=now, key=None, value=v, headers=[])
@@ -103,9 +106,10 @@ def record_batch(values: list[bytes]) -> bytes:
 
 
 def produce_v3(correlation_id: int, topics: dict[str, list[tuple[int, bytes]]], acks: int = -1,
-               timeout_ms: int = 10_000) -> bytes:
+               timeout_ms: int = 10_000, transactional_id: str | None = None) -> bytes:
     """Produce v3 of record batches to partitions of topics: {topic: [(partition, batch)]}."""
-    body = struct.pack(">hhi", -1, acks, timeout_ms)  # null transactional id
+    txn = struct.pack(">h", -1) if transactional_id is None else string(transactional_id)
+    body = txn + struct.pack(">hi", acks, timeout_ms)
     body += struct.pack(">i", len(topics))
     for topic, partitions in topics.items():
         body += string(topic) + struct.pack(">i", len(partitions))

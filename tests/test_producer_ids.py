@@ -10,7 +10,8 @@ import struct
 from confluent_kafka import Producer
 
 from clients import consume, create_topic
-from rawkafka import connect, init_producer_id, read_frame, request, string
+from rawkafka import (connect, init_producer_id, metadata_v1, parse_produce_v3, produce_v3, read_frame,
+                      record_batch, request, string)
 from tenants import put_virtual_cluster, tenant_gateway
 
 INVALID_PRODUCER_ID_MAPPING = 49
@@ -38,6 +39,19 @@ def add_partitions(port: int, txn: str, producer_id: int, topic: str) -> list[tu
             at += 6
             out.append((name, index, error))
     return out
+
+
+def produce_txn(port: int, txn: str, producer_id: int, topic: str, value: bytes) -> list[tuple[str, int, int]]:
+    """A transactional Produce v3 of one batch of `producer_id` to partition 0 of `topic`."""
+    batch = record_batch([value], producer_id=producer_id, transactional=True)
+    s = connect(port)
+    s.sendall(metadata_v1(1))
+    read_frame(s)
+    s.sendall(produce_v3(2, {topic: [(0, batch)]}, transactional_id=txn))
+    corr, results = parse_produce_v3(read_frame(s))
+    s.close()
+    assert corr == 2
+    return results
 
 
 def end_txn(port: int, txn: str, producer_id: int) -> int | None:
@@ -77,6 +91,13 @@ def test_a_tenant_cannot_use_a_producer_id_issued_to_another_tenant(cluster):
     assert end_txn(b, "tx", a_pid) == INVALID_PRODUCER_ID_MAPPING
     # A producer id nobody was issued is refused too.
     assert end_txn(a, "tx", a_pid + 1000) == INVALID_PRODUCER_ID_MAPPING
+    # Transactional Produce: the producer id is in each record batch; B writing under A's is
+    # answered per partition and nothing of it lands; A's own goes upstream.
+    assert produce_txn(b, "tx", a_pid, "orders", b"foreign") == [("orders", 0, INVALID_PRODUCER_ID_MAPPING)]
+    assert produce_txn(b, "tx", b_pid, "orders", b"own-b")[0][2] != INVALID_PRODUCER_ID_MAPPING
+    assert produce_txn(a, "tx", a_pid, "orders", b"own-a")[0][2] != INVALID_PRODUCER_ID_MAPPING
+    seen = consume(g.bootstrap("b"), "orders", "check", 2, timeout=8, **{"isolation.level": "read_uncommitted"})
+    assert seen == [b"own-b"], seen
     assert g.alive() and "panicked" not in g.log()
 
 

@@ -69,22 +69,45 @@ impl RequestHeaderPeek {
 /// `acks` of a Produce request, read without decoding the topic data. Produce with `acks=0`
 /// gets no response from the broker, so the gateway must not wait for one. `at` is the body
 /// offset from [`RequestHeaderPeek::body_offset`], which the caller has already walked.
-pub fn produce_acks(api_version: i16, body: &[u8], mut at: usize) -> Result<i16, HeaderError> {
+pub fn produce_acks(api_version: i16, body: &[u8], at: usize) -> Result<i16, HeaderError> {
+    produce_fields(api_version, body, at).map(|f| f.acks)
+}
+
+/// What the start of a Produce request body says: whether it belongs to a transaction (its
+/// record batches then carry a producer id the gateway checks) and its `acks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProduceFields {
+    pub transactional: bool,
+    pub acks: i16,
+}
+
+/// Reads [`ProduceFields`]; `at` as for [`produce_acks`].
+pub fn produce_fields(
+    api_version: i16,
+    body: &[u8],
+    mut at: usize,
+) -> Result<ProduceFields, HeaderError> {
     // transactional_id: NULLABLE_STRING, compact from v9 on.
-    if api_version >= 9 {
+    let transactional = if api_version >= 9 {
         let (n, used) = read_unsigned_varint(body, at).ok_or(HeaderError::BodyTruncated)?;
         at += used;
         if n > 1 {
             at += (n - 1) as usize;
         }
+        n > 0
     } else {
         let len = read_i16(body, at).ok_or(HeaderError::BodyTruncated)?;
         at += 2;
         if len > 0 {
             at += len as usize;
         }
-    }
-    read_i16(body, at).ok_or(HeaderError::BodyTruncated)
+        len >= 0
+    };
+    let acks = read_i16(body, at).ok_or(HeaderError::BodyTruncated)?;
+    Ok(ProduceFields {
+        transactional,
+        acks,
+    })
 }
 
 /// Correlation id of a response frame body (the first field of every response header).

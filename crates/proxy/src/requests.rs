@@ -22,7 +22,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 use gatehouse_protocol::codec::api_versions_too_new;
 use gatehouse_protocol::frame::{FrameError, FrameSplitter, Split, LENGTH_PREFIX};
-use gatehouse_protocol::header::{produce_acks, RequestHeaderPeek};
+use gatehouse_protocol::header::{produce_acks, produce_fields, ProduceFields, RequestHeaderPeek};
 use gatehouse_protocol::name_spans::{produce_head_names, ProduceHead};
 use gatehouse_protocol::versions::{admit, Admission};
 use gatehouse_routing::metrics::metrics;
@@ -353,6 +353,8 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 // A transactional request with another producer id than its own is answered
                 // here (INVALID_PRODUCER_ID_MAPPING), never forwarded.
                 match session.refusal(key, version, &frame) {
+                    // A refused Produce with acks=0 gets no answer, as it would get none.
+                    Ok(Some(_)) if !expects_response => return Ok(()),
                     Ok(Some(answer)) => return self.enqueue(Pending::Local(answer)).await,
                     Ok(None) => {}
                     Err(e) => return Err(bad("decode", format!("{key:?} v{version}: {e}"))),
@@ -393,8 +395,12 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         if need < MIN_SPLICE {
             return Ok(read_all);
         }
-        let (peek, acks) = match produce_head(&self.buf) {
-            Head::Produce { peek, acks } => (peek, acks),
+        let (peek, acks, transactional) = match produce_head(&self.buf) {
+            Head::Produce {
+                peek,
+                acks,
+                transactional,
+            } => (peek, acks, transactional),
             Head::Incomplete => return Ok(head_only),
             Head::Other => return Ok(read_all),
         };
@@ -414,6 +420,8 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         let names = match &session {
             None => None,
             Some(s) if !s.may_send(ApiKey::Produce) => return Ok(read_all),
+            // Its record batches carry the producer id the tenancy stage checks.
+            Some(_) if transactional => return Ok(read_all),
             Some(_) => match produce_head_names(&self.buf, peek.api_version) {
                 ProduceHead::Names(names) => Some(names),
                 ProduceHead::NeedMore => return Ok(head_only),
@@ -699,8 +707,12 @@ fn closed_mid_request(e: impl std::fmt::Display) -> End {
 
 /// What the beginning of a frame (length prefix included) says about splicing its rest.
 enum Head {
-    /// A Produce the gateway forwards, with its `acks`.
-    Produce { peek: RequestHeaderPeek, acks: i16 },
+    /// A Produce the gateway forwards, with its `acks` and whether it is transactional.
+    Produce {
+        peek: RequestHeaderPeek,
+        acks: i16,
+        transactional: bool,
+    },
     /// Something else: read it whole.
     Other,
     /// Not enough of it here to tell.
@@ -721,8 +733,15 @@ fn produce_head(partial: &[u8]) -> Head {
     // On a partial frame, every error here means "not all of it yet"; what is really
     // malformed is refused when the frame is read whole.
     let at = peek.body_offset(ApiKey::Produce, body);
-    match at.and_then(|at| produce_acks(peek.api_version, body, at)) {
-        Ok(acks) => Head::Produce { peek, acks },
+    match at.and_then(|at| produce_fields(peek.api_version, body, at)) {
+        Ok(ProduceFields {
+            transactional,
+            acks,
+        }) => Head::Produce {
+            peek,
+            acks,
+            transactional,
+        },
         Err(_) => Head::Incomplete,
     }
 }
@@ -758,13 +777,25 @@ mod tests {
     fn a_produce_head_is_known_once_acks_is_in() {
         let frame = produce_start(3, Some("tx-1"), -1);
         match produce_head(&frame) {
-            Head::Produce { peek, acks } => {
-                assert_eq!((peek.api_version, peek.correlation_id, acks), (3, 42, -1))
+            Head::Produce {
+                peek,
+                acks,
+                transactional,
+            } => {
+                assert_eq!((peek.api_version, peek.correlation_id, acks), (3, 42, -1));
+                assert!(transactional, "tx-1 is a transactional id");
             }
             _ => panic!("a whole head is a Produce head"),
         }
         let zero = produce_start(7, None, 0);
-        assert!(matches!(produce_head(&zero), Head::Produce { acks: 0, .. }));
+        assert!(matches!(
+            produce_head(&zero),
+            Head::Produce {
+                acks: 0,
+                transactional: false,
+                ..
+            }
+        ));
         // Every cut before the end of `acks` is "not yet", never an error or a wrong answer.
         let acks_end = frame.len() - 4;
         for cut in LENGTH_PREFIX..acks_end {
