@@ -13,6 +13,10 @@ runs each throughput scenario too (column "passthrough, buffered"): an A/B of ze
 forwarding within one run.
 
 Usage: scripts/bench [--rounds N] [--quick] [--only a,b,...] [--buffered]
+                     [--gateway BIN] [--baseline PREVIOUS_BIN]
+
+With --baseline, a third gateway (the previous binary, same passthrough route) runs each
+throughput scenario too; the report adds its ratio and "this / previous".
 """
 from __future__ import annotations
 
@@ -86,7 +90,7 @@ class Setup:
     and `bench-vc` (bound to the virtual cluster `bench`, prefix `bench.`)."""
 
     def __init__(self, ports: Ports, workdir: Path, storage: str, binary: Path = GATEWAY,
-                 buffered: bool = False) -> None:
+                 buffered: bool = False, baseline: Path | None = None) -> None:
         self.broker = Tansu(workdir, ports.one(), "bench", storage=storage).start()
         os.environ["GATEHOUSE_BIN"] = str(binary)
         port = ports.block(2)
@@ -117,11 +121,24 @@ class Setup:
                       "routes": [{**config["routes"][0], "endpoint": f"127.0.0.1:{port}"}]}
             self.buffered = Gatehouse(workdir, config, name=f"gatehouse-{port}")
             self.buffered.start()
+        # The same passthrough route on another gateway binary (the previous release).
+        self.baseline = None
+        if baseline:
+            port = ports.block(2)
+            config = {**config, "admin": {**config["admin"], "listen": f"127.0.0.1:{ports.one()}"},
+                      "store": {"url": f"sqlite://{workdir}/gatehouse-{port}.db?mode=rwc"},
+                      "routes": [{**config["routes"][0], "endpoint": f"127.0.0.1:{port}"}]}
+            os.environ["GATEHOUSE_BIN"] = str(baseline)
+            self.baseline = Gatehouse(workdir, config, name=f"gatehouse-{port}")
+            self.baseline.start()
+            os.environ["GATEHOUSE_BIN"] = str(binary)
 
     def bootstrap(self, which: str) -> str:
         """Where a client of `which` (direct, gateway, vcluster, buffered) bootstraps."""
         if which == "buffered":
             return self.buffered.bootstrap("bench")
+        if which == "baseline":
+            return self.baseline.bootstrap("bench")
         return {"direct": self.broker.bootstrap, "gateway": self.gateway.bootstrap("bench"),
                 "vcluster": self.gateway.bootstrap("bench-vc")}[which]
 
@@ -130,7 +147,7 @@ class Setup:
         return VC_PREFIX + topic if which == "vcluster" else topic
 
     def cpu_seconds(self, which: str = "gateway") -> float:
-        gw = self.buffered if which == "buffered" else self.gateway
+        gw = {"buffered": self.buffered, "baseline": self.baseline}.get(which, self.gateway)
         fields = Path(f"/proc/{gw.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
@@ -151,6 +168,8 @@ class Setup:
         self.gateway.stop()
         if self.buffered:
             self.buffered.stop()
+        if self.baseline:
+            self.baseline.stop()
         self.broker.stop()
 
 
@@ -215,6 +234,7 @@ class Result:
     gateway: list[Run] = field(default_factory=list)
     vcluster: list[Run] = field(default_factory=list)
     buffered: list[Run] = field(default_factory=list)
+    baseline: list[Run] = field(default_factory=list)
     cpu_s: float = 0.0
     buffered_cpu_s: float = 0.0
     buffered_bytes: int = 0
@@ -234,6 +254,10 @@ class Result:
         return self.median(self.vcluster) / self.median(self.direct)
 
     @property
+    def ratio_baseline(self) -> float:
+        return self.median(self.baseline) / self.median(self.direct)
+
+    @property
     def ratio_buffered(self) -> float:
         return self.median(self.buffered) / self.median(self.direct)
 
@@ -249,22 +273,24 @@ def produce_args(s: Scenario, topic: str) -> list[str]:
 
 
 def run_scenario(s: Scenario, storage: str, rounds: int, ports: Ports, workdir: Path,
-                 buffered: bool = False) -> Result:
+                 buffered: bool = False, binary: Path = GATEWAY, baseline: Path | None = None) -> Result:
     res = Result(s, storage)
     setup = None
     try:
         for i in range(rounds):
             if s.consume:
                 if setup is None:  # preload once; consuming does not change the data
-                    setup = Setup(ports, workdir, storage, buffered=buffered)
+                    setup = Setup(ports, workdir, storage, binary, buffered=buffered, baseline=baseline)
                     for topic in ("consume", VC_PREFIX + "consume"):
                         create_topic(setup.broker.bootstrap, topic)
                         perf(setup.broker.bootstrap, produce_args(Scenario("", "", s.size, s.count, BIG_BATCHES), topic))
                 args = ["-C", "-t", "consume", "-p", "0", "-o", "beginning", "-c", str(s.count), *s.extra]
             else:
-                setup = Setup(ports, workdir, storage, buffered=buffered)  # a fresh broker every round
+                setup = Setup(ports, workdir, storage, binary, buffered=buffered,
+                              baseline=baseline)  # a fresh broker every round
             # Rotate the order so no variant always runs first (or last) in a round.
-            variants = ["direct", "gateway", "vcluster"] + (["buffered"] if buffered else [])
+            variants = (["direct", "gateway", "vcluster"] + (["buffered"] if buffered else [])
+                        + (["baseline"] if baseline else []))
             k = i % len(variants)
             order = variants[k:] + variants[:k]
             for which in order:
@@ -426,17 +452,23 @@ def report(results: list[Result], latency: dict | None, idle: dict | None, alloc
     lines = [f"Gatehouse benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
              f"{platform.processor() or platform.machine()}, {cpu_model()}", ""]
     buffered = any(r.buffered for r in results)
+    baseline = any(r.baseline for r in results)
     if results:
         extra = " passthrough, buffered msgs/s | ratio | rounds | buffered CPU s/GB |" if buffered else ""
+        if baseline:
+            extra += " previous binary msgs/s | ratio | rounds | this / previous |"
         lines += ["| scenario | storage | direct msgs/s | passthrough msgs/s | ratio | rounds "
                   "| virtual cluster msgs/s | ratio | rounds "
                   f"| gateway CPU s/GB | gateway CPU s/1000 req |{extra}",
-                  "| --- " * (11 + 4 * buffered) + "|"]
+                  "| --- " * (11 + 4 * buffered + 4 * baseline) + "|"]
     for r in results:
         gb = r.gw_bytes / 1e9
         bgb = r.buffered_bytes / 1e9
         extra = (f" {r.median(r.buffered):,.0f} | **{r.ratio_buffered:.2f}** | {r.spread(r.buffered)} | "
                  f"{r.buffered_cpu_s / bgb if bgb else 0:.2f} |") if buffered else ""
+        if baseline:
+            extra += (f" {r.median(r.baseline):,.0f} | **{r.ratio_baseline:.2f}** | {r.spread(r.baseline)} | "
+                      f"**{r.median(r.gateway) / r.median(r.baseline):.2f}** |")
         lines.append(f"| ({r.scenario.key}) {r.scenario.title} | {r.storage} | {r.median(r.direct):,.0f} | "
                      f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.spread(r.gateway)} | "
                      f"{r.median(r.vcluster):,.0f} | **{r.ratio_vc:.2f}** | {r.spread(r.vcluster)} | "
@@ -479,10 +511,16 @@ def main() -> None:
     ap.add_argument("--only", default="a,b,c,d,e,idle,alloc", help="comma-separated parts to run")
     ap.add_argument("--buffered", action="store_true",
                     help="also run each throughput scenario through a gateway with splice forwarding off")
+    ap.add_argument("--gateway", type=Path, help="the gateway binary to measure (default: build the release one)")
+    ap.add_argument("--baseline", type=Path,
+                    help="also run each throughput scenario through this gateway binary (the previous release)")
     opts = ap.parse_args()
     parts = set(opts.only.split(","))
     rounds = 1 if opts.quick else opts.rounds
-    build(counting="alloc" in parts)
+    if opts.gateway is None:
+        build(counting="alloc" in parts)
+    binary = opts.gateway.resolve() if opts.gateway else GATEWAY
+    baseline = opts.baseline.resolve() if opts.baseline else None
     workdir = BENCH_DIR / "run"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -499,7 +537,7 @@ def main() -> None:
         storages = ["memory://tansu/"] if s.consume else ["null://sink", "memory://tansu/"]
         for storage in storages:
             log(f"scenario ({s.key}) {s.title} [{storage}]")
-            results.append(run_scenario(s, storage, rounds, ports, workdir, opts.buffered))
+            results.append(run_scenario(s, storage, rounds, ports, workdir, opts.buffered, binary, baseline))
     idle = idle_connections(1000 if opts.quick else 10_000, ports, workdir) if "idle" in parts else None
     allocs = allocations(ports, workdir, opts.quick) if "alloc" in parts else None
     text = report(results, latency, idle, allocs)
