@@ -15,6 +15,7 @@ mod drain;
 mod gate;
 mod identity;
 mod io;
+mod produce_head;
 mod requests;
 mod responses;
 mod session;
