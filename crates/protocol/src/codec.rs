@@ -23,6 +23,7 @@ pub fn decode_response<T: Decodable>(
     let mut buf = frame.slice(LENGTH_PREFIX..);
     let header = ResponseHeader::decode(&mut buf, key.response_header_version(version))?;
     let body = T::decode(&mut buf, version)?;
+    crate::message::count_decode();
     Ok((header, body))
 }
 
@@ -49,6 +50,7 @@ pub fn decode_request<T: Decodable>(frame: &Bytes) -> CodecResult<(RequestHeader
         .map_err(|_| anyhow::anyhow!("unknown API key {}", peek.api_key))?;
     let header = RequestHeader::decode(&mut buf, key.request_header_version(peek.api_version))?;
     let body = T::decode(&mut buf, peek.api_version)?;
+    crate::message::count_decode();
     Ok((header, body))
 }
 

@@ -11,10 +11,12 @@
 //!   they can be replaced around record batches that are never copied.
 //! * [`tagged`] parses and rebuilds tagged-field sections.
 //! * [`codec`] decodes and encodes typed messages when a stage asks for them.
+//! * [`message`] holds a frame decoded at most once for all stages (raw, parsed, modified).
 
 pub mod codec;
 pub mod frame;
 pub mod header;
+pub mod message;
 pub mod name_spans;
 pub mod scan;
 pub mod tagged;

@@ -1,5 +1,7 @@
-//! One client connection: its transport, its gate and binding, and the two pumps that
-//! serve it ([`crate::requests`], [`crate::responses`]).
+//! One client connection: its transport (TLS, the client certificate's principal), then the
+//! session that serves it: the reader ([`crate::reader`]) running each request through the
+//! [`crate::pipeline`] onto the session's upstream links, and the [`crate::sequencer`]
+//! answering in client order.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
@@ -19,11 +21,12 @@ use tokio::sync::mpsc;
 use crate::caps::Admitted;
 use crate::deadlines::{Activity, Deadlines};
 use crate::drain::{Member, StopSignal};
+use crate::binding::{Binding, Unbound};
 use crate::gate::Gate;
 use crate::identity::resolve_virtual_cluster;
-use crate::requests::{End, Pipe, RequestPump};
-use crate::responses::{ClientEnd, ResponsePump};
-use crate::session::{Binding, Unbound};
+use crate::pipeline::Pipeline;
+use crate::reader::{End, Pipe, RequestPump};
+use crate::sequencer::{ClientEnd, Sequencer};
 use crate::{describe, Gateway};
 
 struct ActiveGuard;
@@ -180,30 +183,23 @@ impl Conn<'_> {
         let (tx, rx) = mpsc::channel(gateway.limits.max_in_flight_requests);
         let splitter = FrameSplitter::new(gateway.limits.max_frame_bytes);
         let activity = Activity::new();
-        let responses = tokio::spawn(
-            ResponsePump::new(
-                rx,
-                ClientEnd {
-                    writer: wr,
-                    fd,
-                    peer,
-                    activity: activity.clone(),
-                },
-                route.clone(),
-                self.upstream.clone(),
-                splitter,
-            )
-            .run(),
-        );
+        let client = ClientEnd {
+            writer: wr,
+            fd,
+            peer,
+            activity: activity.clone(),
+        };
+        let responses = tokio::spawn(Sequencer::new(rx, client, route.clone(), splitter).run());
         let pipe = Pipe {
-            gateway,
-            route_vc,
             upstream: self.upstream,
             target: self.target,
             splitter,
+            limits: &gateway.limits,
+            budget: &gateway.budget,
         };
+        let pipeline = Pipeline::new(gateway, route_vc, gate, binding);
         let deadlines = Deadlines::new(gateway.limits.deadlines.clone(), activity);
-        let end = RequestPump::new(rd, fd, tx, &pipe, binding, gate)
+        let end = RequestPump::new(rd, fd, tx, &pipe, pipeline)
             .run(deadlines, self.stop.clone())
             .await;
         match &end {

@@ -29,7 +29,7 @@ use gatehouse_protocol::codec::{decode_request, encode_response};
 use gatehouse_routing::metrics::metrics;
 
 use crate::identity::resolve_virtual_cluster;
-use crate::session::{Binding, Unbound};
+use crate::binding::{Binding, Unbound};
 use crate::Gateway;
 
 /// What the request pump does with a request after the gate saw it.

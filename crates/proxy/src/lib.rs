@@ -7,6 +7,7 @@
 //! writes them back in order. A bounded queue between the two carries what each expected
 //! response needs, and bounds how many requests a client may have in flight.
 
+mod binding;
 mod budget;
 mod caps;
 mod connection;
@@ -15,10 +16,11 @@ mod drain;
 mod gate;
 mod identity;
 mod io;
+mod pipeline;
 mod produce_head;
-mod requests;
-mod responses;
-mod session;
+mod reader;
+mod sequencer;
+mod upstreams;
 #[cfg(target_os = "linux")]
 mod splice;
 #[cfg(not(target_os = "linux"))]

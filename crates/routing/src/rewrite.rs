@@ -19,9 +19,9 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
 use gatehouse_protocol::codec::{
-    decode_compact_array, decode_response, edit_api_versions, encode_compact_array,
-    encode_response, CodecResult,
+    decode_compact_array, edit_api_versions, encode_compact_array, CodecResult,
 };
+use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_protocol::scan::{fetch_tags_offset, produce_has_top_level_tags};
 use gatehouse_protocol::tagged::{parse_tagged_section, tagged_section_of_size};
 use gatehouse_protocol::versions::intersect;
@@ -75,57 +75,82 @@ impl<'a> AddressRewriter<'a> {
         }
     }
 
-    /// The frame to send the client: the original when nothing needed to change.
-    pub fn rewrite(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
-        match key {
-            ApiKey::Metadata => self.each::<MetadataResponse>(frame, key, version, |r, s| {
+    /// Rewrites the addresses in an answer, through the message every stage shares (decoded
+    /// at most once; left as it arrived when nothing needed to change).
+    pub fn rewrite(&self, message: &mut ResponseMessage) -> CodecResult<()> {
+        let version = message.version();
+        match message.key() {
+            ApiKey::Metadata => self.each::<MetadataResponse>(message, |r, s| {
                 r.brokers
                     .retain_mut(|b| s.virtualise(b.node_id.0, &mut b.host, &mut b.port));
                 true
             }),
-            ApiKey::DescribeCluster => {
-                self.each::<DescribeClusterResponse>(frame, key, version, |r, s| {
-                    r.brokers
-                        .retain_mut(|b| s.virtualise(b.broker_id.0, &mut b.host, &mut b.port));
-                    true
-                })
-            }
-            ApiKey::FindCoordinator => {
-                self.each::<FindCoordinatorResponse>(frame, key, version, |r, s| {
-                    if version < 4 {
+            ApiKey::DescribeCluster => self.each::<DescribeClusterResponse>(message, |r, s| {
+                r.brokers
+                    .retain_mut(|b| s.virtualise(b.broker_id.0, &mut b.host, &mut b.port));
+                true
+            }),
+            ApiKey::FindCoordinator => self.each::<FindCoordinatorResponse>(message, |r, s| {
+                if version < 4 {
+                    s.coordinator(
+                        &mut r.error_code,
+                        &mut r.node_id.0,
+                        &mut r.host,
+                        &mut r.port,
+                    );
+                } else {
+                    for c in &mut r.coordinators {
                         s.coordinator(
-                            &mut r.error_code,
-                            &mut r.node_id.0,
-                            &mut r.host,
-                            &mut r.port,
+                            &mut c.error_code,
+                            &mut c.node_id.0,
+                            &mut c.host,
+                            &mut c.port,
                         );
-                    } else {
-                        for c in &mut r.coordinators {
-                            s.coordinator(
-                                &mut c.error_code,
-                                &mut c.node_id.0,
-                                &mut c.host,
-                                &mut c.port,
-                            );
-                        }
                     }
-                    true
-                })
-            }
+                }
+                true
+            }),
             // Walk first: only a response that has top-level tagged fields can carry
             // node_endpoints, and only then is it worth decoding.
-            ApiKey::Produce if !produce_has_top_level_tags(&frame, version)? => Ok(frame),
-            ApiKey::Produce => self.each::<ProduceResponse>(frame, key, version, |r, s| {
-                !r.node_endpoints.is_empty() && {
-                    r.node_endpoints
-                        .retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
-                    true
+            ApiKey::Produce => {
+                if let Some(frame) = message.raw() {
+                    if !produce_has_top_level_tags(frame, version)? {
+                        return Ok(());
+                    }
                 }
-            }),
-            ApiKey::Fetch if version >= 16 => self.rewrite_fetch_frame(frame, version),
-            ApiKey::ApiVersions => rewrite_api_versions(frame, version),
-            _ => Ok(frame),
+                self.each::<ProduceResponse>(message, |r, s| {
+                    !r.node_endpoints.is_empty() && {
+                        r.node_endpoints
+                            .retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
+                        true
+                    }
+                })
+            }
+            ApiKey::Fetch if version >= 16 => match message.raw() {
+                Some(frame) => {
+                    let frame = self.rewrite_fetch_frame(frame.clone(), version)?;
+                    message.replace_raw(frame);
+                    Ok(())
+                }
+                None => anyhow::bail!("a Fetch response is rewritten before any stage decodes it"),
+            },
+            ApiKey::ApiVersions => match message.raw() {
+                Some(frame) => {
+                    let frame = rewrite_api_versions(frame, version)?;
+                    message.replace_raw(frame);
+                    Ok(())
+                }
+                None => anyhow::bail!("an ApiVersions response is rewritten before any stage decodes it"),
+            },
+            _ => Ok(()),
         }
+    }
+
+    /// [`AddressRewriter::rewrite`] for a frame no other stage looks at.
+    pub fn rewrite_frame(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
+        let mut message = ResponseMessage::new(key, version, frame);
+        self.rewrite(&mut message)?;
+        message.into_frame()
     }
 
     /// Rewrites the top-level tagged fields of a Fetch response (v16+) to exactly their
@@ -178,22 +203,22 @@ impl<'a> AddressRewriter<'a> {
         Ok(out.freeze())
     }
 
-    /// Decodes, lets `edit` change the message (it says whether it did), re-encodes if so.
-    fn each<T: Decodable + Encodable>(
+    /// Lets `edit` change the decoded message (it says whether it did): decoded on first
+    /// use, encoded again only if some stage changed it.
+    fn each<T: Decodable + Encodable + Send + 'static>(
         &self,
-        frame: Bytes,
-        key: ApiKey,
-        version: i16,
+        message: &mut ResponseMessage,
         edit: impl FnOnce(&mut T, &Self) -> bool,
-    ) -> CodecResult<Bytes> {
-        let (header, mut body) = decode_response::<T>(&frame, key, version)?;
-        if !edit(&mut body, self) {
-            return Ok(frame);
-        }
-        metrics()
-            .responses_rewritten
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        encode_response(&header, &body, key, version)
+    ) -> CodecResult<()> {
+        message.edit::<T>(|body| {
+            let changed = edit(body, self);
+            if changed {
+                metrics()
+                    .responses_rewritten
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            changed
+        })
     }
 
     /// Replaces a real broker address with its virtual one. False when the node has no
@@ -233,6 +258,6 @@ impl<'a> AddressRewriter<'a> {
 }
 
 /// Narrows the upstream's ApiVersions answer to what the gateway forwards.
-fn rewrite_api_versions(frame: Bytes, version: i16) -> CodecResult<Bytes> {
-    edit_api_versions(&frame, version, intersect)
+fn rewrite_api_versions(frame: &Bytes, version: i16) -> CodecResult<Bytes> {
+    edit_api_versions(frame, version, intersect)
 }

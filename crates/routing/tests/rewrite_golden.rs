@@ -69,7 +69,7 @@ fn through<T: Encodable + Decodable>(key: ApiKey, version: i16, body: &T) -> (By
     .unwrap();
     assert_ne!(response_handling(key, version), ResponseHandling::Forward);
     let out = AddressRewriter::new(&route, &up)
-        .rewrite(key, version, input.clone())
+        .rewrite_frame(key, version, input.clone())
         .unwrap();
     let (h, decoded) = decode_response::<T>(&out, key, version).unwrap();
     assert_eq!(h.correlation_id, 9, "correlation id preserved");
@@ -332,7 +332,7 @@ fn learned_addresses_feed_the_node_directory() {
         .with_port(1)]);
     let frame = encode_response(&ResponseHeader::default(), &body, ApiKey::Metadata, 12).unwrap();
     AddressRewriter::new(&route, &up)
-        .rewrite(ApiKey::Metadata, 12, frame)
+        .rewrite_frame(ApiKey::Metadata, 12, frame)
         .unwrap();
     // Port 1 on loopback refuses: the connect error proves the directory, not discovery, was used.
     let rt = tokio::runtime::Builder::new_current_thread()

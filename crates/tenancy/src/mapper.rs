@@ -277,7 +277,6 @@ pub(crate) struct ResponseMapper<'a> {
     pub tenant: &'a Tenant,
     pub ids: &'a TopicIds,
     pub producers: &'a ProducerIds,
-    pub version: i16,
     pub ctx: &'a ResponseContext,
 }
 

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
 use gatehouse_protocol::codec::{edit_api_versions, CodecResult};
+use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_protocol::name_spans::{
     fetch_response_names, produce_names, produce_response_names, ProduceNames,
 };
@@ -129,43 +130,46 @@ impl TenantSession {
         Ok((pieces, ResponsePlan::Map(Box::default())))
     }
 
-    /// Un-maps and filters a response frame for the client. The result is the frame to send,
-    /// in one or more pieces (written together, in order).
+    /// Un-maps and filters a response for the client. The result is the frame to send, in
+    /// one or more pieces (written together, in order). A message an earlier stage decoded
+    /// is edited as it is (not decoded again); a raw one whose only names are its request's
+    /// topics is respelled around the bytes that stay.
     pub fn response(
         &self,
-        key: ApiKey,
-        version: i16,
         ctx: &ResponseContext,
-        frame: Bytes,
+        mut message: ResponseMessage,
     ) -> CodecResult<Vec<Bytes>> {
+        let (key, version) = (message.key(), message.version());
         if key == ApiKey::ApiVersions {
-            return Ok(vec![api_versions(frame, version)?]);
+            return Ok(vec![api_versions(message.into_frame()?, version)?]);
         }
         // Responses whose only names are topic names, all the request's own: un-prefixed
         // around the bytes that stay as they are (a Fetch's records are never copied).
         // (Each walk with whether its version's strings are compact, i.e. flexible.)
-        let spans = match key {
-            ApiKey::Produce if version <= 12 && ctx.is_empty() => {
-                Some((produce_response_names(&frame, version)?, version >= 9))
-            }
-            ApiKey::Fetch if version <= 12 && ctx.is_empty() => {
-                Some((fetch_response_names(&frame, version)?, version >= 12))
-            }
-            _ => None,
-        };
-        if let Some((spans, compact)) = spans {
-            if let Some(pieces) = self.unprefix_topics(&frame, spans, compact)? {
-                return Ok(pieces);
+        if let Some(frame) = message.raw().filter(|_| ctx.is_empty()) {
+            let spans = match key {
+                ApiKey::Produce if version <= 12 => {
+                    Some((produce_response_names(frame, version)?, version >= 9))
+                }
+                ApiKey::Fetch if version <= 12 => {
+                    Some((fetch_response_names(frame, version)?, version >= 12))
+                }
+                _ => None,
+            };
+            if let Some((spans, compact)) = spans {
+                if let Some(pieces) = self.unprefix_topics(frame, spans, compact)? {
+                    return Ok(pieces);
+                }
             }
         }
         let mapper = ResponseMapper {
             tenant: &self.tenant,
             ids: &self.ids,
             producers: &self.producers,
-            version,
             ctx,
         };
-        Ok(vec![table::map_response(key, frame, &mapper)?])
+        table::map_response(&mut message, &mapper)?;
+        Ok(vec![message.into_frame()?])
     }
 
     /// The frame with each topic name in `spans` un-prefixed around the bytes that stay (a

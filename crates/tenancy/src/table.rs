@@ -17,8 +17,10 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
 use gatehouse_protocol::codec::{
-    decode_request, decode_response, encode_request, encode_response, CodecResult,
+    decode_request, encode_request, CodecResult,
 };
+
+use gatehouse_protocol::message::ResponseMessage;
 
 use crate::mapper::{pattern, Refusal, RequestMapper, ResponseMapper, NOT_A_TENANT_RESOURCE};
 use crate::names::Entity;
@@ -81,13 +83,12 @@ macro_rules! tenancy_table {
         }
 
         pub(crate) fn map_response(
-            key: ApiKey,
-            frame: Bytes,
+            message: &mut ResponseMessage,
             m: &ResponseMapper<'_>,
-        ) -> CodecResult<Bytes> {
-            match key {
-                $(ApiKey::$key => edit_response::<$resp>(frame, key, m, |$rs, $sm| $response),)*
-                _ => Ok(frame),
+        ) -> CodecResult<()> {
+            match message.key() {
+                $(ApiKey::$key => edit_response::<$resp>(message, m, |$rs, $sm| $response),)*
+                _ => Ok(()),
             }
         }
     };
@@ -103,15 +104,17 @@ fn edit_request<T: Decodable + Encodable>(
     encode_request(&header, &body)
 }
 
-fn edit_response<T: Decodable + Encodable>(
-    frame: Bytes,
-    key: ApiKey,
+/// Un-maps a response through the message every stage shares: decoded once (the routing
+/// stage may have decoded it already), encoded once at the end.
+fn edit_response<T: Decodable + Encodable + Send + 'static>(
+    message: &mut ResponseMessage,
     m: &ResponseMapper<'_>,
     edit: impl FnOnce(&mut T, &ResponseMapper<'_>),
-) -> CodecResult<Bytes> {
-    let (header, mut body) = decode_response::<T>(&frame, key, m.version)?;
-    edit(&mut body, m);
-    encode_response(&header, &body, key, m.version)
+) -> CodecResult<()> {
+    message.edit::<T>(|body| {
+        edit(body, m);
+        true
+    })
 }
 
 fn topic_name(n: &TopicName) -> (StrBytes, i8) {

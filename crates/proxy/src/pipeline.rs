@@ -1,0 +1,319 @@
+//! The stages every request goes through, in order, whether it arrived whole or as the head of
+//! a Produce whose records are still in the socket:
+//!
+//! admission → authentication gate → route state → policy → tenancy → router
+//!
+//! Admission (the header peek and the version table) happens as the frame is split off (see
+//! [`crate::reader`]); this module holds the rest. A stage that must see all of a frame that
+//! arrived as a head says so ([`Step::NeedWhole`]) and the reader reads it whole first.
+//!
+//! What a session's stages need decoded is computed once ([`Interest`]); a request no stage is
+//! interested in goes upstream as the bytes it arrived as.
+
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
+
+use gatehouse_routing::upstream::UpstreamCluster;
+use gatehouse_tenancy::{ResponsePlan, TenantSession};
+
+use crate::binding::{Binding, Unbound};
+use crate::gate::{Gate, Request, Verdict, Watch};
+use crate::reader::End;
+use crate::sequencer::TenantResponse;
+use crate::Gateway;
+
+/// A request as the stages see it, its header already peeked at and admitted.
+pub(crate) struct Incoming {
+    pub key: ApiKey,
+    pub version: i16,
+    pub correlation_id: i32,
+    /// False for a Produce with `acks=0`.
+    pub expects_response: bool,
+    pub body: Body,
+}
+
+pub(crate) enum Body {
+    /// The whole frame, length prefix included.
+    Whole(Bytes),
+    /// The beginning of a Produce frame (header, `acks`, and a tenant's topic names, all
+    /// here); its rest follows unread.
+    Head {
+        bytes: Bytes,
+        transactional: bool,
+        names: Option<gatehouse_protocol::name_spans::ProduceNames>,
+    },
+}
+
+/// What the stages decided.
+pub(crate) enum Step {
+    /// Forward these pieces (the frame, or the head of it, mapped) to the session's
+    /// destination; the answer's slot carries `tenancy` and `watch`.
+    Forward {
+        pieces: Vec<Bytes>,
+        tenancy: Option<Box<TenantResponse>>,
+        watch: Option<Watch>,
+    },
+    /// Answered by the gateway.
+    Answer(Bytes),
+    /// Nothing goes anywhere (a refused `acks=0` Produce, which gets no answer either way).
+    Nothing,
+    /// Answered, then the session ends (a failed authentication).
+    AnswerThenClose(Bytes, String),
+    /// A head some stage must see whole: read the rest into the buffer first.
+    NeedWhole,
+    End(End),
+}
+
+/// Which API keys some stage of a session must decode (bit per key), computed when the
+/// session starts and again when it is re-bound: the gate's SASL keys, the tenancy table's
+/// keys inside a virtual cluster; policies will add theirs. Every other request is forwarded
+/// raw, and a Produce head of a key nobody is interested in is spliced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Interest([u64; 2]);
+
+impl Interest {
+    fn of(keys: &[ApiKey]) -> Self {
+        let mut set = Self::default();
+        for &k in keys {
+            let k = k as i16 as usize;
+            set.0[k / 64] |= 1 << (k % 64);
+        }
+        set
+    }
+
+    pub fn contains(&self, key: ApiKey) -> bool {
+        let k = key as i16 as usize;
+        k < 128 && self.0[k / 64] & (1 << (k % 64)) != 0
+    }
+
+    fn union(self, other: Self) -> Self {
+        Self([self.0[0] | other.0[0], self.0[1] | other.0[1]])
+    }
+}
+
+/// The gate's keys: it reads the SASL exchange (and answers ApiVersions before it).
+const GATE_KEYS: &[ApiKey] = &[
+    ApiKey::ApiVersions,
+    ApiKey::SaslHandshake,
+    ApiKey::SaslAuthenticate,
+];
+
+/// One session's stages and their state.
+pub(crate) struct Pipeline<'a> {
+    pub gateway: &'a Gateway,
+    /// The virtual cluster the route is bound to, if any.
+    pub route_vc: Option<&'a str>,
+    pub gate: Gate,
+    pub binding: Binding,
+    interest: Interest,
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(
+        gateway: &'a Gateway,
+        route_vc: Option<&'a str>,
+        gate: Gate,
+        binding: Binding,
+    ) -> Self {
+        let mut pipeline = Self {
+            gateway,
+            route_vc,
+            gate,
+            binding,
+            interest: Interest::default(),
+        };
+        pipeline.interest = pipeline.compute_interest();
+        pipeline
+    }
+
+    fn compute_interest(&self) -> Interest {
+        let gate = Interest::of(GATE_KEYS);
+        match self.binding.current_session() {
+            Ok(Some(_)) => gate.union(Interest::of(gatehouse_tenancy::table::MAPPED_KEYS)),
+            _ => gate,
+        }
+    }
+
+    /// Whether the head of a Produce may be judged (and its rest spliced) before the frame is
+    /// here whole: the gate has nothing to decide, the session is bound, and inside a virtual
+    /// cluster the head holds every name and no producer id needs checking. [`Pipeline::judge`]
+    /// answers [`Step::NeedWhole`] for a head that may not.
+    pub fn head_may_pass(&mut self, transactional: bool, names_known: bool) -> bool {
+        if !self.gate.passes_unread(ApiKey::Produce) {
+            return false;
+        }
+        match self.binding.current(self.gateway) {
+            Err(_) => false, // refused when read whole
+            Ok(None) => true,
+            Ok(Some(session)) => {
+                session.may_send(ApiKey::Produce) && !transactional && names_known
+            }
+        }
+    }
+
+    /// Whether a stage must decode requests of `key` in this session.
+    pub fn interested_in(&self, key: ApiKey) -> bool {
+        self.interest.contains(key)
+    }
+
+    /// Runs one request through the stages after admission.
+    pub async fn judge(&mut self, request: Incoming) -> Step {
+        let Incoming {
+            key,
+            version,
+            correlation_id,
+            expects_response,
+            body,
+        } = request;
+
+        // The authentication gate: only ApiVersions and SASL pass before authentication.
+        let watch = match &body {
+            Body::Head { .. } if !self.gate.passes_unread(key) => return Step::NeedWhole,
+            Body::Head { .. } => None,
+            Body::Whole(frame) => {
+                let request = Request {
+                    key,
+                    version,
+                    correlation_id,
+                    frame,
+                };
+                let verdict = (self.gate)
+                    .check(self.gateway, &mut self.binding, self.route_vc, request)
+                    .await;
+                match verdict {
+                    Verdict::Pass => None,
+                    Verdict::ForwardWatched(w) => Some(w),
+                    Verdict::Answer(answer) => return Step::Answer(answer),
+                    Verdict::AnswerThenClose(answer, why) => {
+                        return Step::AnswerThenClose(answer, why)
+                    }
+                    Verdict::Close(why) => {
+                        return Step::End(End::BadInput("authentication", why))
+                    }
+                }
+            }
+        };
+        if GATE_KEYS.contains(&key) {
+            // Authentication may have moved the session to another virtual cluster.
+            self.interest = self.compute_interest();
+        }
+
+        // Route state: where a switchover will hold or refuse requests. Every route is
+        // active today, so requests pass.
+
+        // Policy: none are active yet, so no key is added to the session's interest.
+
+        // Tenancy: passthrough sessions (and keys no stage is interested in) skip it.
+        let session = match self.binding.current(self.gateway) {
+            Err(Unbound(why)) => return Step::End(End::Unbound(why)),
+            Ok(None) => None,
+            Ok(Some(session)) => Some(session.clone()),
+        };
+        let Some(session) = session else {
+            return Step::Forward {
+                pieces: vec![body.into_bytes()],
+                tenancy: None,
+                watch,
+            };
+        };
+        if !session.may_send(key) {
+            let vc = &session.tenant().name;
+            let why = format!("{key:?} cannot be used inside virtual cluster '{vc}'");
+            return Step::End(End::BadInput("tenancy", why));
+        }
+        if !self.interest.contains(key) {
+            // A key the tenant may send whose frames carry no names (NAME_FREE_KEYS).
+            return Step::Forward {
+                pieces: vec![body.into_bytes()],
+                tenancy: None,
+                watch,
+            };
+        }
+        let decode_error =
+            |e: anyhow::Error| Step::End(End::BadInput("decode", format!("{key:?} v{version}: {e}")));
+        let mapped = match body {
+            // Its record batches carry the producer id the tenancy stage checks.
+            Body::Head { transactional, .. } if transactional => return Step::NeedWhole,
+            Body::Head { names: None, .. } => return Step::NeedWhole,
+            Body::Head {
+                bytes,
+                names: Some(names),
+                ..
+            } => session.produce_head(version, bytes, names),
+            Body::Whole(frame) => {
+                // A transactional request with another producer id than its own is
+                // answered here (INVALID_PRODUCER_ID_MAPPING), never forwarded.
+                match session.refusal(key, version, &frame) {
+                    Ok(Some(_)) if !expects_response => return Step::Nothing,
+                    Ok(Some(answer)) => return Step::Answer(answer),
+                    Ok(None) => {}
+                    Err(e) => return decode_error(e),
+                }
+                session.request(key, version, frame)
+            }
+        };
+        match mapped {
+            Ok((pieces, plan)) => Step::Forward {
+                pieces,
+                tenancy: tenant_response(&session, plan),
+                watch,
+            },
+            Err(e) => decode_error(e),
+        }
+    }
+
+    /// ApiVersions answered by the gateway from what the upstream offers (asked once on the
+    /// gateway's own connection), narrowed for a tenant when the session is in one.
+    pub async fn local_api_versions(
+        &self,
+        upstream: &UpstreamCluster,
+        version: i16,
+        correlation_id: i32,
+    ) -> Result<Bytes, End> {
+        let mut keys = upstream
+            .api_versions()
+            .await
+            .map_err(|e| End::Upstream(e.to_string()))?;
+        if let Ok(Some(_)) = self.binding.current_session() {
+            gatehouse_tenancy::table::retain_tenant_keys(&mut keys);
+        }
+        let header =
+            kafka_protocol::messages::ResponseHeader::default().with_correlation_id(correlation_id);
+        let body = kafka_protocol::messages::ApiVersionsResponse::default().with_api_keys(keys);
+        gatehouse_protocol::codec::encode_response(&header, &body, ApiKey::ApiVersions, version)
+            .map_err(|e| End::Upstream(e.to_string()))
+    }
+}
+
+impl Body {
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Body::Whole(b) | Body::Head { bytes: b, .. } => b,
+        }
+    }
+}
+
+/// What the sequencer needs to un-map the answer to a tenant's request.
+fn tenant_response(session: &TenantSession, plan: ResponsePlan) -> Option<Box<TenantResponse>> {
+    match plan {
+        ResponsePlan::Untouched => None,
+        ResponsePlan::Map(ctx) => Some(Box::new(TenantResponse {
+            session: session.clone(),
+            ctx,
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interest_is_a_set_of_keys() {
+        let set = Interest::of(&[ApiKey::Produce, ApiKey::SaslAuthenticate, ApiKey::Metadata]);
+        assert!(set.contains(ApiKey::Produce) && set.contains(ApiKey::SaslAuthenticate));
+        assert!(!set.contains(ApiKey::Fetch));
+        let both = set.union(Interest::of(&[ApiKey::Fetch]));
+        assert!(both.contains(ApiKey::Fetch) && both.contains(ApiKey::Metadata));
+    }
+}
