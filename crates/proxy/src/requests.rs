@@ -326,9 +326,11 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             correlation_id: peek.correlation_id,
             frame: &frame,
         };
-        let pipe = self.pipe;
+        let (binding, route_vc) = (&mut self.binding, self.pipe.route_vc);
         let verdict = (self.gate)
-            .check(gateway, &mut self.binding, pipe.route_vc, request)
+            .check(gateway, request, &mut |p| {
+                binding.accept(gateway, p, route_vc)
+            })
             .await;
         let watch = match verdict {
             Verdict::Pass => None,
