@@ -11,6 +11,8 @@
 //! re-authentication must present the same principal.
 
 mod relay;
+#[cfg(test)]
+mod tests;
 mod verify;
 
 use std::sync::Arc;
@@ -39,6 +41,7 @@ use crate::Gateway;
 pub(crate) type Accept<'a> = dyn FnMut(&Principal) -> Result<(), String> + Send + 'a;
 
 /// What the request pump does with a request after the gate saw it.
+#[derive(Debug)]
 pub(crate) enum Verdict {
     /// Not the gate's business (or allowed): on down the pipeline.
     Pass,

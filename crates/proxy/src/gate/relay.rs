@@ -15,7 +15,7 @@ use crate::Gateway;
 
 /// The upstream's verdict on one relayed SASL step, filled in by the response pump before the
 /// client sees the answer (so it is known by the time the client sends anything else).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct Watch {
     verdict: Arc<Mutex<Option<(i16, i64)>>>,
     /// Whether this step's success finishes the exchange (SCRAM takes two).
