@@ -9,8 +9,10 @@
 
 use std::sync::Arc;
 
+use gatehouse_auth::Principal;
 use gatehouse_tenancy::{Catalog, Resolution, TenantSession};
 
+use crate::identity::resolve_virtual_cluster;
 use crate::Gateway;
 
 pub(crate) struct Binding {
@@ -52,6 +54,19 @@ impl Binding {
     ) -> Result<(), Unbound> {
         *self = Self::new(gateway, virtual_cluster, &self.domain.clone())?;
         Ok(())
+    }
+
+    /// Puts the connection in the virtual cluster an authenticated principal lands in, or
+    /// says why it may not be served (the gate then fails the authentication).
+    pub fn accept(
+        &mut self,
+        gateway: &Gateway,
+        principal: &Principal,
+        route_vc: Option<&str>,
+    ) -> Result<(), String> {
+        let vc = resolve_virtual_cluster(gateway, principal, route_vc)?;
+        self.rebind(gateway, vc.as_deref())
+            .map_err(|Unbound(why)| why)
     }
 
     /// Whether the connection is in a tenant (not passthrough), without re-checking the catalog.

@@ -177,8 +177,10 @@ impl<'a> Pipeline<'a> {
                     correlation_id,
                     frame,
                 };
+                // The gate only authenticates; the session binds the principal it yields.
+                let (gateway, route_vc, binding) = (self.gateway, self.route_vc, &mut self.binding);
                 let verdict = (self.gate)
-                    .check(self.gateway, &mut self.binding, self.route_vc, request)
+                    .check(gateway, request, &mut |p| binding.accept(gateway, p, route_vc))
                     .await;
                 match verdict {
                     Verdict::Pass => None,

@@ -14,8 +14,6 @@
 
 mod answer;
 mod link;
-#[cfg(test)]
-mod tests;
 
 use std::future::poll_fn;
 use std::net::SocketAddr;

@@ -3,12 +3,19 @@
 //! On a SASL route nothing but ApiVersions and the SASL exchange passes until the client is
 //! authenticated; the exchange is answered here (local SASL: gateway tokens over PLAIN, OIDC
 //! tokens over OAUTHBEARER) or relayed to the upstream, whose verdict is watched (delegated
-//! SASL). Once authenticated, the principal decides the connection's virtual cluster. KIP-368:
-//! the session lifetime told to the client is the smaller of the credential's expiry and the
-//! route's maximum; a client that has not re-authenticated by then is disconnected at its next
-//! request, and re-authentication must present the same principal.
+//! SASL). The gate only authenticates: the principal it establishes is handed to the session,
+//! which says whether it may be served (it binds it to a virtual cluster); a refusal fails the
+//! authentication like a bad credential. KIP-368: the session lifetime told to the client is
+//! the smallest of the credential's expiry, the route's maximum and the gateway's; a client
+//! that has not re-authenticated by then is disconnected at its next request, and
+//! re-authentication must present the same principal.
 
-use std::sync::{Arc, Mutex};
+mod relay;
+#[cfg(test)]
+mod tests;
+mod verify;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -18,21 +25,23 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
-use gatehouse_auth::listener::{LocalSasl, RouteSecurity, Sasl};
-use gatehouse_auth::sasl::{
-    parse_oauthbearer, parse_plain, parse_scram_client_first, Mechanism, OAuthBearerMessage,
-};
-use gatehouse_auth::{
-    AuthError, Principal, PrincipalKind, ILLEGAL_SASL_STATE, SASL_AUTHENTICATION_FAILED,
-};
+use gatehouse_auth::listener::{RouteSecurity, Sasl};
+use gatehouse_auth::sasl::Mechanism;
+use gatehouse_auth::{AuthError, Principal, ILLEGAL_SASL_STATE, SASL_AUTHENTICATION_FAILED};
 use gatehouse_protocol::codec::{decode_request, encode_response};
 use gatehouse_routing::metrics::metrics;
 
-use crate::identity::resolve_virtual_cluster;
-use crate::binding::{Binding, Unbound};
+pub(crate) use relay::Watch;
+
 use crate::Gateway;
 
+/// The session's say on a principal the gate authenticated: `Err(reason)` refuses it (the
+/// client is then answered SASL_AUTHENTICATION_FAILED with the reason, or, for a relayed
+/// exchange whose answer came from the upstream, disconnected).
+pub(crate) type Accept<'a> = dyn FnMut(&Principal) -> Result<(), String> + Send + 'a;
+
 /// What the request pump does with a request after the gate saw it.
+#[derive(Debug)]
 pub(crate) enum Verdict {
     /// Not the gate's business (or allowed): on down the pipeline.
     Pass,
@@ -44,37 +53,6 @@ pub(crate) enum Verdict {
     Close(String),
     /// Delegated SASL: forward it, and let the response side report the upstream's verdict.
     ForwardWatched(Watch),
-}
-
-/// The upstream's verdict on one relayed SASL step, filled in by the response pump before the
-/// client sees the answer (so it is known by the time the client sends anything else).
-#[derive(Clone)]
-pub(crate) struct Watch {
-    verdict: Arc<Mutex<Option<(i16, i64)>>>,
-    /// Whether this step's success finishes the exchange (SCRAM takes two).
-    completes: bool,
-}
-
-impl Watch {
-    fn new(completes: bool) -> Self {
-        Self {
-            verdict: Arc::default(),
-            completes,
-        }
-    }
-
-    /// The upstream's SaslAuthenticate answer: its error code and session lifetime.
-    pub fn report(&self, error_code: i16, session_lifetime_ms: i64) {
-        *self.verdict.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((error_code, session_lifetime_ms));
-    }
-
-    fn take(&self) -> Option<(i16, i64)> {
-        self.verdict
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-    }
 }
 
 enum State {
@@ -203,13 +181,13 @@ impl Gate {
         self.principal.as_ref()
     }
 
-    /// Judges one request.
+    /// Judges one request. A principal the request establishes (or a relayed exchange the
+    /// upstream approved) is offered to `accept` before the client is told it authenticated.
     pub async fn check(
         &mut self,
         gateway: &Gateway,
-        binding: &mut Binding,
-        route_vc: Option<&str>,
         request: Request<'_>,
+        accept: &mut Accept<'_>,
     ) -> Verdict {
         let Request {
             key,
@@ -219,7 +197,7 @@ impl Gate {
         } = request;
         // A relayed exchange's outcome is known once the client sends anything after it.
         if let State::Relaying { .. } = self.state {
-            if let Some(v) = self.relay_outcome(gateway, binding, route_vc) {
+            if let Some(v) = self.relay_outcome(gateway, accept) {
                 return v;
             }
         }
@@ -227,7 +205,7 @@ impl Gate {
             ApiKey::ApiVersions => Verdict::Pass,
             ApiKey::SaslHandshake => self.handshake(version, correlation_id, frame),
             ApiKey::SaslAuthenticate => {
-                self.authenticate(gateway, binding, route_vc, version, correlation_id, frame)
+                self.authenticate(gateway, accept, version, correlation_id, frame)
                     .await
             }
             _ => match self.state {
@@ -326,8 +304,7 @@ impl Gate {
     async fn authenticate(
         &mut self,
         gateway: &Gateway,
-        binding: &mut Binding,
-        route_vc: Option<&str>,
+        accept: &mut Accept<'_>,
         version: i16,
         correlation_id: i32,
         frame: &Bytes,
@@ -336,26 +313,9 @@ impl Gate {
             Ok((_, r)) => r.auth_bytes,
             Err(e) => return Verdict::Close(format!("SaslAuthenticate: {e}")),
         };
-        let mechanism = match &mut self.state {
+        let mechanism = match &self.state {
             State::AwaitAuthenticate(m) => *m,
-            State::Relaying {
-                mechanism,
-                steps,
-                name,
-                watch,
-            } => {
-                if *steps == 0 {
-                    *name = delegated_name(*mechanism, &auth_bytes);
-                }
-                *steps += 1;
-                let completes = match mechanism {
-                    Mechanism::ScramSha256 | Mechanism::ScramSha512 => *steps >= 2,
-                    _ => true,
-                };
-                let w = Watch::new(completes);
-                *watch = Some(w.clone());
-                return Verdict::ForwardWatched(w);
-            }
+            State::Relaying { .. } => return self.relay_step(&auth_bytes),
             _ => {
                 return Verdict::AnswerThenClose(
                     authenticate_error(
@@ -371,7 +331,7 @@ impl Gate {
         let Some(Sasl::Local(local)) = &self.security.sasl else {
             unreachable!("AwaitAuthenticate is only entered on local SASL routes");
         };
-        let verified = verify(gateway, local, mechanism, &auth_bytes).await;
+        let verified = verify::verify(gateway, local, mechanism, &auth_bytes).await;
         let principal = match verified {
             Ok(p) => p,
             Err(e) => {
@@ -392,7 +352,7 @@ impl Gate {
                 .as_ref()
                 .is_none_or(|old| old.name == principal.name);
         let accepted = if same_principal {
-            self.bind(gateway, binding, route_vc, &principal)
+            accept(&principal)
         } else {
             Err("re-authentication must present the same principal".to_string())
         };
@@ -421,20 +381,6 @@ impl Gate {
             correlation_id,
             &SaslAuthenticateResponse::default().with_session_lifetime_ms(lifetime),
         ))
-    }
-
-    /// Puts the connection in the principal's virtual cluster.
-    fn bind(
-        &self,
-        gateway: &Gateway,
-        binding: &mut Binding,
-        route_vc: Option<&str>,
-        principal: &Principal,
-    ) -> Result<(), String> {
-        let vc = resolve_virtual_cluster(gateway, principal, route_vc)?;
-        binding
-            .rebind(gateway, vc.as_deref())
-            .map_err(|Unbound(why)| why)
     }
 
     /// Sets the KIP-368 deadline; returns the session lifetime to tell the client (0: none).
@@ -482,111 +428,5 @@ impl Gate {
         }
         let answer = authenticate_error(version, correlation_id, code, message.clone());
         Verdict::AnswerThenClose(answer, format!("authentication failed: {message}"))
-    }
-
-    /// Delegated: what the upstream said about the last relayed step, once the client moved on.
-    fn relay_outcome(
-        &mut self,
-        gateway: &Gateway,
-        binding: &mut Binding,
-        route_vc: Option<&str>,
-    ) -> Option<Verdict> {
-        let State::Relaying {
-            watch: Some(watch),
-            name,
-            mechanism,
-            ..
-        } = &self.state
-        else {
-            return None;
-        };
-        let (error_code, lifetime_ms) = watch.take()?;
-        if error_code != 0 {
-            metrics().client_protocol_error("authentication_failed");
-            return Some(Verdict::Close(format!(
-                "the upstream refused {} authentication (error {error_code})",
-                mechanism.name()
-            )));
-        }
-        if !watch.completes {
-            return None;
-        }
-        let (mechanism, name) = (*mechanism, name.clone());
-        let principal = Principal::new(name.unwrap_or_default(), PrincipalKind::Delegated);
-        if let Err(why) = self.bind(gateway, binding, route_vc, &principal) {
-            return Some(Verdict::Close(why));
-        }
-        self.start_session(gateway, &principal, Some(lifetime_ms));
-        tracing::info!(peer = %self.peer, principal = %principal.name, mechanism = mechanism.name(),
-            "client authenticated by the upstream");
-        self.principal = Some(principal);
-        self.state = State::Authenticated;
-        None
-    }
-}
-
-/// The user a delegated exchange names: PLAIN's authcid, SCRAM's `n=`, OAUTHBEARER's token
-/// subject (read, not verified: the upstream verifies it).
-fn delegated_name(mechanism: Mechanism, first: &[u8]) -> Option<String> {
-    match mechanism {
-        Mechanism::Plain => parse_plain(first).ok().map(|c| c.username),
-        Mechanism::ScramSha256 | Mechanism::ScramSha512 => {
-            parse_scram_client_first(first).ok().map(|c| c.username)
-        }
-        Mechanism::OAuthBearer => match parse_oauthbearer(first).ok()? {
-            OAuthBearerMessage::InitialResponse(i) => jwt_subject(i.token.expose()),
-            OAuthBearerMessage::ErrorAck => None,
-        },
-    }
-}
-
-fn jwt_subject(token: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&json).ok()?;
-    v.get("sub")?.as_str().map(str::to_string)
-}
-
-async fn verify(
-    gateway: &Gateway,
-    local: &LocalSasl,
-    mechanism: Mechanism,
-    auth_bytes: &[u8],
-) -> Result<Principal, AuthError> {
-    match mechanism {
-        Mechanism::Plain => {
-            let creds = parse_plain(auth_bytes).map_err(AuthError::Sasl)?;
-            let key = gateway
-                .auth
-                .token_key
-                .as_ref()
-                .ok_or(AuthError::InvalidCredentials)?;
-            let identity = gateway.identity();
-            let claims = key.verify(
-                creds.password.expose(),
-                &creds.username,
-                SystemTime::now(),
-                &*identity,
-            )?;
-            Ok(claims.principal())
-        }
-        Mechanism::OAuthBearer => {
-            let initial = match parse_oauthbearer(auth_bytes).map_err(AuthError::Sasl)? {
-                OAuthBearerMessage::InitialResponse(i) => i,
-                OAuthBearerMessage::ErrorAck => {
-                    return Err(AuthError::IllegalSaslState(
-                        "error acknowledgement out of turn",
-                    ))
-                }
-            };
-            let validator = local.oauth.as_ref().ok_or(AuthError::InvalidCredentials)?;
-            let principal = validator.validate(initial.token.expose()).await?;
-            initial.check_authzid(&principal.name)?;
-            Ok(principal)
-        }
-        other => Err(AuthError::unsupported_mechanism(other.name())),
     }
 }
