@@ -69,7 +69,12 @@ def test_sigterm_answers_the_fetch_in_flight_then_exits_0(cluster):
         time.sleep(0.01)
     sent_at = time.time()
     terminate(g)
+    # The signal is handled on its own task: readiness turns once it has been.
+    deadline = time.time() + 5
     status, body = readiness(g)
+    while body["status"] != "draining" and time.time() < deadline:
+        time.sleep(0.01)
+        status, body = readiness(g)
     assert (status, body["status"]) == (503, "draining"), body
     answer = read_frame(s)
     assert struct.unpack(">i", answer[:4])[0] == 2, "the Fetch in flight is answered"

@@ -72,13 +72,15 @@ pub(crate) enum Step {
 pub(crate) struct Interest([u64; 2]);
 
 impl Interest {
-    fn of(keys: &[ApiKey]) -> Self {
-        let mut set = Self::default();
-        for &k in keys {
-            let k = k as i16 as usize;
-            set.0[k / 64] |= 1 << (k % 64);
+    const fn of(keys: &[ApiKey]) -> Self {
+        let mut set = [0u64; 2];
+        let mut i = 0;
+        while i < keys.len() {
+            let k = keys[i] as i16 as usize;
+            set[k / 64] |= 1 << (k % 64);
+            i += 1;
         }
-        set
+        Self(set)
     }
 
     pub fn contains(&self, key: ApiKey) -> bool {
@@ -86,7 +88,7 @@ impl Interest {
         k < 128 && self.0[k / 64] & (1 << (k % 64)) != 0
     }
 
-    fn union(self, other: Self) -> Self {
+    const fn union(self, other: Self) -> Self {
         Self([self.0[0] | other.0[0], self.0[1] | other.0[1]])
     }
 }
@@ -127,10 +129,11 @@ impl<'a> Pipeline<'a> {
     }
 
     fn compute_interest(&self) -> Interest {
-        let gate = Interest::of(GATE_KEYS);
+        const GATE: Interest = Interest::of(GATE_KEYS);
+        const TENANT: Interest = GATE.union(Interest::of(gatehouse_tenancy::table::MAPPED_KEYS));
         match self.binding.current_session() {
-            Ok(Some(_)) => gate.union(Interest::of(gatehouse_tenancy::table::MAPPED_KEYS)),
-            _ => gate,
+            Ok(Some(_)) => TENANT,
+            _ => GATE,
         }
     }
 
@@ -195,10 +198,9 @@ impl<'a> Pipeline<'a> {
                 }
             }
         };
-        if GATE_KEYS.contains(&key) {
-            // Authentication may have moved the session to another virtual cluster.
-            self.interest = self.compute_interest();
-        }
+        // Authentication (a relayed one is settled at the request after it) may have moved
+        // the session into or out of a virtual cluster.
+        self.interest = self.compute_interest();
 
         // Route state: where a switchover will hold or refuse requests. Every route is
         // active today, so requests pass.

@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 
 use gatehouse_routing::metrics::metrics;
 
-use common::{read_frame, request, response, s, start_gateway};
+use common::{
+    read_frame, request, request_correlation_id, response, s, start_gateway, with_correlation_id,
+};
 
 /// A Produce v9 carrying `n` bytes of records (the gateway never looks inside them).
 fn large_produce(correlation_id: i32, n: usize) -> Bytes {
@@ -52,12 +54,21 @@ fn large_answer(correlation_id: i32, n: usize) -> Bytes {
     b.freeze()
 }
 
-/// Serves one connection: hands each request frame to the test, answers with the next answer.
-async fn recording_upstream(listener: TcpListener, answers: Vec<Bytes>, seen: mpsc::Sender<Bytes>) {
+/// Serves one connection: hands each request frame to the test (with the client's correlation
+/// id, `client_ids`, put back in place of the gateway's), answers with the next answer (under
+/// the gateway's id).
+async fn recording_upstream(
+    listener: TcpListener,
+    answers: Vec<Bytes>,
+    client_ids: Vec<i32>,
+    seen: mpsc::Sender<Bytes>,
+) {
     let (mut conn, _) = listener.accept().await.unwrap();
-    for answer in answers {
-        seen.send(read_frame(&mut conn).await).await.unwrap();
-        conn.write_all(&answer).await.unwrap();
+    for (answer, client_id) in answers.into_iter().zip(client_ids) {
+        let got = read_frame(&mut conn).await;
+        let id = request_correlation_id(&got);
+        seen.send(with_correlation_id(&got, 8, client_id)).await.unwrap();
+        conn.write_all(&with_correlation_id(&answer, 4, id)).await.unwrap();
     }
     let _ = conn.read_u8().await;
 }
@@ -78,7 +89,7 @@ async fn large_produces_and_answers_arrive_whole_with_splicing_refused_or_not() 
         let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = upstream.local_addr().unwrap();
         let (tx, mut seen) = mpsc::channel(4);
-        tokio::spawn(recording_upstream(upstream, answers.clone(), tx));
+        tokio::spawn(recording_upstream(upstream, answers.clone(), vec![1, 2], tx));
         let port = start_gateway(addr).await;
         let before = spliced();
 

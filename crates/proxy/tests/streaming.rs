@@ -24,7 +24,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 use gatehouse_protocol::codec::decode_response;
 
-use common::{read_frame, request, response, s, start_gateway};
+use common::{
+    read_frame, request, request_correlation_id, response, s, start_gateway, with_correlation_id,
+};
 
 /// Serves one connection: for each request read, writes the next canned response in
 /// `chunk`-byte pieces with a pause between them.
@@ -32,7 +34,8 @@ async fn fake_upstream(listener: TcpListener, responses: Vec<Bytes>, chunk: usiz
     let (mut conn, _) = listener.accept().await.unwrap();
     conn.set_nodelay(true).unwrap(); // each piece leaves as its own segment
     for response in responses {
-        read_frame(&mut conn).await;
+        let id = request_correlation_id(&read_frame(&mut conn).await);
+        let response = with_correlation_id(&response, 4, id);
         for (i, piece) in response.chunks(chunk).enumerate() {
             conn.write_all(piece).await.unwrap();
             if i % 16 == 0 {

@@ -40,6 +40,20 @@ pub async fn read_frame(stream: &mut TcpStream) -> Bytes {
     buf.freeze()
 }
 
+/// The correlation id of a request frame (length prefix included).
+pub fn request_correlation_id(frame: &[u8]) -> i32 {
+    i32::from_be_bytes(frame[8..12].try_into().unwrap())
+}
+
+/// A frame with the correlation id at `at` replaced: the gateway numbers the requests on its
+/// upstream connections itself, so a fake upstream answers with the id it was sent, and
+/// compares requests with the client's own id put back.
+pub fn with_correlation_id(frame: &[u8], at: usize, id: i32) -> Bytes {
+    let mut b = BytesMut::from(frame);
+    b[at..at + 4].copy_from_slice(&id.to_be_bytes());
+    b.freeze()
+}
+
 pub fn request<T: kafka_protocol::protocol::Encodable>(
     key: ApiKey,
     version: i16,

@@ -15,7 +15,6 @@
 
 use std::convert::Infallible;
 use std::os::fd::RawFd;
-use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
@@ -25,9 +24,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use gatehouse_protocol::codec::api_versions_too_new;
 use gatehouse_protocol::frame::{FrameError, FrameSplitter, Split, LENGTH_PREFIX};
 use gatehouse_protocol::header::{produce_acks, RequestHeaderPeek};
-use gatehouse_protocol::name_spans::{produce_head_names, ProduceHead};
 use gatehouse_protocol::versions::{admit, Admission};
-use gatehouse_routing::metrics::metrics;
 use gatehouse_routing::upstream::{Login, UpstreamCluster};
 use gatehouse_routing::Target;
 
@@ -36,10 +33,10 @@ use crate::deadlines::{Deadlines, Expired, Phase};
 use crate::drain::StopSignal;
 use crate::io::reserve_for_read;
 use crate::pipeline::{Body, Incoming, Pipeline, Step};
-use crate::produce_head::{produce_head, Head};
 use crate::sequencer::{Expect, Slot};
-use crate::splice::{SpliceError, Splicer, MIN_SPLICE};
 use crate::upstreams::{Destination, LinkError, LinkId, UpstreamSet};
+
+mod head;
 
 /// Most bytes a read that starts a frame takes: enough for any Produce header, `acks` and
 /// topic name (client ids, transactional ids and topic names are short), little enough that
@@ -348,158 +345,6 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         }
     }
 
-    /// Decides about the incomplete frame at the front of the buffer (`need` more bytes to
-    /// complete it or its length prefix): a Produce whose rest is large goes on by splice once
-    /// its head is here and the pipeline forwards it; anything else is read whole.
-    async fn partial(&mut self, need: usize) -> Result<Partial, End> {
-        let read_all = Partial::Read {
-            need,
-            head_only: false,
-        };
-        if self.client_fd.is_none() {
-            return Ok(read_all);
-        }
-        let head_only = Partial::Read {
-            need,
-            head_only: self.buf.len() < HEAD_WINDOW,
-        };
-        if self.buf.len() < LENGTH_PREFIX {
-            return Ok(head_only);
-        }
-        if need < MIN_SPLICE {
-            return Ok(read_all);
-        }
-        let (peek, acks, transactional) = match produce_head(&self.buf) {
-            Head::Produce {
-                peek,
-                acks,
-                transactional,
-            } => (peek, acks, transactional),
-            Head::Incomplete => return Ok(head_only),
-            Head::Other => return Ok(read_all),
-        };
-        // A tenant's Produce is mapped in front of its rest: its names must all be here.
-        let names = match self.pipeline.interested_in(ApiKey::Produce) && !transactional {
-            false => None,
-            true => match produce_head_names(&self.buf, peek.api_version) {
-                ProduceHead::Names(names) => Some(names),
-                ProduceHead::NeedMore => return Ok(head_only),
-                ProduceHead::Whole => return Ok(read_all),
-            },
-        };
-        if !self.pipeline.head_may_pass(transactional, names.is_some()) {
-            return Ok(read_all);
-        }
-        let link = self.link(&self.home.clone()).await?;
-        if !self.splicer_ready(link) {
-            return Ok(read_all);
-        }
-        let meta = Meta {
-            key: ApiKey::Produce,
-            version: peek.api_version,
-            correlation_id: peek.correlation_id,
-            expects_response: acks != 0,
-        };
-        let head = Body::Head {
-            bytes: self.buf.split().freeze(),
-            transactional,
-            names,
-        };
-        let step = self.pipeline.judge(incoming(meta, head)).await;
-        if matches!(step, Step::NeedWhole) {
-            // `head_may_pass` said it would not: the head is gone from the buffer.
-            let why = "a Produce head was refused after it was taken to be forwarded";
-            return Err(bad("internal", why));
-        }
-        self.dispatch(meta, step).await?;
-        self.flush().await?;
-        self.splice(link, need).await?;
-        Ok(Partial::Spliced)
-    }
-
-    /// Whether the link can take spliced bytes, making its splicer on first use. When it
-    /// cannot (TLS on the upstream leg, out of descriptors), this session stops trying.
-    fn splicer_ready(&mut self, link: LinkId) -> bool {
-        let client_fd = self.client_fd;
-        let up = self.upstreams.link(link);
-        if up.splicer.is_some() {
-            return true;
-        }
-        if let (Some(client), Some(upstream)) = (client_fd, up.fd) {
-            // SAFETY: both descriptors belong to sockets this session holds a handle to
-            // (`client`, the link's write half), so they are open for this call.
-            let counter = &metrics().request_bytes_spliced;
-            match unsafe { Splicer::duplicating(client, upstream, counter) } {
-                Ok(s) => up.splicer = Some(s),
-                Err(e) => tracing::debug!("splice unavailable: {e}"),
-            }
-        }
-        if up.splicer.is_none() {
-            self.client_fd = None;
-        }
-        up.splicer.is_some()
-    }
-
-    /// Moves the next `n` bytes the client sends to the link inside the kernel; nothing of
-    /// them may be buffered here, nor anything be waiting to be written upstream. Where
-    /// splicing turns out not to work, copies them instead, and this session stops trying.
-    async fn splice(&mut self, link: LinkId, n: usize) -> Result<(), End> {
-        debug_assert!(self.buf.is_empty() && !self.upstreams.has_batched());
-        let phase = Phase {
-            in_frame: true,
-            ..self.phase()
-        };
-        let read_before = self.bytes_read;
-        let up = self.upstreams.link(link);
-        let splicer = up.splicer.as_mut().expect("made by the caller");
-        // The client's bytes count as read as the splicer takes them: a trickle after a
-        // Produce head is closed like any other (frame progress).
-        let taken = splicer.taken();
-        let base = taken.load(Relaxed);
-        let deadlines = self.deadlines.as_mut().expect("set by run");
-        deadlines.arm(phase, read_before);
-        let moved = {
-            let transfer = splicer.transfer(n);
-            tokio::pin!(transfer);
-            loop {
-                tokio::select! {
-                    moved = &mut transfer => break moved,
-                    _ = self.tx.closed() => return Err(End::ResponsePumpGone),
-                    _ = deadlines.wait() => {
-                        let read = read_before + (taken.load(Relaxed) - base);
-                        deadlines.fired(phase, read).map_err(End::TimedOut)?;
-                    }
-                }
-            }
-        };
-        self.bytes_read = read_before + (taken.load(Relaxed) - base);
-        match moved {
-            Ok(()) => return Ok(()),
-            Err(SpliceError::Unsupported(e)) => {
-                tracing::warn!("forwarding requests through buffers instead: {e}");
-                up.splicer = None;
-                self.client_fd = None;
-            }
-            Err(SpliceError::Source(e)) => return Err(closed_mid_request(e)),
-            Err(e @ SpliceError::Sink(_)) => return Err(End::Upstream(e.to_string())),
-        }
-        let mut left = n;
-        self.mid_frame = true;
-        while left > 0 {
-            self.read(left, false).await.map_err(|end| match end {
-                End::ClientClosed => closed_mid_request("end of stream"),
-                end => end,
-            })?;
-            let take = left.min(self.buf.len());
-            let rest = self.buf.split_to(take).freeze();
-            self.upstreams.link(link).continue_request(rest);
-            left -= take;
-            self.flush().await?;
-        }
-        self.mid_frame = false;
-        Ok(())
-    }
-
     /// The session's link to `destination`, opened (and announced to the sequencer) if it
     /// is not open yet.
     async fn link(&mut self, destination: &Destination) -> Result<LinkId, End> {
@@ -515,29 +360,6 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             self.enqueue(slot).await?;
         }
         Ok(link)
-    }
-
-    /// Sends a request of the gateway's own on the session's link to `destination`, between
-    /// the client's: its answer comes back on the returned channel, and the client never
-    /// sees it. (`frame`: a whole request frame; its correlation id is replaced.)
-    #[cfg_attr(not(test), allow(dead_code))] // the fan-out of multi-domain routes uses it next
-    pub async fn ask(
-        &mut self,
-        destination: &Destination,
-        key: ApiKey,
-        frame: Bytes,
-    ) -> Result<tokio::sync::oneshot::Receiver<Bytes>, End> {
-        let link = self.link(destination).await?;
-        let id = self.upstreams.link(link).send(vec![frame]).map_err(upstream)?;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.enqueue(Slot::Internal {
-            link,
-            id,
-            key,
-            reply,
-        })
-        .await?;
-        Ok(answer)
     }
 
     /// Reads once from the client (`need` sizes the buffer; `head_only` caps the buffer at
@@ -616,11 +438,3 @@ fn bad(reason: &'static str, detail: impl ToString) -> End {
     End::BadInput(reason, detail.to_string())
 }
 
-/// The client went away with part of a request already forwarded: the upstream connection
-/// holds half a frame and must not be used again.
-fn closed_mid_request(e: impl std::fmt::Display) -> End {
-    bad(
-        "frame",
-        format!("client closed the connection inside a Produce request: {e}"),
-    )
-}

@@ -1,0 +1,62 @@
+"""The session core against a real broker: the gateway numbers requests on its upstream
+connections itself, so what a client does with its own correlation ids cannot confuse it.
+
+Kafka does not forbid a client to reuse a correlation id. Tansu answers a Produce with acks=0
+although brokers need not; an answer the client is not owed must be dropped, and must never be
+taken for the answer of a later request that happens to carry the same id."""
+import struct
+
+import pytest
+
+import rawkafka
+from clients import create_topic, unique
+from tenants import put_virtual_cluster, tenant_gateway
+
+
+def metadata_v1_brokers(frame: bytes) -> int:
+    """The broker count of a Metadata v1 response (after the correlation id)."""
+    (count,) = struct.unpack(">i", frame[4:8])
+    return count
+
+
+@pytest.mark.parametrize("route", ["plain", "team"])
+def test_a_reused_correlation_id_after_an_acks_0_produce_gets_its_own_answer(cluster, route):
+    g = tenant_gateway(cluster, {route: "team" if route == "team" else None})
+    if route == "team":
+        put_virtual_cluster(g, "team")
+    bootstrap, port = g.bootstrap(route), g.route_port(route)
+    topic = unique("reuse")
+    create_topic(bootstrap, topic)
+    s = rawkafka.connect(port, timeout=30)
+    batch = rawkafka.record_batch([b"r1", b"r2"])
+    # Pipelined in one write: Metadata 1, Produce acks=0 as 5, Metadata as 5 again, Metadata 6.
+    s.sendall(rawkafka.metadata_v1(1)
+              + rawkafka.produce_v3(5, {topic: [(0, batch)]}, acks=0)
+              + rawkafka.metadata_v1(5)
+              + rawkafka.metadata_v1(6))
+    answers = [rawkafka.read_frame(s) for _ in range(3)]
+    ids = [struct.unpack(">i", a[:4])[0] for a in answers]
+    assert ids == [1, 5, 6], ids
+    # The answer with id 5 is the Metadata one (brokers listed), not the Produce's stray one.
+    assert metadata_v1_brokers(answers[1]) >= 1
+    assert answers[1][4:] == answers[2][4:], "both are answers to the same Metadata request"
+    # Still the same connection, still served.
+    s.sendall(rawkafka.metadata_v1(7))
+    assert struct.unpack(">i", rawkafka.read_frame(s)[:4])[0] == 7
+    s.close()
+    assert g.alive()
+
+
+def test_many_pipelined_requests_with_one_correlation_id_come_back_in_order(cluster):
+    """A client that gives every request the same id still gets each answer once, in order."""
+    g = tenant_gateway(cluster, {"plain": None})
+    port = g.route_port("plain")
+    s = rawkafka.connect(port, timeout=30)
+    s.sendall(b"".join(rawkafka.metadata_v1(9) for _ in range(200)))
+    for _ in range(200):
+        frame = rawkafka.read_frame(s)
+        assert struct.unpack(">i", frame[:4])[0] == 9
+        assert metadata_v1_brokers(frame) >= 1
+    s.sendall(rawkafka.metadata_v1(10))
+    assert struct.unpack(">i", rawkafka.read_frame(s)[:4])[0] == 10
+    s.close()
