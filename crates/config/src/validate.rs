@@ -9,7 +9,8 @@ use std::time::Duration;
 use gatehouse_routing::tls::UpstreamTlsSettings;
 use gatehouse_routing::upstream::{GatewayLogin, UpstreamCluster};
 use gatehouse_routing::{
-    BootstrapServer, BrokerMap, HostPort, NodeIdRange, Route, StreamingDomain, Target, Topology,
+    BootstrapServer, BrokerMap, DomainRegistry, HostPort, NodeIdRange, NodeMap, Route,
+    StreamingDomain, Target, Topology,
 };
 
 use gatehouse_auth::listener::{ClientAuth, ServerTls};
@@ -36,7 +37,14 @@ impl Ctx<'_> {
     }
 }
 
-pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig, ConfigError> {
+/// `registry` holds what earlier topologies of this process learned about each upstream; the
+/// new topology's upstreams take their state from it.
+pub fn validate(
+    raw: RawConfig,
+    file: &str,
+    base: &Path,
+    registry: &Arc<DomainRegistry>,
+) -> Result<GatewayConfig, ConfigError> {
     let ctx = Ctx { file, base };
     let mut gateway =
         crate::limits::build_gateway(&raw.gateway, &|path, reason| ctx.err(path, reason))?;
@@ -72,6 +80,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
                 gateway.upstream_connect_timeout,
                 gateway.upstream_request_timeout,
             ),
+            registry,
         )?;
         if domains.insert(d.name.clone(), Arc::new(domain)).is_some() {
             return Err(ctx.err(
@@ -120,6 +129,12 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
             ));
         }
     }
+    // What this configuration no longer names is forgotten (a removed or renamed listener).
+    registry.retain(|domain, listener| {
+        domains
+            .get(domain)
+            .is_some_and(|d| d.bootstrap_servers.contains_key(listener))
+    });
     Ok(GatewayConfig {
         gateway,
         admin,
@@ -127,6 +142,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
         auth,
         topology: Topology { domains, routes },
         security,
+        domain_state: registry.clone(),
     })
 }
 
@@ -344,6 +360,7 @@ fn build_domain(
     at: &str,
     d: &RawDomain,
     (timeout, request_timeout): (Duration, Duration),
+    registry: &DomainRegistry,
 ) -> Result<StreamingDomain, ConfigError> {
     non_empty(ctx, &format!("{at}.name"), &d.name)?;
     if d.kind != "kafka" {
@@ -381,9 +398,11 @@ fn build_domain(
                 )
             }
         };
+        let state = registry.state(&d.name, &b.id, &endpoint);
         let mut upstream =
             UpstreamCluster::new(d.name.clone(), b.id.clone(), endpoint, tls, timeout)
-                .with_request_timeout(request_timeout);
+                .with_request_timeout(request_timeout)
+                .with_state(state);
         if let Some(sasl) = &b.sasl {
             upstream = upstream.with_sasl(upstream_credentials(ctx, &format!("{bat}.sasl"), sasl)?);
         }
@@ -527,15 +546,39 @@ fn build_route(
             ));
         }
     }
-    let brokers = BrokerMap::new(endpoint.port, domain.node_ids.clone());
+    let additional = crate::route_domains::build(
+        at,
+        domain,
+        &r.additional_streaming_domains,
+        domains,
+        &|path, reason| ctx.err(path, reason),
+    )?;
+    let nodes = NodeMap::new(
+        &sd.name,
+        &sd.bootstrap_server_id,
+        domain.node_ids.clone(),
+        additional,
+    );
+    let brokers = BrokerMap::new(endpoint.port, nodes.virtual_ranges());
     let last = endpoint.port as u64 + brokers.node_port_count() as u64;
     if last > u16::MAX as u64 {
+        let whose = if nodes.is_identity() {
+            format!(
+                "domain '{}' lists {} node ids",
+                sd.name,
+                brokers.node_port_count()
+            )
+        } else {
+            format!(
+                "domain '{}' and its additionalStreamingDomains list {} virtual node ids",
+                sd.name,
+                brokers.node_port_count()
+            )
+        };
         return Err(ctx.err(
             format!("{at}.endpoint"),
             format!(
-                "domain '{}' lists {} node ids, which need ports {}..{}; that passes 65535 (list sparse ids as separate ranges)",
-                sd.name,
-                brokers.node_port_count(),
+                "{whose}, which need ports {}..{}; that passes 65535 (list sparse ids as separate ranges, or choose a lower endpoint port)",
                 endpoint.port as u64 + 1,
                 last
             ),
@@ -548,6 +591,7 @@ fn build_route(
         domain: sd.name.clone(),
         bootstrap_server_id: sd.bootstrap_server_id.clone(),
         brokers,
+        nodes,
         virtual_cluster: r.virtual_cluster.clone(),
     })
 }

@@ -16,7 +16,15 @@ use kafka_protocol::ResponseError;
 use gatehouse_protocol::codec::{decode_response, encode_response};
 use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
 use gatehouse_routing::upstream::UpstreamCluster;
-use gatehouse_routing::{BrokerMap, HostPort, NodeIdRange, Route};
+use gatehouse_routing::{BrokerMap, HostPort, NodeIdRange, NodeMap, Route};
+
+fn ranges() -> Vec<NodeIdRange> {
+    vec![NodeIdRange {
+        name: "p".into(),
+        start: 0,
+        end: 2,
+    }]
+}
 
 fn route() -> Route {
     Route {
@@ -28,14 +36,8 @@ fn route() -> Route {
         bind: "127.0.0.1:19092".parse().unwrap(),
         domain: "d".into(),
         bootstrap_server_id: "internal".into(),
-        brokers: BrokerMap::new(
-            19092,
-            vec![NodeIdRange {
-                name: "p".into(),
-                start: 0,
-                end: 2,
-            }],
-        ),
+        brokers: BrokerMap::new(19092, ranges()),
+        nodes: NodeMap::single("d", "internal", ranges()),
         virtual_cluster: None,
     }
 }

@@ -1,0 +1,106 @@
+//! The request direction of the node-id table ([`crate::node_fields`]): a client's virtual
+//! ids become the upstream's before the request is forwarded.
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterPartitionReassignmentsRequest, ApiKey, CreatePartitionsRequest,
+    CreateTopicsRequest, DescribeConfigsRequest, FetchRequest, IncrementalAlterConfigsRequest,
+    ListOffsetsRequest, OffsetForLeaderEpochRequest,
+};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use gatehouse_protocol::codec::{decode_request, encode_request, CodecResult};
+
+use crate::node_fields::{needs_request_rewrite, Mapper};
+use crate::nodes::NodeMap;
+
+impl NodeMap {
+    /// Whether requests of this key and version must be handed to [`Self::rewrite_request`]
+    /// whole (decoded). False for every request on an identity map: the proxy can keep those
+    /// raw (and Produce spliced) without asking further.
+    pub fn request_needs_rewrite(&self, key: ApiKey, version: i16) -> bool {
+        !self.is_identity() && needs_request_rewrite(key, version)
+    }
+
+    /// A request frame (length prefix included) with every virtual node id replaced by its
+    /// upstream id. The same `Bytes` come back, undecoded, when the map is the identity or the
+    /// key carries no node id at this version; decoded but not re-encoded when no id changed.
+    ///
+    /// Ids are mapped whichever domain they belong to: choosing the domain a request goes to
+    /// is the router's ([`NodeMap::to_upstream`] tells it).
+    pub fn rewrite_request(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
+        if !self.request_needs_rewrite(key, version) {
+            return Ok(frame);
+        }
+        match key {
+            ApiKey::Fetch => self.each(frame, |r: &mut FetchRequest, m| {
+                m.id(&mut r.replica_id);
+                m.id(&mut r.replica_state.replica_id);
+            }),
+            ApiKey::ListOffsets => self.each(frame, |r: &mut ListOffsetsRequest, m| {
+                m.id(&mut r.replica_id)
+            }),
+            ApiKey::OffsetForLeaderEpoch => self
+                .each(frame, |r: &mut OffsetForLeaderEpochRequest, m| {
+                    m.id(&mut r.replica_id)
+                }),
+            ApiKey::CreateTopics => self.each(frame, |r: &mut CreateTopicsRequest, m| {
+                for t in &mut r.topics {
+                    for a in &mut t.assignments {
+                        m.ids(&mut a.broker_ids);
+                    }
+                }
+            }),
+            ApiKey::CreatePartitions => self.each(frame, |r: &mut CreatePartitionsRequest, m| {
+                for t in &mut r.topics {
+                    for a in t.assignments.iter_mut().flatten() {
+                        m.ids(&mut a.broker_ids);
+                    }
+                }
+            }),
+            ApiKey::AlterPartitionReassignments => {
+                self.each(frame, |r: &mut AlterPartitionReassignmentsRequest, m| {
+                    for t in &mut r.topics {
+                        for p in &mut t.partitions {
+                            m.optional_ids(&mut p.replicas);
+                        }
+                    }
+                })
+            }
+            ApiKey::DescribeConfigs => self.each(frame, |r: &mut DescribeConfigsRequest, m| {
+                for c in &mut r.resources {
+                    m.resource_name(c.resource_type, &mut c.resource_name);
+                }
+            }),
+            ApiKey::AlterConfigs => self.each(frame, |r: &mut AlterConfigsRequest, m| {
+                for c in &mut r.resources {
+                    m.resource_name(c.resource_type, &mut c.resource_name);
+                }
+            }),
+            ApiKey::IncrementalAlterConfigs => {
+                self.each(frame, |r: &mut IncrementalAlterConfigsRequest, m| {
+                    for c in &mut r.resources {
+                        m.resource_name(c.resource_type, &mut c.resource_name);
+                    }
+                })
+            }
+            other => unreachable!("{other:?} has a request row in the table but no mapping"),
+        }
+    }
+
+    /// Decodes (bounded), maps, and re-encodes only if something changed.
+    fn each<T: Decodable + Encodable>(
+        &self,
+        frame: Bytes,
+        edit: impl FnOnce(&mut T, &mut Mapper<'_>),
+    ) -> CodecResult<Bytes> {
+        let (header, mut body) = decode_request::<T>(&frame)?;
+        let translate = |id| Some(self.upstream_id(id));
+        let mut mapper = Mapper::new(&translate);
+        edit(&mut body, &mut mapper);
+        if !mapper.changed {
+            return Ok(frame);
+        }
+        encode_request(&header, &body)
+    }
+}
