@@ -9,7 +9,7 @@
 mod auth;
 mod limits;
 mod raw;
-mod route_domains;
+mod routes;
 mod security;
 mod validate;
 

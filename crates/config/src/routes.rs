@@ -1,3 +1,4 @@
+//! Routes: a client-facing endpoint, its home streaming domain, and
 //! `routes[].additionalStreamingDomains`: further domains whose brokers a route's clients see,
 //! each at a virtual node-id range declared here (so ids are stable across restarts):
 //!
@@ -16,15 +17,146 @@
 //! home domain's, in the order listed.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use gatehouse_routing::{AdditionalDomain, NodeIdRange, StreamingDomain};
+use gatehouse_routing::{
+    AdditionalDomain, BrokerMap, HostPort, NodeIdRange, NodeMap, Route, StreamingDomain,
+};
 
-use crate::raw::RawAdditionalDomain;
+use crate::raw::{RawAdditionalDomain, RawRoute};
+use crate::validate::{non_empty, Ctx};
 use crate::ConfigError;
 
+pub(crate) fn build_route(
+    ctx: &Ctx,
+    at: &str,
+    r: &RawRoute,
+    domains: &BTreeMap<String, Arc<StreamingDomain>>,
+) -> Result<Route, ConfigError> {
+    non_empty(ctx, &format!("{at}.name"), &r.name)?;
+    let endpoint =
+        HostPort::parse(&r.endpoint).map_err(|e| ctx.err(format!("{at}.endpoint"), e))?;
+    match r.broker_identification_strategy.kind.as_str() {
+        "port" => {}
+        "host" => {
+            return Err(ctx.err(
+                format!("{at}.brokerIdentificationStrategy.type"),
+                "'host' (SNI) identification needs a TLS listener, which this version does not offer yet; use 'port'",
+            ))
+        }
+        other => {
+            return Err(ctx.err(format!("{at}.brokerIdentificationStrategy.type"), format!("unknown strategy '{other}' (expected 'port' or 'host')")))
+        }
+    }
+    let sd = &r.streaming_domain;
+    let domain = domains.get(&sd.name).ok_or_else(|| {
+        let known: Vec<_> = domains.keys().map(String::as_str).collect();
+        ctx.err(
+            format!("{at}.streamingDomain.name"),
+            format!(
+                "no streaming domain named '{}' (known: {})",
+                sd.name,
+                known.join(", ")
+            ),
+        )
+    })?;
+    if !domain
+        .bootstrap_servers
+        .contains_key(&sd.bootstrap_server_id)
+    {
+        let known: Vec<_> = domain
+            .bootstrap_servers
+            .keys()
+            .map(String::as_str)
+            .collect();
+        return Err(ctx.err(
+            format!("{at}.streamingDomain.bootstrapServerId"),
+            format!(
+                "domain '{}' has no bootstrap server '{}' (known: {})",
+                sd.name,
+                sd.bootstrap_server_id,
+                known.join(", ")
+            ),
+        ));
+    }
+    let ip: IpAddr = match &r.bind_host {
+        Some(h) => h.parse().map_err(|_| {
+            ctx.err(
+                format!("{at}.bindHost"),
+                format!("'{h}' is not an IP address"),
+            )
+        })?,
+        None => endpoint
+            .host
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+    };
+    if let Some(vc) = &r.virtual_cluster {
+        let legal = !vc.is_empty()
+            && vc.len() <= 64
+            && vc
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !legal {
+            return Err(ctx.err(
+                format!("{at}.virtualCluster"),
+                format!("'{vc}' is not a virtual cluster name (1-64 of a-z A-Z 0-9 . _ -)"),
+            ));
+        }
+    }
+    let additional = build_additional(
+        at,
+        domain,
+        &r.additional_streaming_domains,
+        domains,
+        &|path, reason| ctx.err(path, reason),
+    )?;
+    let nodes = NodeMap::new(
+        &sd.name,
+        &sd.bootstrap_server_id,
+        domain.node_ids.clone(),
+        additional,
+    );
+    let brokers = BrokerMap::new(endpoint.port, nodes.virtual_ranges());
+    let last = endpoint.port as u64 + brokers.node_port_count() as u64;
+    if last > u16::MAX as u64 {
+        let whose = if nodes.is_identity() {
+            format!(
+                "domain '{}' lists {} node ids",
+                sd.name,
+                brokers.node_port_count()
+            )
+        } else {
+            format!(
+                "domain '{}' and its additionalStreamingDomains list {} virtual node ids",
+                sd.name,
+                brokers.node_port_count()
+            )
+        };
+        return Err(ctx.err(
+            format!("{at}.endpoint"),
+            format!(
+                "{whose}, which need ports {}..{}; that passes 65535 (list sparse ids as separate ranges, or choose a lower endpoint port)",
+                endpoint.port as u64 + 1,
+                last
+            ),
+        ));
+    }
+    Ok(Route {
+        name: r.name.clone(),
+        bind: SocketAddr::new(ip, endpoint.port),
+        endpoint,
+        domain: sd.name.clone(),
+        bootstrap_server_id: sd.bootstrap_server_id.clone(),
+        brokers,
+        nodes,
+        virtual_cluster: r.virtual_cluster.clone(),
+    })
+}
+
 /// Validates a route's additional domains against its home domain and each other.
-pub(crate) fn build(
+fn build_additional(
     at: &str,
     home: &StreamingDomain,
     listed: &[RawAdditionalDomain],
