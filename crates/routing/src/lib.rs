@@ -18,6 +18,7 @@
 
 pub mod broker_map;
 pub mod domains;
+pub mod edit;
 pub mod health;
 pub mod log_limit;
 pub mod merge;

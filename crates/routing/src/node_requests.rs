@@ -9,8 +9,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-use gatehouse_protocol::codec::{decode_request, encode_request, CodecResult};
+use gatehouse_protocol::codec::CodecResult;
 
+use crate::edit::{BodyEditor, RequestFrame};
 use crate::node_fields::{needs_request_rewrite, Mapper};
 use crate::nodes::NodeMap;
 
@@ -32,26 +33,43 @@ impl NodeMap {
         if !self.request_needs_rewrite(key, version) {
             return Ok(frame);
         }
+        let mut message = RequestFrame::new(frame);
+        self.map_request(key, version, &mut message)?;
+        Ok(message.into_bytes())
+    }
+
+    /// [`Self::rewrite_request`] on a message the pipeline holds (decoded at most once, and
+    /// encoded again only if some stage changed it). Nothing is decoded when
+    /// [`Self::request_needs_rewrite`] is false.
+    pub fn map_request(
+        &self,
+        key: ApiKey,
+        version: i16,
+        message: &mut impl BodyEditor,
+    ) -> CodecResult<()> {
+        if !self.request_needs_rewrite(key, version) {
+            return Ok(());
+        }
         match key {
-            ApiKey::Fetch => self.each(frame, |r: &mut FetchRequest, m| {
+            ApiKey::Fetch => self.each(message, |r: &mut FetchRequest, m| {
                 m.id(&mut r.replica_id);
                 m.id(&mut r.replica_state.replica_id);
             }),
-            ApiKey::ListOffsets => self.each(frame, |r: &mut ListOffsetsRequest, m| {
+            ApiKey::ListOffsets => self.each(message, |r: &mut ListOffsetsRequest, m| {
                 m.id(&mut r.replica_id)
             }),
             ApiKey::OffsetForLeaderEpoch => self
-                .each(frame, |r: &mut OffsetForLeaderEpochRequest, m| {
+                .each(message, |r: &mut OffsetForLeaderEpochRequest, m| {
                     m.id(&mut r.replica_id)
                 }),
-            ApiKey::CreateTopics => self.each(frame, |r: &mut CreateTopicsRequest, m| {
+            ApiKey::CreateTopics => self.each(message, |r: &mut CreateTopicsRequest, m| {
                 for t in &mut r.topics {
                     for a in &mut t.assignments {
                         m.ids(&mut a.broker_ids);
                     }
                 }
             }),
-            ApiKey::CreatePartitions => self.each(frame, |r: &mut CreatePartitionsRequest, m| {
+            ApiKey::CreatePartitions => self.each(message, |r: &mut CreatePartitionsRequest, m| {
                 for t in &mut r.topics {
                     for a in t.assignments.iter_mut().flatten() {
                         m.ids(&mut a.broker_ids);
@@ -59,7 +77,7 @@ impl NodeMap {
                 }
             }),
             ApiKey::AlterPartitionReassignments => {
-                self.each(frame, |r: &mut AlterPartitionReassignmentsRequest, m| {
+                self.each(message, |r: &mut AlterPartitionReassignmentsRequest, m| {
                     for t in &mut r.topics {
                         for p in &mut t.partitions {
                             m.optional_ids(&mut p.replicas);
@@ -67,18 +85,18 @@ impl NodeMap {
                     }
                 })
             }
-            ApiKey::DescribeConfigs => self.each(frame, |r: &mut DescribeConfigsRequest, m| {
+            ApiKey::DescribeConfigs => self.each(message, |r: &mut DescribeConfigsRequest, m| {
                 for c in &mut r.resources {
                     m.resource_name(c.resource_type, &mut c.resource_name);
                 }
             }),
-            ApiKey::AlterConfigs => self.each(frame, |r: &mut AlterConfigsRequest, m| {
+            ApiKey::AlterConfigs => self.each(message, |r: &mut AlterConfigsRequest, m| {
                 for c in &mut r.resources {
                     m.resource_name(c.resource_type, &mut c.resource_name);
                 }
             }),
             ApiKey::IncrementalAlterConfigs => {
-                self.each(frame, |r: &mut IncrementalAlterConfigsRequest, m| {
+                self.each(message, |r: &mut IncrementalAlterConfigsRequest, m| {
                     for c in &mut r.resources {
                         m.resource_name(c.resource_type, &mut c.resource_name);
                     }
@@ -88,19 +106,17 @@ impl NodeMap {
         }
     }
 
-    /// Decodes (bounded), maps, and re-encodes only if something changed.
-    fn each<T: Decodable + Encodable>(
+    /// Maps the body's ids; the message is marked changed only if one did.
+    fn each<T: Decodable + Encodable + Send + 'static>(
         &self,
-        frame: Bytes,
+        message: &mut impl BodyEditor,
         edit: impl FnOnce(&mut T, &mut Mapper<'_>),
-    ) -> CodecResult<Bytes> {
-        let (header, mut body) = decode_request::<T>(&frame)?;
+    ) -> CodecResult<()> {
         let translate = |id| Some(self.upstream_id(id));
-        let mut mapper = Mapper::new(&translate);
-        edit(&mut body, &mut mapper);
-        if !mapper.changed {
-            return Ok(frame);
-        }
-        encode_request(&header, &body)
+        message.edit::<T>(|body| {
+            let mut mapper = Mapper::new(&translate);
+            edit(body, &mut mapper);
+            mapper.changed
+        })
     }
 }

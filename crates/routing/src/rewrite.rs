@@ -13,20 +13,20 @@
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::NodeEndpoint as FetchNodeEndpoint;
 use kafka_protocol::messages::{
-    ApiKey, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse, MetadataResponse,
-    ProduceResponse,
+    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse,
+    MetadataResponse, ProduceResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
 use gatehouse_protocol::codec::{
-    decode_compact_array, decode_response, edit_api_versions, encode_compact_array,
-    encode_response, CodecResult,
+    decode_compact_array, edit_api_versions, encode_compact_array, CodecResult,
 };
 use gatehouse_protocol::scan::{fetch_tags_offset, produce_has_top_level_tags};
 use gatehouse_protocol::tagged::{parse_tagged_section, tagged_section_of_size};
 use gatehouse_protocol::versions::intersect;
 
+use crate::edit::{BodyEditor, ResponseFrame};
 use crate::metrics::metrics;
 use crate::node_fields::{needs_response_rewrite, Mapper};
 use crate::node_responses as ids;
@@ -106,53 +106,61 @@ impl<'a> AddressRewriter<'a> {
 
     /// The frame to send the client: the original when nothing needed to change.
     pub fn rewrite(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
+        let mut message = ResponseFrame::new(key, version, frame);
+        self.rewrite_message(key, version, &mut message)?;
+        Ok(message.into_bytes())
+    }
+
+    /// [`Self::rewrite`] on a message the pipeline holds: decoded at most once whatever other
+    /// stages read of it (tenancy), encoded again only if some stage changed it. The byte-level
+    /// rewrites (Fetch tail, ApiVersions, the Produce tag walk) are used while it is raw.
+    pub fn rewrite_message(
+        &self,
+        key: ApiKey,
+        version: i16,
+        msg: &mut impl BodyEditor,
+    ) -> CodecResult<()> {
         let mapped = self.maps_ids();
         match key {
-            ApiKey::Metadata => self.each::<MetadataResponse>(frame, key, version, |r, s| {
+            ApiKey::Metadata => self.each::<MetadataResponse>(msg, |r, s| {
                 s.metadata(r);
                 true
             }),
-            ApiKey::DescribeCluster => {
-                self.each::<DescribeClusterResponse>(frame, key, version, |r, s| {
-                    r.brokers
-                        .retain_mut(|b| s.virtualise(&mut b.broker_id.0, &mut b.host, &mut b.port));
-                    if s.maps_ids() {
-                        Mapper::new(&|id| s.translate(id)).id(&mut r.controller_id);
-                        if let Some(id) = s.route.cluster_id() {
-                            r.cluster_id = StrBytes::from_string(id);
-                        }
+            ApiKey::DescribeCluster => self.each::<DescribeClusterResponse>(msg, |r, s| {
+                r.brokers
+                    .retain_mut(|b| s.virtualise(&mut b.broker_id.0, &mut b.host, &mut b.port));
+                if s.maps_ids() {
+                    Mapper::new(&|id| s.translate(id)).id(&mut r.controller_id);
+                    if let Some(id) = s.route.cluster_id() {
+                        r.cluster_id = StrBytes::from_string(id);
                     }
-                    true
-                })
-            }
-            ApiKey::FindCoordinator => {
-                self.each::<FindCoordinatorResponse>(frame, key, version, |r, s| {
-                    if version < 4 {
+                }
+                true
+            }),
+            ApiKey::FindCoordinator => self.each::<FindCoordinatorResponse>(msg, |r, s| {
+                if version < 4 {
+                    s.coordinator(
+                        &mut r.error_code,
+                        &mut r.node_id.0,
+                        &mut r.host,
+                        &mut r.port,
+                    );
+                } else {
+                    for c in &mut r.coordinators {
                         s.coordinator(
-                            &mut r.error_code,
-                            &mut r.node_id.0,
-                            &mut r.host,
-                            &mut r.port,
+                            &mut c.error_code,
+                            &mut c.node_id.0,
+                            &mut c.host,
+                            &mut c.port,
                         );
-                    } else {
-                        for c in &mut r.coordinators {
-                            s.coordinator(
-                                &mut c.error_code,
-                                &mut c.node_id.0,
-                                &mut c.host,
-                                &mut c.port,
-                            );
-                        }
                     }
-                    true
-                })
-            }
+                }
+                true
+            }),
             // Walk first: only a response that has top-level tagged fields can carry
             // node_endpoints, and only then is it worth decoding (unless ids are mapped).
-            ApiKey::Produce if !mapped && !produce_has_top_level_tags(&frame, version)? => {
-                Ok(frame)
-            }
-            ApiKey::Produce => self.each::<ProduceResponse>(frame, key, version, |r, s| {
+            ApiKey::Produce if !mapped && !has_top_level_tags(msg, version)? => Ok(()),
+            ApiKey::Produce => self.each::<ProduceResponse>(msg, |r, s| {
                 let translate = |id| s.translate(id);
                 let mut m = Mapper::new(&translate);
                 if s.maps_ids() {
@@ -164,7 +172,7 @@ impl<'a> AddressRewriter<'a> {
                 m.changed || endpoints
             }),
             ApiKey::Fetch if mapped && needs_response_rewrite(key, version) => self
-                .each::<FetchResponse>(frame, key, version, |r, s| {
+                .each::<FetchResponse>(msg, |r, s| {
                     let translate = |id| s.translate(id);
                     let mut m = Mapper::new(&translate);
                     ids::fetch(r, &mut m);
@@ -173,23 +181,43 @@ impl<'a> AddressRewriter<'a> {
                         .retain_mut(|n| s.virtualise(&mut n.node_id.0, &mut n.host, &mut n.port));
                     m.changed || endpoints
                 }),
-            ApiKey::Fetch if version >= 16 => self.rewrite_fetch_frame(frame, version),
-            ApiKey::ApiVersions => rewrite_api_versions(frame, version),
-            _ if !mapped || !needs_response_rewrite(key, version) => Ok(frame),
-            ApiKey::DescribeTopicPartitions => {
-                self.ids_only(frame, key, version, ids::describe_topic_partitions)
-            }
+            ApiKey::Fetch if version >= 16 => match msg.raw() {
+                Some(frame) => {
+                    let frame = frame.clone();
+                    let out = self.rewrite_fetch_frame(frame.clone(), version)?;
+                    if out.as_ptr() != frame.as_ptr() {
+                        msg.replace_raw(out);
+                    }
+                    Ok(())
+                }
+                // Already decoded by another stage: its endpoints, in the decoded message.
+                None => self.each::<FetchResponse>(msg, |r, s| {
+                    let endpoints = !r.node_endpoints.is_empty();
+                    r.node_endpoints
+                        .retain_mut(|n| s.virtualise(&mut n.node_id.0, &mut n.host, &mut n.port));
+                    endpoints
+                }),
+            },
+            ApiKey::ApiVersions => match msg.raw() {
+                Some(frame) => {
+                    let out = rewrite_api_versions(frame.clone(), version)?;
+                    msg.replace_raw(out);
+                    Ok(())
+                }
+                None => msg.edit::<ApiVersionsResponse>(|r| {
+                    intersect(&mut r.api_keys);
+                    true
+                }),
+            },
+            _ if !mapped || !needs_response_rewrite(key, version) => Ok(()),
+            ApiKey::DescribeTopicPartitions => self.ids_only(msg, ids::describe_topic_partitions),
             ApiKey::ListPartitionReassignments => {
-                self.ids_only(frame, key, version, ids::list_partition_reassignments)
+                self.ids_only(msg, ids::list_partition_reassignments)
             }
-            ApiKey::DescribeConfigs => self.ids_only(frame, key, version, ids::describe_configs),
-            ApiKey::AlterConfigs => self.ids_only(frame, key, version, ids::alter_configs),
-            ApiKey::IncrementalAlterConfigs => {
-                self.ids_only(frame, key, version, ids::incremental_alter_configs)
-            }
-            ApiKey::ListConfigResources => {
-                self.ids_only(frame, key, version, ids::list_config_resources)
-            }
+            ApiKey::DescribeConfigs => self.ids_only(msg, ids::describe_configs),
+            ApiKey::AlterConfigs => self.ids_only(msg, ids::alter_configs),
+            ApiKey::IncrementalAlterConfigs => self.ids_only(msg, ids::incremental_alter_configs),
+            ApiKey::ListConfigResources => self.ids_only(msg, ids::list_config_resources),
             other => unreachable!("{other:?} has a response row in the table but no mapping"),
         }
     }
@@ -208,14 +236,12 @@ impl<'a> AddressRewriter<'a> {
     }
 
     /// A key whose only node ids are ids (no addresses).
-    fn ids_only<T: Decodable + Encodable>(
+    fn ids_only<T: Decodable + Encodable + Send + 'static>(
         &self,
-        frame: Bytes,
-        key: ApiKey,
-        version: i16,
+        msg: &mut impl BodyEditor,
         map: fn(&mut T, &mut Mapper<'_>),
-    ) -> CodecResult<Bytes> {
-        self.each::<T>(frame, key, version, |r, s| {
+    ) -> CodecResult<()> {
+        self.each::<T>(msg, |r, s| {
             let translate = |id| s.translate(id);
             let mut m = Mapper::new(&translate);
             map(r, &mut m);
@@ -273,22 +299,21 @@ impl<'a> AddressRewriter<'a> {
         Ok(out.freeze())
     }
 
-    /// Decodes, lets `edit` change the message (it says whether it did), re-encodes if so.
-    fn each<T: Decodable + Encodable>(
+    /// Lets `edit` change the body (it says whether it did); counts the rewrites.
+    fn each<T: Decodable + Encodable + Send + 'static>(
         &self,
-        frame: Bytes,
-        key: ApiKey,
-        version: i16,
+        msg: &mut impl BodyEditor,
         edit: impl FnOnce(&mut T, &Self) -> bool,
-    ) -> CodecResult<Bytes> {
-        let (header, mut body) = decode_response::<T>(&frame, key, version)?;
-        if !edit(&mut body, self) {
-            return Ok(frame);
-        }
-        metrics()
-            .responses_rewritten
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        encode_response(&header, &body, key, version)
+    ) -> CodecResult<()> {
+        msg.edit::<T>(|body| {
+            let changed = edit(body, self);
+            if changed {
+                metrics()
+                    .responses_rewritten
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            changed
+        })
     }
 
     /// Replaces a real broker (its id and address) with its virtual one. False when the node
@@ -327,6 +352,14 @@ impl<'a> AddressRewriter<'a> {
         *node_id = -1;
         *host = StrBytes::default();
         *port = -1;
+    }
+}
+
+/// Whether a raw Produce response has top-level tagged fields (a decoded one is asked anyway).
+fn has_top_level_tags(msg: &impl BodyEditor, version: i16) -> CodecResult<bool> {
+    match msg.raw() {
+        Some(frame) => Ok(produce_has_top_level_tags(frame, version)?),
+        None => Ok(true),
     }
 }
 
