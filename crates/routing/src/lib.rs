@@ -8,10 +8,13 @@
 //! * [`domains`]: what is learned per upstream (node directory, API versions), kept across
 //!   topology swaps.
 //! * [`merge`]: one Metadata answer from several domains' answers.
-//! * [`upstream`]: connections to upstream brokers (plaintext or TLS), the node directory
-//!   learned from metadata, and discovery through the bootstrap server.
-//! * [`rewrite`]: the response rewrites (Metadata, FindCoordinator, DescribeCluster,
-//!   KIP-951 node endpoints in Produce/Fetch, ApiVersions intersection).
+//! * [`upstream`]: connections to upstream brokers (plaintext or TLS), filling the node
+//!   directory from metadata, and discovery through the bootstrap server.
+//! * [`rewrite`]: the response rewrites (broker addresses in Metadata, FindCoordinator,
+//!   DescribeCluster, KIP-951 node endpoints in Produce/Fetch; node ids on multi-domain
+//!   routes; ApiVersions intersection). The request direction is [`NodeMap::rewrite_request`].
+//! * [`edit`]: what the rewriters need of a message (a bare frame, or the pipeline's message
+//!   decoded at most once).
 //! * [`health`]: per-domain reachability from background probes, for `/health/ready`.
 //! * [`metrics`]: counters the admin API exposes; [`log_limit`]: warnings that may repeat,
 //!   written at most once per interval.

@@ -2,13 +2,14 @@
 //! the gateway forwards (`gatehouse_protocol::versions::FORWARDED_KEYS`).
 //!
 //! Requests carry the client's (virtual) ids and are mapped virtual → upstream
-//! ([`crate::node_requests`]); responses carry the upstream's and are mapped upstream →
-//! virtual ([`crate::rewrite`]). A route whose [`NodeMap`](crate::nodes::NodeMap) is the
-//! identity maps nothing: requests are never decoded for it, and responses only when an
-//! address must change, as before. [`needs_request_rewrite`] and [`needs_response_rewrite`]
-//! read this table, so a row added here is decoded for; its mapping code is in the two
-//! modules above, and the golden tests (`tests/node_ids_golden.rs`) match on
-//! [`NodeField`] exhaustively, so a row without a case does not compile.
+//! ([`NodeMap::map_request`](crate::nodes::NodeMap::map_request)); responses carry the
+//! upstream's and are mapped upstream → virtual ([`crate::rewrite`]). A route whose
+//! [`NodeMap`](crate::nodes::NodeMap) is the identity maps nothing: requests are never decoded
+//! for it, and responses only when an address must change, as before.
+//! [`needs_request_rewrite`] and [`needs_response_rewrite`] read this table, so a row added
+//! here is decoded for (the mapping code panics, naming the key, if it has no arm for it), and
+//! the golden tests (`tests/node_ids_golden.rs`) match on [`NodeField`] exhaustively, so a row
+//! without a case does not compile.
 //!
 //! Forwarded keys that carry **no** node id (reviewed against kafka-protocol 0.18 / Kafka 4.1
 //! schemas: no `BrokerId` field, no resource name that can name a broker): OffsetCommit,
