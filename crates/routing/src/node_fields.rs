@@ -7,7 +7,7 @@
 //! [`NodeMap`](crate::nodes::NodeMap) is the identity maps nothing: requests are never decoded
 //! for it, and responses only when an address must change, as before.
 //! [`needs_request_rewrite`] and [`needs_response_rewrite`] read this table, so a row added
-//! here is decoded for (the mapping code panics, naming the key, if it has no arm for it), and
+//! here is decoded for (the mapping code refuses such a message if it has no arm for it), and
 //! the golden tests (`tests/node_ids_golden.rs`) match on [`NodeField`] exhaustively, so a row
 //! without a case does not compile.
 //!

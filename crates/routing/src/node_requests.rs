@@ -102,7 +102,10 @@ impl NodeMap {
                     }
                 })
             }
-            other => unreachable!("{other:?} has a request row in the table but no mapping"),
+            // A row added to the table without its mapping: refuse rather than pass ids on.
+            other => Err(anyhow::anyhow!(
+                "{other:?} has a request row in the node-id table but no mapping"
+            )),
         }
     }
 

@@ -218,7 +218,10 @@ impl<'a> AddressRewriter<'a> {
             ApiKey::AlterConfigs => self.ids_only(msg, ids::alter_configs),
             ApiKey::IncrementalAlterConfigs => self.ids_only(msg, ids::incremental_alter_configs),
             ApiKey::ListConfigResources => self.ids_only(msg, ids::list_config_resources),
-            other => unreachable!("{other:?} has a response row in the table but no mapping"),
+            // A row added to the table without its mapping: refuse rather than pass ids on.
+            other => Err(anyhow::anyhow!(
+                "{other:?} has a response row in the node-id table but no mapping"
+            )),
         }
     }
 
