@@ -48,8 +48,17 @@ impl AdditionalDomain {
         NodeIdRange {
             name: self.domain.clone(),
             start: self.virtual_start,
-            end: self.virtual_start + self.node_count() as i32 - 1,
+            end: self.virtual_end(),
         }
+    }
+
+    fn virtual_end(&self) -> i32 {
+        self.virtual_start + self.node_count() as i32 - 1
+    }
+
+    /// Whether a virtual id is in its range (no allocation: on every id mapped).
+    fn holds_virtual(&self, id: i32) -> bool {
+        (self.virtual_start..=self.virtual_end()).contains(&id)
     }
 
     fn to_virtual(&self, upstream: i32) -> Option<i32> {
@@ -161,11 +170,7 @@ impl NodeMap {
     /// markers and come back unchanged, as the home domain's.
     pub fn to_upstream(&self, virtual_id: i32) -> Option<(&str, i32)> {
         if virtual_id >= 0 {
-            if let Some(a) = self
-                .additional
-                .iter()
-                .find(|a| a.virtual_range().contains(virtual_id))
-            {
+            if let Some(a) = self.additional.iter().find(|a| a.holds_virtual(virtual_id)) {
                 return a.to_upstream(virtual_id).map(|id| (a.domain.as_str(), id));
             }
         }
@@ -207,9 +212,7 @@ impl NodeMap {
     }
 
     fn in_additional_range(&self, id: i32) -> bool {
-        self.additional
-            .iter()
-            .any(|a| a.virtual_range().contains(id))
+        self.additional.iter().any(|a| a.holds_virtual(id))
     }
 }
 
