@@ -9,6 +9,7 @@
 mod auth;
 mod limits;
 mod raw;
+mod routes;
 mod security;
 mod validate;
 
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_auth::listener::RouteSecurity;
-use gatehouse_routing::Topology;
+use gatehouse_routing::{DomainRegistry, Topology};
 
 pub use auth::{AuthSettings, TokenKeySource, TOKEN_KEY_HELP};
 pub use limits::{
@@ -108,10 +109,23 @@ pub struct GatewayConfig {
     pub topology: Topology,
     /// How each route's clients authenticate, by route name.
     pub security: BTreeMap<String, Arc<RouteSecurity>>,
+    /// What the topology's upstreams learn (node directories, API versions), kept across
+    /// topology swaps: a configuration reloaded later passes it to [`load_file_reusing`].
+    pub domain_state: Arc<DomainRegistry>,
 }
 
-/// Reads and validates a configuration file.
+/// Reads and validates a configuration file (the first of a process: nothing learned yet).
 pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigError> {
+    load_file_reusing(path, &DomainRegistry::new())
+}
+
+/// Reads and validates a configuration file whose upstreams reuse what `registry` holds
+/// (a reload: the running topology's `domain_state`), so learned broker addresses and API
+/// versions survive the swap.
+pub fn load_file_reusing(
+    path: &Path,
+    registry: &Arc<DomainRegistry>,
+) -> Result<GatewayConfig, ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: file.clone(),
@@ -119,18 +133,79 @@ pub fn load_file(path: &Path) -> Result<GatewayConfig, ConfigError> {
         reason: format!("cannot read: {e}"),
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    load_str(&text, &file, base)
+    load_str_reusing(&text, &file, base, registry)
 }
 
 /// Validates configuration text. `file` names it in errors; relative paths inside it are
 /// resolved against `base` (the file's directory).
 pub fn load_str(text: &str, file: &str, base: &Path) -> Result<GatewayConfig, ConfigError> {
+    load_str_reusing(text, file, base, &DomainRegistry::new())
+}
+
+/// [`load_str`] whose upstreams reuse what `registry` holds (see [`load_file_reusing`]).
+pub fn load_str_reusing(
+    text: &str,
+    file: &str,
+    base: &Path,
+    registry: &Arc<DomainRegistry>,
+) -> Result<GatewayConfig, ConfigError> {
     let raw = raw::parse(text, file)?;
-    validate::validate(raw, file, base)
+    validate::validate(raw, file, base, registry)
 }
 
 /// The embedded default configuration.
 pub fn embedded_default() -> GatewayConfig {
     load_str(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME, Path::new("."))
         .expect("the embedded default is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE_DOMAIN: &str = r#"
+streamingDomains:
+  - name: d
+    kafkaCluster:
+      bootstrapServers: [{ id: internal, endpoint: "127.0.0.1:9092" }]
+      nodeIdRanges: [{ name: pool, start: 0, end: 2 }]
+routes:
+  - name: r
+    endpoint: "127.0.0.1:19092"
+    streamingDomain: { name: d, bootstrapServerId: internal }
+"#;
+
+    fn upstream(c: &GatewayConfig) -> Arc<gatehouse_routing::upstream::UpstreamCluster> {
+        c.topology.upstream_for(&c.topology.routes["r"]).unwrap()
+    }
+
+    #[test]
+    fn a_reloaded_topology_keeps_the_learned_broker_addresses() {
+        let first = load_str(ONE_DOMAIN, "t.yaml", Path::new(".")).unwrap();
+        upstream(&first).learn(1, "kafka-1.internal", 9092);
+        let registry = first.domain_state.clone();
+        let second = load_str_reusing(ONE_DOMAIN, "t.yaml", Path::new("."), &registry).unwrap();
+        assert!(
+            !Arc::ptr_eq(&upstream(&first), &upstream(&second)),
+            "a new topology"
+        );
+        let known = upstream(&second).state().address_of(1).unwrap();
+        assert_eq!(known.to_string(), "kafka-1.internal:9092");
+        // A fresh load (another process) knows nothing.
+        let fresh = load_str(ONE_DOMAIN, "t.yaml", Path::new(".")).unwrap();
+        assert_eq!(upstream(&fresh).state().address_of(1), None);
+    }
+
+    #[test]
+    fn a_listener_pointed_elsewhere_or_removed_starts_afresh() {
+        let first = load_str(ONE_DOMAIN, "t.yaml", Path::new(".")).unwrap();
+        upstream(&first).learn(1, "kafka-1.internal", 9092);
+        let registry = first.domain_state.clone();
+        let moved = ONE_DOMAIN.replace("127.0.0.1:9092", "127.0.0.2:9092");
+        let second = load_str_reusing(&moved, "t.yaml", Path::new("."), &registry).unwrap();
+        assert_eq!(upstream(&second).state().address_of(1), None);
+        let renamed = ONE_DOMAIN.replace("internal", "other");
+        load_str_reusing(&renamed, "t.yaml", Path::new("."), &registry).unwrap();
+        assert_eq!(registry.len(), 1, "the old listener's state is dropped");
+    }
 }

@@ -139,6 +139,9 @@ pub struct RawRoute {
     #[serde(default)]
     pub broker_identification_strategy: RawIdentification,
     pub streaming_domain: RawRouteDomain,
+    /// Further domains whose brokers the route's clients see, at declared virtual node ids.
+    #[serde(default)]
+    pub additional_streaming_domains: Vec<RawAdditionalDomain>,
     /// Binds every connection on the route to this virtual cluster.
     pub virtual_cluster: Option<String>,
     /// How clients authenticate on this route; PLAINTEXT when absent.
@@ -194,6 +197,15 @@ impl Default for RawIdentification {
 pub struct RawRouteDomain {
     pub name: String,
     pub bootstrap_server_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAdditionalDomain {
+    pub name: String,
+    pub bootstrap_server_id: String,
+    /// The virtual node id of the domain's first node id (ids follow in `nodeIdRanges` order).
+    pub virtual_node_id_start: i64,
 }
 
 /// Parses YAML, reporting the path of the field serde stopped at.

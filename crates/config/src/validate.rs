@@ -1,7 +1,7 @@
 //! From the file as written to a topology that cannot be inconsistent.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,25 +9,25 @@ use std::time::Duration;
 use gatehouse_routing::tls::UpstreamTlsSettings;
 use gatehouse_routing::upstream::{GatewayLogin, UpstreamCluster};
 use gatehouse_routing::{
-    BootstrapServer, BrokerMap, HostPort, NodeIdRange, Route, StreamingDomain, Target, Topology,
+    BootstrapServer, DomainRegistry, HostPort, NodeIdRange, StreamingDomain, Target, Topology,
 };
 
 use gatehouse_auth::listener::{ClientAuth, ServerTls};
 use gatehouse_auth::mtls::PrincipalMapper;
 
-use crate::raw::{RawAdmin, RawConfig, RawDomain, RawRoute, RawStore};
+use crate::raw::{RawAdmin, RawConfig, RawDomain, RawStore};
 use crate::{
     AdminSettings, AdminUser, ConfigError, GatewayConfig, StoreSettings, ADMIN_PASSWORD_ENV,
     DATA_DIR_ENV, DEFAULT_DATA_DIR,
 };
 
-struct Ctx<'a> {
-    file: &'a str,
-    base: &'a Path,
+pub(crate) struct Ctx<'a> {
+    pub file: &'a str,
+    pub base: &'a Path,
 }
 
 impl Ctx<'_> {
-    fn err(&self, path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    pub(crate) fn err(&self, path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
         ConfigError {
             file: self.file.into(),
             path: path.into(),
@@ -36,7 +36,14 @@ impl Ctx<'_> {
     }
 }
 
-pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig, ConfigError> {
+/// `registry` holds what earlier topologies of this process learned about each upstream; the
+/// new topology's upstreams take their state from it.
+pub fn validate(
+    raw: RawConfig,
+    file: &str,
+    base: &Path,
+    registry: &Arc<DomainRegistry>,
+) -> Result<GatewayConfig, ConfigError> {
     let ctx = Ctx { file, base };
     let mut gateway =
         crate::limits::build_gateway(&raw.gateway, &|path, reason| ctx.err(path, reason))?;
@@ -72,6 +79,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
                 gateway.upstream_connect_timeout,
                 gateway.upstream_request_timeout,
             ),
+            registry,
         )?;
         if domains.insert(d.name.clone(), Arc::new(domain)).is_some() {
             return Err(ctx.err(
@@ -89,7 +97,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
     }
     for (i, r) in raw.routes.iter().enumerate() {
         let at = format!("routes[{i}]");
-        let route = build_route(&ctx, &at, r, &domains)?;
+        let route = crate::routes::build_route(&ctx, &at, r, &domains)?;
         let sec =
             crate::security::build_security(r.security.as_ref(), ctx.base, &|field, reason| {
                 ctx.err(format!("{at}.security.{field}"), reason)
@@ -120,6 +128,12 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
             ));
         }
     }
+    // What this configuration no longer names is forgotten (a removed or renamed listener).
+    registry.retain(|domain, listener| {
+        domains
+            .get(domain)
+            .is_some_and(|d| d.bootstrap_servers.contains_key(listener))
+    });
     Ok(GatewayConfig {
         gateway,
         admin,
@@ -127,6 +141,7 @@ pub fn validate(raw: RawConfig, file: &str, base: &Path) -> Result<GatewayConfig
         auth,
         topology: Topology { domains, routes },
         security,
+        domain_state: registry.clone(),
     })
 }
 
@@ -332,7 +347,7 @@ fn upstream_credentials(
     }
 }
 
-fn non_empty(ctx: &Ctx, path: &str, value: &str) -> Result<(), ConfigError> {
+pub(crate) fn non_empty(ctx: &Ctx, path: &str, value: &str) -> Result<(), ConfigError> {
     if value.trim().is_empty() {
         return Err(ctx.err(path, "must not be empty"));
     }
@@ -344,6 +359,7 @@ fn build_domain(
     at: &str,
     d: &RawDomain,
     (timeout, request_timeout): (Duration, Duration),
+    registry: &DomainRegistry,
 ) -> Result<StreamingDomain, ConfigError> {
     non_empty(ctx, &format!("{at}.name"), &d.name)?;
     if d.kind != "kafka" {
@@ -381,9 +397,11 @@ fn build_domain(
                 )
             }
         };
+        let state = registry.state(&d.name, &b.id, &endpoint);
         let mut upstream =
             UpstreamCluster::new(d.name.clone(), b.id.clone(), endpoint, tls, timeout)
-                .with_request_timeout(request_timeout);
+                .with_request_timeout(request_timeout)
+                .with_state(state);
         if let Some(sasl) = &b.sasl {
             upstream = upstream.with_sasl(upstream_credentials(ctx, &format!("{bat}.sasl"), sasl)?);
         }
@@ -447,108 +465,6 @@ fn build_domain(
         cluster_name: k.name.clone().unwrap_or_else(|| d.name.clone()),
         bootstrap_servers,
         node_ids,
-    })
-}
-
-fn build_route(
-    ctx: &Ctx,
-    at: &str,
-    r: &RawRoute,
-    domains: &BTreeMap<String, Arc<StreamingDomain>>,
-) -> Result<Route, ConfigError> {
-    non_empty(ctx, &format!("{at}.name"), &r.name)?;
-    let endpoint =
-        HostPort::parse(&r.endpoint).map_err(|e| ctx.err(format!("{at}.endpoint"), e))?;
-    match r.broker_identification_strategy.kind.as_str() {
-        "port" => {}
-        "host" => {
-            return Err(ctx.err(
-                format!("{at}.brokerIdentificationStrategy.type"),
-                "'host' (SNI) identification needs a TLS listener, which this version does not offer yet; use 'port'",
-            ))
-        }
-        other => {
-            return Err(ctx.err(format!("{at}.brokerIdentificationStrategy.type"), format!("unknown strategy '{other}' (expected 'port' or 'host')")))
-        }
-    }
-    let sd = &r.streaming_domain;
-    let domain = domains.get(&sd.name).ok_or_else(|| {
-        let known: Vec<_> = domains.keys().map(String::as_str).collect();
-        ctx.err(
-            format!("{at}.streamingDomain.name"),
-            format!(
-                "no streaming domain named '{}' (known: {})",
-                sd.name,
-                known.join(", ")
-            ),
-        )
-    })?;
-    if !domain
-        .bootstrap_servers
-        .contains_key(&sd.bootstrap_server_id)
-    {
-        let known: Vec<_> = domain
-            .bootstrap_servers
-            .keys()
-            .map(String::as_str)
-            .collect();
-        return Err(ctx.err(
-            format!("{at}.streamingDomain.bootstrapServerId"),
-            format!(
-                "domain '{}' has no bootstrap server '{}' (known: {})",
-                sd.name,
-                sd.bootstrap_server_id,
-                known.join(", ")
-            ),
-        ));
-    }
-    let ip: IpAddr = match &r.bind_host {
-        Some(h) => h.parse().map_err(|_| {
-            ctx.err(
-                format!("{at}.bindHost"),
-                format!("'{h}' is not an IP address"),
-            )
-        })?,
-        None => endpoint
-            .host
-            .parse()
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-    };
-    if let Some(vc) = &r.virtual_cluster {
-        let legal = !vc.is_empty()
-            && vc.len() <= 64
-            && vc
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !legal {
-            return Err(ctx.err(
-                format!("{at}.virtualCluster"),
-                format!("'{vc}' is not a virtual cluster name (1-64 of a-z A-Z 0-9 . _ -)"),
-            ));
-        }
-    }
-    let brokers = BrokerMap::new(endpoint.port, domain.node_ids.clone());
-    let last = endpoint.port as u64 + brokers.node_port_count() as u64;
-    if last > u16::MAX as u64 {
-        return Err(ctx.err(
-            format!("{at}.endpoint"),
-            format!(
-                "domain '{}' lists {} node ids, which need ports {}..{}; that passes 65535 (list sparse ids as separate ranges)",
-                sd.name,
-                brokers.node_port_count(),
-                endpoint.port as u64 + 1,
-                last
-            ),
-        ));
-    }
-    Ok(Route {
-        name: r.name.clone(),
-        bind: SocketAddr::new(ip, endpoint.port),
-        endpoint,
-        domain: sd.name.clone(),
-        bootstrap_server_id: sd.bootstrap_server_id.clone(),
-        brokers,
-        virtual_cluster: r.virtual_cluster.clone(),
     })
 }
 

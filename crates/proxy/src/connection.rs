@@ -70,8 +70,9 @@ pub(crate) async fn serve(gateway: Arc<Gateway>, accepted: Accepted) {
         tracing::warn!(%peer, route = %route_name, "route no longer exists; closing");
         return;
     };
-    let Some(upstream) = topology.upstream_for(&route) else {
-        tracing::error!(%peer, route = %route_name, "route has no upstream; closing");
+    // A virtual broker port names a broker of one of the route's domains (virtual node ids).
+    let Some((upstream, upstream_target)) = topology.upstream_for_target(&route, target) else {
+        tracing::error!(%peer, route = %route_name, ?target, "route has no upstream for this listener; closing");
         return;
     };
     let where_ = local.map(|a| describe(a, target)).unwrap_or_default();
@@ -83,7 +84,7 @@ pub(crate) async fn serve(gateway: Arc<Gateway>, accepted: Accepted) {
         upstream: &upstream,
         peer,
         where_: &where_,
-        target,
+        target: upstream_target,
         stop,
     };
     match &security.tls {
@@ -197,7 +198,7 @@ impl Conn<'_> {
             limits: &gateway.limits,
             budget: &gateway.budget,
         };
-        let pipeline = Pipeline::new(gateway, route_vc, gate, binding);
+        let pipeline = Pipeline::new(gateway, route, gate, binding);
         let deadlines = Deadlines::new(gateway.limits.deadlines.clone(), activity);
         let end = RequestPump::new(rd, fd, tx, &pipe, pipeline)
             .run(deadlines, self.stop.clone())

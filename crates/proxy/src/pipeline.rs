@@ -14,6 +14,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
 use gatehouse_routing::upstream::UpstreamCluster;
+use gatehouse_routing::Route;
 use gatehouse_tenancy::{ResponsePlan, TenantSession};
 
 use crate::binding::{Binding, Unbound};
@@ -103,6 +104,8 @@ const GATE_KEYS: &[ApiKey] = &[
 /// One session's stages and their state.
 pub(crate) struct Pipeline<'a> {
     pub gateway: &'a Gateway,
+    /// The route: its node-id map is the router's.
+    route: &'a Route,
     /// The virtual cluster the route is bound to, if any.
     pub route_vc: Option<&'a str>,
     pub gate: Gate,
@@ -113,12 +116,14 @@ pub(crate) struct Pipeline<'a> {
 impl<'a> Pipeline<'a> {
     pub fn new(
         gateway: &'a Gateway,
-        route_vc: Option<&'a str>,
+        route: &'a Route,
         gate: Gate,
         binding: Binding,
     ) -> Self {
+        let route_vc = route.virtual_cluster.as_deref();
         let mut pipeline = Self {
             gateway,
+            route,
             route_vc,
             gate,
             binding,
@@ -214,11 +219,7 @@ impl<'a> Pipeline<'a> {
             Ok(Some(session)) => Some(session.clone()),
         };
         let Some(session) = session else {
-            return Step::Forward {
-                pieces: vec![body.into_bytes()],
-                tenancy: None,
-                watch,
-            };
+            return self.forward(key, version, vec![body.into_bytes()], None, watch);
         };
         if !session.may_send(key) {
             let vc = &session.tenant().name;
@@ -227,11 +228,7 @@ impl<'a> Pipeline<'a> {
         }
         if !self.interest.contains(key) {
             // A key the tenant may send whose frames carry no names (NAME_FREE_KEYS).
-            return Step::Forward {
-                pieces: vec![body.into_bytes()],
-                tenancy: None,
-                watch,
-            };
+            return self.forward(key, version, vec![body.into_bytes()], None, watch);
         }
         let decode_error =
             |e: anyhow::Error| Step::End(End::BadInput("decode", format!("{key:?} v{version}: {e}")));
@@ -257,12 +254,40 @@ impl<'a> Pipeline<'a> {
             }
         };
         match mapped {
-            Ok((pieces, plan)) => Step::Forward {
-                pieces,
-                tenancy: tenant_response(&session, plan),
-                watch,
-            },
+            Ok((pieces, plan)) => {
+                let tenancy = tenant_response(&session, plan);
+                self.forward(key, version, pieces, tenancy, watch)
+            }
             Err(e) => decode_error(e),
+        }
+    }
+
+    /// The router: every request goes to the session's one destination today (fan-out to
+    /// several domains comes with alias topics). Virtual node ids the client put in a request
+    /// become the upstream's here; on a route that shows one domain the map is the identity
+    /// and nothing is decoded.
+    fn forward(
+        &self,
+        key: ApiKey,
+        version: i16,
+        mut pieces: Vec<Bytes>,
+        tenancy: Option<Box<TenantResponse>>,
+        watch: Option<Watch>,
+    ) -> Step {
+        let nodes = &self.route.nodes;
+        if pieces.len() == 1 && nodes.request_needs_rewrite(key, version) {
+            match nodes.rewrite_request(key, version, pieces.pop().expect("one piece")) {
+                Ok(frame) => pieces.push(frame),
+                Err(e) => {
+                    let why = format!("{key:?} v{version}: {e}");
+                    return Step::End(End::BadInput("decode", why));
+                }
+            }
+        }
+        Step::Forward {
+            pieces,
+            tenancy,
+            watch,
         }
     }
 

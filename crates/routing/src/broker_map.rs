@@ -10,6 +10,10 @@
 //!
 //! So ranges `[0..=2]` on endpoint 19092 give nodes 0,1,2 ports 19093..19095, and sparse ids
 //! listed as single-id ranges (`100`, `200`, `300`) take three ports, not two hundred.
+//!
+//! The ids are the route's **virtual** node ids ([`crate::nodes::NodeMap::virtual_ranges`]):
+//! its home domain's ranges first (so a single-domain route keeps today's ports), then each
+//! additional domain's virtual range.
 
 use std::net::SocketAddr;
 
@@ -21,8 +25,18 @@ pub struct NodeIdRange {
 }
 
 impl NodeIdRange {
-    fn len(&self) -> u32 {
+    /// How many ids it holds.
+    pub fn len(&self) -> u32 {
         (self.end - self.start) as u32 + 1
+    }
+
+    /// Never true for a validated range (start <= end); here for clippy's `len` rule.
+    pub fn is_empty(&self) -> bool {
+        self.end < self.start
+    }
+
+    pub fn contains(&self, id: i32) -> bool {
+        (self.start..=self.end).contains(&id)
     }
 }
 

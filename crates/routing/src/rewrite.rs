@@ -1,7 +1,7 @@
 //! Keeping every broker address a client learns a gateway address.
 //!
-//! Only responses that can carry a broker address are looked at ([`response_handling`]); all
-//! others pass through as raw bytes. Each real address seen is
+//! Only responses that can carry a broker address (or, on a multi-domain route, a node id)
+//! are looked at ([`AddressRewriter::handling`]); all others pass through as raw bytes. Each real address seen is
 //! recorded in the upstream's node directory (so a later connection to that node's virtual
 //! port knows where to go) and replaced with the route's host and the node's gateway port.
 //!
@@ -13,7 +13,8 @@
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::NodeEndpoint as FetchNodeEndpoint;
 use kafka_protocol::messages::{
-    ApiKey, DescribeClusterResponse, FindCoordinatorResponse, MetadataResponse, ProduceResponse,
+    ApiKey, ApiVersionsResponse, DescribeClusterResponse, FetchResponse, FindCoordinatorResponse,
+    MetadataResponse, ProduceResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
@@ -21,12 +22,14 @@ use kafka_protocol::ResponseError;
 use gatehouse_protocol::codec::{
     decode_compact_array, edit_api_versions, encode_compact_array, CodecResult,
 };
-use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_protocol::scan::{fetch_tags_offset, produce_has_top_level_tags};
 use gatehouse_protocol::tagged::{parse_tagged_section, tagged_section_of_size};
 use gatehouse_protocol::versions::intersect;
 
+use crate::edit::{BodyEditor, ResponseFrame};
 use crate::metrics::metrics;
+use crate::node_fields::{needs_response_rewrite, Mapper};
+use crate::node_responses as ids;
 use crate::topology::Route;
 use crate::upstream::UpstreamCluster;
 
@@ -58,7 +61,21 @@ pub fn response_handling(key: ApiKey, version: i16) -> ResponseHandling {
     }
 }
 
-/// Rewrites responses for one route and the upstream it forwards to.
+/// How `route` handles a response of this key and version (see [`AddressRewriter::handling`]),
+/// without making a rewriter.
+pub fn route_response_handling(route: &Route, key: ApiKey, version: i16) -> ResponseHandling {
+    if !route.nodes.is_identity() && needs_response_rewrite(key, version) {
+        return ResponseHandling::Decode;
+    }
+    response_handling(key, version)
+}
+
+/// Rewrites responses for one route and one upstream (domain) it forwards to.
+///
+/// On a route whose [`NodeMap`](crate::nodes::NodeMap) is the identity only addresses change,
+/// as they always did. On a multi-domain route every node id of the table
+/// ([`crate::node_fields`]) becomes the route's virtual id for this upstream's domain, and
+/// Metadata and DescribeCluster carry the route's cluster id ([`Route::cluster_id`]).
 pub struct AddressRewriter<'a> {
     route: &'a Route,
     upstream: &'a UpstreamCluster,
@@ -75,22 +92,68 @@ impl<'a> AddressRewriter<'a> {
         }
     }
 
-    /// Rewrites the addresses in an answer, through the message every stage shares (decoded
-    /// at most once; left as it arrived when nothing needed to change).
-    pub fn rewrite(&self, message: &mut ResponseMessage) -> CodecResult<()> {
-        let version = message.version();
-        match message.key() {
-            ApiKey::Metadata => self.each::<MetadataResponse>(message, |r, s| {
-                r.brokers
-                    .retain_mut(|b| s.virtualise(b.node_id.0, &mut b.host, &mut b.port));
+    /// How this route handles a response of this key and version: [`response_handling`] when
+    /// its map is the identity; `Decode` for every key the node-id table names when it is not
+    /// (Fetch included: its partitions carry ids before the streamed tail).
+    pub fn handling(&self, key: ApiKey, version: i16) -> ResponseHandling {
+        route_response_handling(self.route, key, version)
+    }
+
+    /// A rewriter whose host string the caller made once (a session keeps one for all its
+    /// answers instead of allocating it per answer).
+    pub fn with_host(route: &'a Route, upstream: &'a UpstreamCluster, host: StrBytes) -> Self {
+        Self {
+            route,
+            upstream,
+            host,
+        }
+    }
+
+    fn maps_ids(&self) -> bool {
+        !self.route.nodes.is_identity()
+    }
+
+    /// Upstream → virtual for this upstream's domain.
+    fn translate(&self, upstream_id: i32) -> Option<i32> {
+        self.route
+            .nodes
+            .to_virtual(&self.upstream.domain, upstream_id)
+    }
+
+    /// The frame to send the client: the original when nothing needed to change.
+    pub fn rewrite(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
+        let mut message = ResponseFrame::new(key, version, frame);
+        self.rewrite_message(key, version, &mut message)?;
+        Ok(message.into_bytes())
+    }
+
+    /// [`Self::rewrite`] on a message the pipeline holds: decoded at most once whatever other
+    /// stages read of it (tenancy), encoded again only if some stage changed it. The byte-level
+    /// rewrites (Fetch tail, ApiVersions, the Produce tag walk) are used while it is raw.
+    pub fn rewrite_message(
+        &self,
+        key: ApiKey,
+        version: i16,
+        msg: &mut impl BodyEditor,
+    ) -> CodecResult<()> {
+        let mapped = self.maps_ids();
+        match key {
+            ApiKey::Metadata => self.each::<MetadataResponse>(msg, |r, s| {
+                s.metadata(r);
                 true
             }),
-            ApiKey::DescribeCluster => self.each::<DescribeClusterResponse>(message, |r, s| {
+            ApiKey::DescribeCluster => self.each::<DescribeClusterResponse>(msg, |r, s| {
                 r.brokers
-                    .retain_mut(|b| s.virtualise(b.broker_id.0, &mut b.host, &mut b.port));
+                    .retain_mut(|b| s.virtualise(&mut b.broker_id.0, &mut b.host, &mut b.port));
+                if s.maps_ids() {
+                    Mapper::new(&|id| s.translate(id)).id(&mut r.controller_id);
+                    if let Some(id) = s.route.cluster_id() {
+                        r.cluster_id = StrBytes::from_string(id);
+                    }
+                }
                 true
             }),
-            ApiKey::FindCoordinator => self.each::<FindCoordinatorResponse>(message, |r, s| {
+            ApiKey::FindCoordinator => self.each::<FindCoordinatorResponse>(msg, |r, s| {
                 if version < 4 {
                     s.coordinator(
                         &mut r.error_code,
@@ -111,46 +174,98 @@ impl<'a> AddressRewriter<'a> {
                 true
             }),
             // Walk first: only a response that has top-level tagged fields can carry
-            // node_endpoints, and only then is it worth decoding.
-            ApiKey::Produce => {
-                if let Some(frame) = message.raw() {
-                    if !produce_has_top_level_tags(frame, version)? {
-                        return Ok(());
-                    }
+            // node_endpoints, and only then is it worth decoding (unless ids are mapped).
+            ApiKey::Produce if !mapped && !has_top_level_tags(msg, version)? => Ok(()),
+            ApiKey::Produce => self.each::<ProduceResponse>(msg, |r, s| {
+                let translate = |id| s.translate(id);
+                let mut m = Mapper::new(&translate);
+                if s.maps_ids() {
+                    ids::produce(r, &mut m);
                 }
-                self.each::<ProduceResponse>(message, |r, s| {
-                    !r.node_endpoints.is_empty() && {
-                        r.node_endpoints
-                            .retain_mut(|n| s.virtualise(n.node_id.0, &mut n.host, &mut n.port));
-                        true
+                let endpoints = !r.node_endpoints.is_empty();
+                r.node_endpoints
+                    .retain_mut(|n| s.virtualise(&mut n.node_id.0, &mut n.host, &mut n.port));
+                m.changed || endpoints
+            }),
+            ApiKey::Fetch if mapped && needs_response_rewrite(key, version) => self
+                .each::<FetchResponse>(msg, |r, s| {
+                    let translate = |id| s.translate(id);
+                    let mut m = Mapper::new(&translate);
+                    ids::fetch(r, &mut m);
+                    let endpoints = !r.node_endpoints.is_empty();
+                    r.node_endpoints
+                        .retain_mut(|n| s.virtualise(&mut n.node_id.0, &mut n.host, &mut n.port));
+                    m.changed || endpoints
+                }),
+            ApiKey::Fetch if version >= 16 => match msg.raw() {
+                Some(frame) => {
+                    let frame = frame.clone();
+                    let out = self.rewrite_fetch_frame(frame.clone(), version)?;
+                    if out.as_ptr() != frame.as_ptr() {
+                        msg.replace_raw(out);
                     }
-                })
+                    Ok(())
+                }
+                // Already decoded by another stage: its endpoints, in the decoded message.
+                None => self.each::<FetchResponse>(msg, |r, s| {
+                    let endpoints = !r.node_endpoints.is_empty();
+                    r.node_endpoints
+                        .retain_mut(|n| s.virtualise(&mut n.node_id.0, &mut n.host, &mut n.port));
+                    endpoints
+                }),
+            },
+            ApiKey::ApiVersions => match msg.raw() {
+                Some(frame) => {
+                    let out = rewrite_api_versions(frame.clone(), version)?;
+                    msg.replace_raw(out);
+                    Ok(())
+                }
+                None => msg.edit::<ApiVersionsResponse>(|r| {
+                    intersect(&mut r.api_keys);
+                    true
+                }),
+            },
+            _ if !mapped || !needs_response_rewrite(key, version) => Ok(()),
+            ApiKey::DescribeTopicPartitions => self.ids_only(msg, ids::describe_topic_partitions),
+            ApiKey::ListPartitionReassignments => {
+                self.ids_only(msg, ids::list_partition_reassignments)
             }
-            ApiKey::Fetch if version >= 16 => match message.raw() {
-                Some(frame) => {
-                    let frame = self.rewrite_fetch_frame(frame.clone(), version)?;
-                    message.replace_raw(frame);
-                    Ok(())
-                }
-                None => anyhow::bail!("a Fetch response is rewritten before any stage decodes it"),
-            },
-            ApiKey::ApiVersions => match message.raw() {
-                Some(frame) => {
-                    let frame = rewrite_api_versions(frame, version)?;
-                    message.replace_raw(frame);
-                    Ok(())
-                }
-                None => anyhow::bail!("an ApiVersions response is rewritten before any stage decodes it"),
-            },
-            _ => Ok(()),
+            ApiKey::DescribeConfigs => self.ids_only(msg, ids::describe_configs),
+            ApiKey::AlterConfigs => self.ids_only(msg, ids::alter_configs),
+            ApiKey::IncrementalAlterConfigs => self.ids_only(msg, ids::incremental_alter_configs),
+            ApiKey::ListConfigResources => self.ids_only(msg, ids::list_config_resources),
+            // A row added to the table without its mapping: refuse rather than pass ids on.
+            other => Err(anyhow::anyhow!(
+                "{other:?} has a response row in the node-id table but no mapping"
+            )),
         }
     }
 
-    /// [`AddressRewriter::rewrite`] for a frame no other stage looks at.
-    pub fn rewrite_frame(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
-        let mut message = ResponseMessage::new(key, version, frame);
-        self.rewrite(&mut message)?;
-        message.into_frame()
+    /// A Metadata response as the route's clients see it: brokers at gateway addresses (and,
+    /// with a non-identity map, every id virtual and the route's cluster id).
+    pub(crate) fn metadata(&self, r: &mut MetadataResponse) {
+        r.brokers
+            .retain_mut(|b| self.virtualise(&mut b.node_id.0, &mut b.host, &mut b.port));
+        if self.maps_ids() {
+            ids::metadata(r, &mut Mapper::new(&|id| self.translate(id)));
+            if let Some(id) = self.route.cluster_id() {
+                r.cluster_id = Some(StrBytes::from_string(id));
+            }
+        }
+    }
+
+    /// A key whose only node ids are ids (no addresses).
+    fn ids_only<T: Decodable + Encodable + Send + 'static>(
+        &self,
+        msg: &mut impl BodyEditor,
+        map: fn(&mut T, &mut Mapper<'_>),
+    ) -> CodecResult<()> {
+        self.each::<T>(msg, |r, s| {
+            let translate = |id| s.translate(id);
+            let mut m = Mapper::new(&translate);
+            map(r, &mut m);
+            m.changed
+        })
     }
 
     /// Rewrites the top-level tagged fields of a Fetch response (v16+) to exactly their
@@ -168,7 +283,7 @@ impl<'a> AddressRewriter<'a> {
         };
         let mut endpoints: Vec<FetchNodeEndpoint> =
             decode_compact_array(&mut fields[i].1.clone(), version)?;
-        endpoints.retain_mut(|n| self.virtualise(n.node_id.0, &mut n.host, &mut n.port));
+        endpoints.retain_mut(|n| self.virtualise(&mut n.node_id.0, &mut n.host, &mut n.port));
         let mut encoded = BytesMut::new();
         encode_compact_array(&mut encoded, &endpoints, version)?;
         fields[i].1 = encoded.freeze();
@@ -203,14 +318,13 @@ impl<'a> AddressRewriter<'a> {
         Ok(out.freeze())
     }
 
-    /// Lets `edit` change the decoded message (it says whether it did): decoded on first
-    /// use, encoded again only if some stage changed it.
+    /// Lets `edit` change the body (it says whether it did); counts the rewrites.
     fn each<T: Decodable + Encodable + Send + 'static>(
         &self,
-        message: &mut ResponseMessage,
+        msg: &mut impl BodyEditor,
         edit: impl FnOnce(&mut T, &Self) -> bool,
     ) -> CodecResult<()> {
-        message.edit::<T>(|body| {
+        msg.edit::<T>(|body| {
             let changed = edit(body, self);
             if changed {
                 metrics()
@@ -221,20 +335,23 @@ impl<'a> AddressRewriter<'a> {
         })
     }
 
-    /// Replaces a real broker address with its virtual one. False when the node has no
-    /// gateway port (the caller drops the entry).
-    fn virtualise(&self, node_id: i32, host: &mut StrBytes, port: &mut i32) -> bool {
-        self.upstream.learn(node_id, host, *port);
-        match self.route.brokers.port_for(node_id) {
-            Some(p) => {
+    /// Replaces a real broker (its id and address) with its virtual one. False when the node
+    /// has no virtual id or no gateway port (the caller drops the entry).
+    fn virtualise(&self, node_id: &mut i32, host: &mut StrBytes, port: &mut i32) -> bool {
+        self.upstream.learn(*node_id, host, *port);
+        let domain = &self.upstream.domain;
+        let mapped = self.route.nodes.to_virtual(domain, *node_id);
+        match mapped.and_then(|v| Some((v, self.route.brokers.port_for(v)?))) {
+            Some((v, p)) => {
+                *node_id = v;
                 *host = self.host.clone();
                 *port = p as i32;
                 true
             }
             None => {
-                if metrics().unmapped_node_id(&self.upstream.domain, node_id) {
+                if metrics().unmapped_node_id(domain, *node_id) {
                     tracing::warn!(
-                        domain = %self.upstream.domain, route = %self.route.name, node_id,
+                        %domain, route = %self.route.name, node_id = *node_id,
                         "broker id is outside every nodeIdRange of the domain; it is hidden from \
                          clients until the range includes it"
                     );
@@ -247,7 +364,7 @@ impl<'a> AddressRewriter<'a> {
     /// Rewrites one coordinator; one on a node without a gateway port becomes
     /// COORDINATOR_NOT_AVAILABLE (retriable) instead of leaking its real address.
     fn coordinator(&self, error: &mut i16, node_id: &mut i32, host: &mut StrBytes, port: &mut i32) {
-        if *error != 0 || self.virtualise(*node_id, host, port) {
+        if *error != 0 || self.virtualise(node_id, host, port) {
             return;
         }
         *error = ResponseError::CoordinatorNotAvailable.code();
@@ -257,7 +374,15 @@ impl<'a> AddressRewriter<'a> {
     }
 }
 
+/// Whether a raw Produce response has top-level tagged fields (a decoded one is asked anyway).
+fn has_top_level_tags(msg: &impl BodyEditor, version: i16) -> CodecResult<bool> {
+    match msg.raw() {
+        Some(frame) => Ok(produce_has_top_level_tags(frame, version)?),
+        None => Ok(true),
+    }
+}
+
 /// Narrows the upstream's ApiVersions answer to what the gateway forwards.
-fn rewrite_api_versions(frame: &Bytes, version: i16) -> CodecResult<Bytes> {
-    edit_api_versions(frame, version, intersect)
+fn rewrite_api_versions(frame: Bytes, version: i16) -> CodecResult<Bytes> {
+    edit_api_versions(&frame, version, intersect)
 }

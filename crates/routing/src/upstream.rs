@@ -13,7 +13,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use dashmap::DashMap;
 use kafka_protocol::messages::{
     api_versions_response::ApiVersion, ApiKey, ApiVersionsRequest, ApiVersionsResponse,
     MetadataRequest, MetadataResponse, RequestHeader,
@@ -33,6 +32,7 @@ use gatehouse_auth::upstream_sasl::UpstreamCredentials;
 use gatehouse_protocol::versions::intersect;
 
 use crate::broker_map::Target;
+use crate::domains::{DomainState, Versions};
 use crate::health::Reachability;
 use crate::metrics::metrics;
 use crate::topology::HostPort;
@@ -50,27 +50,13 @@ pub struct UpstreamCluster {
     /// Bound on each exchange the gateway starts itself (not on clients' requests, which the
     /// clients time out): a broker that accepts and never answers must not hang anyone.
     request_timeout: Duration,
-    /// node id → real broker address, as the upstream advertises it on this listener.
-    directory: DashMap<i32, HostPort>,
-    /// The upstream's API versions, narrowed to what the gateway forwards; asked once, for
-    /// answering clients that may not reach the upstream yet (before authentication).
-    api_versions: std::sync::Mutex<Versions>,
+    /// What was learned through this listener (node directory, API versions), kept in the
+    /// process-wide [`crate::domains::DomainRegistry`] so it outlives a topology swap.
+    state: Arc<DomainState>,
     /// The gateway's own SASL login on this listener (`bootstrapServers[].sasl`).
     sasl: Option<GatewayLogin>,
     /// Whether the bootstrap server answered the gateway's last exchange (probe or own use).
     reachable: Reachability,
-}
-
-/// One ask's outcome as its waiters receive it (an `io::Error` is not `Clone`).
-type Asked = Result<Vec<ApiVersion>, (io::ErrorKind, String)>;
-
-/// What the gateway knows of an upstream's API versions.
-#[derive(Debug)]
-enum Versions {
-    Unknown,
-    /// One caller is asking; the others wait for its answer on this channel.
-    Asking(tokio::sync::watch::Receiver<Option<Asked>>),
-    Known(Vec<ApiVersion>),
 }
 
 /// How the gateway logs in to an upstream listener.
@@ -92,6 +78,8 @@ pub enum Login {
 }
 
 impl UpstreamCluster {
+    /// An upstream with nothing learned yet; [`Self::with_state`] hands it what an earlier
+    /// topology learned.
     pub fn new(
         domain: String,
         listener_id: String,
@@ -100,6 +88,7 @@ impl UpstreamCluster {
         connect_timeout: Duration,
     ) -> Self {
         Self {
+            state: Arc::new(DomainState::new(bootstrap.clone())),
             domain,
             listener_id,
             bootstrap,
@@ -107,8 +96,6 @@ impl UpstreamCluster {
             connect_timeout,
             // Until configured (`with_request_timeout`), the connect timeout (default 10 s).
             request_timeout: connect_timeout,
-            directory: DashMap::new(),
-            api_versions: std::sync::Mutex::new(Versions::Unknown),
             sasl: None,
             reachable: Reachability::default(),
         }
@@ -161,6 +148,17 @@ impl UpstreamCluster {
         self.request_timeout
     }
 
+    /// Uses (and fills) state learned before: the registry's for this domain and listener.
+    pub fn with_state(mut self, state: Arc<DomainState>) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// What this listener has learned.
+    pub fn state(&self) -> &Arc<DomainState> {
+        &self.state
+    }
+
     /// Logs the gateway in with these credentials on every connection of its own.
     pub fn with_sasl(mut self, login: GatewayLogin) -> Self {
         self.sasl = Some(login);
@@ -175,7 +173,11 @@ impl UpstreamCluster {
     pub async fn api_versions(&self) -> io::Result<Vec<ApiVersion>> {
         loop {
             let (mut answer, tx) = {
-                let mut state = self.api_versions.lock().unwrap_or_else(|p| p.into_inner());
+                let mut state = self
+                    .state
+                    .api_versions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
                 match &*state {
                     Versions::Known(keys) => return Ok(keys.clone()),
                     // Its asker is still there (a sender that went away was a client that
@@ -190,7 +192,11 @@ impl UpstreamCluster {
             };
             if let Some(tx) = tx {
                 let asked = self.ask_api_versions().await;
-                let mut state = self.api_versions.lock().unwrap_or_else(|p| p.into_inner());
+                let mut state = self
+                    .state
+                    .api_versions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
                 *state = match &asked {
                     Ok(keys) => Versions::Known(keys.clone()),
                     Err(_) => Versions::Unknown,
@@ -268,12 +274,13 @@ impl UpstreamCluster {
             return;
         };
         let known = self
+            .state
             .directory
             .get(&node_id)
             .is_some_and(|a| a.port == port && a.host == host);
         if !known {
             tracing::debug!(domain = %self.domain, node_id, %host, port, "learned upstream broker address");
-            self.directory.insert(
+            self.state.directory.insert(
                 node_id,
                 HostPort {
                     host: host.to_string(),
@@ -311,11 +318,11 @@ impl UpstreamCluster {
     }
 
     async fn resolve(&self, node_id: i32) -> io::Result<HostPort> {
-        if let Some(addr) = self.directory.get(&node_id) {
+        if let Some(addr) = self.state.directory.get(&node_id) {
             return Ok(addr.clone());
         }
         self.discover().await?;
-        self.directory.get(&node_id).map(|a| a.clone()).ok_or_else(|| {
+        self.state.directory.get(&node_id).map(|a| a.clone()).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("node {node_id} is not a broker of domain '{}' (its metadata does not list it)", self.domain),

@@ -16,7 +16,15 @@ use kafka_protocol::ResponseError;
 use gatehouse_protocol::codec::{decode_response, encode_response};
 use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
 use gatehouse_routing::upstream::UpstreamCluster;
-use gatehouse_routing::{BrokerMap, HostPort, NodeIdRange, Route};
+use gatehouse_routing::{BrokerMap, HostPort, NodeIdRange, NodeMap, Route};
+
+fn ranges() -> Vec<NodeIdRange> {
+    vec![NodeIdRange {
+        name: "p".into(),
+        start: 0,
+        end: 2,
+    }]
+}
 
 fn route() -> Route {
     Route {
@@ -28,14 +36,8 @@ fn route() -> Route {
         bind: "127.0.0.1:19092".parse().unwrap(),
         domain: "d".into(),
         bootstrap_server_id: "internal".into(),
-        brokers: BrokerMap::new(
-            19092,
-            vec![NodeIdRange {
-                name: "p".into(),
-                start: 0,
-                end: 2,
-            }],
-        ),
+        brokers: BrokerMap::new(19092, ranges()),
+        nodes: NodeMap::single("d", "internal", ranges()),
         virtual_cluster: None,
     }
 }
@@ -69,7 +71,7 @@ fn through<T: Encodable + Decodable>(key: ApiKey, version: i16, body: &T) -> (By
     .unwrap();
     assert_ne!(response_handling(key, version), ResponseHandling::Forward);
     let out = AddressRewriter::new(&route, &up)
-        .rewrite_frame(key, version, input.clone())
+        .rewrite(key, version, input.clone())
         .unwrap();
     let (h, decoded) = decode_response::<T>(&out, key, version).unwrap();
     assert_eq!(h.correlation_id, 9, "correlation id preserved");
@@ -332,7 +334,7 @@ fn learned_addresses_feed_the_node_directory() {
         .with_port(1)]);
     let frame = encode_response(&ResponseHeader::default(), &body, ApiKey::Metadata, 12).unwrap();
     AddressRewriter::new(&route, &up)
-        .rewrite_frame(ApiKey::Metadata, 12, frame)
+        .rewrite(ApiKey::Metadata, 12, frame)
         .unwrap();
     // Port 1 on loopback refuses: the connect error proves the directory, not discovery, was used.
     let rt = tokio::runtime::Builder::new_current_thread()

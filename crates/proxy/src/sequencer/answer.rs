@@ -17,7 +17,7 @@ use gatehouse_protocol::header::response_correlation_id;
 use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_protocol::scan::FetchTailFinder;
 use gatehouse_routing::metrics::metrics;
-use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
+use gatehouse_routing::rewrite::{route_response_handling, AddressRewriter, ResponseHandling};
 use tokio::io::AsyncWrite;
 
 use super::link::LinkReader;
@@ -64,7 +64,7 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
         reader.buf[4..8].copy_from_slice(&client_id.to_be_bytes());
         // An answer the tenancy stage must see is held whole, whatever routing needs.
         let handling = match (&tenancy, &watch) {
-            (None, None) => response_handling(key, version),
+            (None, None) => route_response_handling(&self.route, key, version),
             _ => ResponseHandling::Decode,
         };
         match handling {
@@ -77,8 +77,9 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
                 // An answer that cannot be rewritten must not reach the client with the
                 // upstream's real addresses (or another tenant's names) in it: the session
                 // ends instead.
-                AddressRewriter::new(&self.route, &reader.cluster)
-                    .rewrite(&mut message)
+                let host = self.host.clone();
+                AddressRewriter::with_host(&self.route, &reader.cluster, host)
+                    .rewrite_message(key, version, &mut message)
                     .map_err(|e| format!("{key:?} v{version} response: {e}"))?;
                 if let Some(w) = watch {
                     // Reported before the client sees the answer, so the gate knows the
@@ -278,7 +279,8 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
                 let tail_len = total - passed;
                 self.fill(reader, tail_len).await?;
                 let tail = reader.buf.split_to(tail_len).freeze();
-                let tail = AddressRewriter::new(&self.route, &reader.cluster)
+                let host = self.host.clone();
+                let tail = AddressRewriter::with_host(&self.route, &reader.cluster, host)
                     .rewrite_fetch_tail(tail, version)
                     .map_err(|e| format!("Fetch v{version} response: {e}"))?;
                 self.out.push(tail);

@@ -122,6 +122,8 @@ pub(crate) struct Sequencer<W> {
     client_fd: Option<RawFd>,
     peer: SocketAddr,
     route: Arc<Route>,
+    /// The route's host as the address rewriter writes it, made once for the session.
+    host: kafka_protocol::protocol::StrBytes,
     links: Vec<Option<LinkReader>>,
     splitter: FrameSplitter,
     /// Ready for the client, written together when the sequencer would otherwise wait.
@@ -142,6 +144,7 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
             client: client.writer,
             client_fd: client.fd,
             peer: client.peer,
+            host: kafka_protocol::protocol::StrBytes::from_string(route.endpoint.host.clone()),
             route,
             links: Vec::new(),
             splitter,

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use gatehouse_protocol::frame::FrameSplitter;
 use gatehouse_routing::upstream::UpstreamCluster;
-use gatehouse_routing::{BrokerMap, HostPort, NodeIdRange, Route, Target};
+use gatehouse_routing::{BrokerMap, HostPort, NodeIdRange, NodeMap, Route, Target};
 
 use super::{ClientEnd, Expect, Fanout, Sequencer, Slot};
 use crate::deadlines::Activity;
@@ -75,22 +75,21 @@ struct Harness {
     links: Vec<LinkId>,
 }
 
-fn route(port: u16) -> Arc<Route> {
+fn route(port: u16, virtual_cluster: Option<&str>) -> Arc<Route> {
+    let ranges = vec![NodeIdRange {
+        name: "n".into(),
+        start: 0,
+        end: 0,
+    }];
     Arc::new(Route {
         name: "r".into(),
         endpoint: HostPort::parse(&format!("127.0.0.1:{port}")).unwrap(),
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
         domain: "a".into(),
         bootstrap_server_id: "l".into(),
-        brokers: BrokerMap::new(
-            port,
-            vec![NodeIdRange {
-                name: "n".into(),
-                start: 0,
-                end: 0,
-            }],
-        ),
-        virtual_cluster: None,
+        brokers: BrokerMap::new(port, ranges.clone()),
+        nodes: NodeMap::single("a", "l", ranges),
+        virtual_cluster: virtual_cluster.map(str::to_string),
     })
 }
 
@@ -137,7 +136,7 @@ async fn harness_with(trickle: usize, canned: Option<Bytes>) -> Harness {
         peer,
         activity: Activity::new(),
     };
-    let route = route(gateway_side.local_addr().unwrap().port());
+    let route = route(gateway_side.local_addr().unwrap().port(), None);
     tokio::spawn(async move {
         let _keep_read_half = _rd;
         Sequencer::new(rx, end, route, FrameSplitter::new(64 << 20))
@@ -363,7 +362,8 @@ async fn a_tenants_metadata_is_decoded_once_each_way() {
     gateway.set_catalog(gatehouse_tenancy::Catalog::new([("team", "team.")]));
     let binding = Binding::new(&gateway, Some("team"), "a").map_err(|_| ()).unwrap();
     let gate = Gate::new(Arc::new(RouteSecurity::plaintext()), None, [127, 0, 0, 1].into());
-    let mut pipeline = Pipeline::new(&gateway, Some("team"), gate, binding);
+    let route = route(9, Some("team"));
+    let mut pipeline = Pipeline::new(&gateway, &route, gate, binding);
     let request = MetadataRequest::default()
         .with_topics(Some(vec![MetadataRequestTopic::default().with_name(name("orders"))]));
     let header = RequestHeader::default()

@@ -17,7 +17,7 @@ use gatehouse_protocol::codec::{encode_request, encode_response};
 use gatehouse_proxy::{ConnectionLimits, Gateway};
 use gatehouse_routing::upstream::UpstreamCluster;
 use gatehouse_routing::{
-    BootstrapServer, BrokerMap, HostPort, NodeIdRange, Route, StreamingDomain, Topology,
+    BootstrapServer, BrokerMap, HostPort, NodeIdRange, NodeMap, Route, StreamingDomain, Topology,
 };
 
 pub fn free_port() -> u16 {
@@ -128,7 +128,8 @@ pub async fn start_gateway(upstream: SocketAddr) -> u16 {
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
         domain: "d".into(),
         bootstrap_server_id: "main".into(),
-        brokers: BrokerMap::new(port, ranges),
+        brokers: BrokerMap::new(port, ranges.clone()),
+        nodes: NodeMap::single("d", "main", ranges),
         virtual_cluster: None,
     };
     let topology = Topology {
