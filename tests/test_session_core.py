@@ -60,3 +60,40 @@ def test_many_pipelined_requests_with_one_correlation_id_come_back_in_order(clus
     s.sendall(rawkafka.metadata_v1(10))
     assert struct.unpack(">i", rawkafka.read_frame(s)[:4])[0] == 10
     s.close()
+
+
+def test_a_route_showing_two_domains_whose_brokers_are_both_node_111(cluster):
+    """One route, two clusters that both call their broker 111: the client sees one cluster
+    with brokers 111 and 1000 on their own gateway ports, every topic of both (one Metadata
+    request, fanned out by the gateway), a cluster id of the route's own, and a Produce to a
+    topic of the second cluster lands there."""
+    from confluent_kafka.admin import AdminClient
+
+    from clients import consume, produce
+    from harness import domain, route
+
+    east, west = cluster.tansu("east"), cluster.tansu("west")
+    port = cluster.ports.block(3)  # bootstrap, east's 111, west's 111 as 1000
+    both = route("both", port, "east")
+    both["additionalStreamingDomains"] = [
+        {"name": "west", "bootstrapServerId": "main", "virtualNodeIdStart": 1000}]
+    g = cluster.gatehouse([domain("east", east.bootstrap), domain("west", west.bootstrap)], routes=[both])
+    east_topic, west_topic = unique("east-only"), unique("west-only")
+    create_topic(east.bootstrap, east_topic)
+    create_topic(west.bootstrap, west_topic)
+
+    md = AdminClient({"bootstrap.servers": g.bootstrap("both")}).list_topics(timeout=10)
+    assert sorted((b.id, b.host, b.port) for b in md.brokers.values()) == [
+        (111, "127.0.0.1", port + 1), (1000, "127.0.0.1", port + 2)]
+    assert md.topics[east_topic].partitions[0].leader == 111
+    assert md.topics[west_topic].partitions[0].leader == 1000
+    upstream_ids = {AdminClient({"bootstrap.servers": b}).list_topics(timeout=10).cluster_id
+                    for b in (east.bootstrap, west.bootstrap)}
+    assert md.cluster_id and md.cluster_id not in upstream_ids, (md.cluster_id, upstream_ids)
+    again = AdminClient({"bootstrap.servers": g.bootstrap("both")}).list_topics(timeout=10)
+    assert again.cluster_id == md.cluster_id, "the route's cluster id is stable"
+
+    values = [f"w{i}".encode() for i in range(50)]
+    produce(g.bootstrap("both"), west_topic, values)
+    assert sorted(consume(west.bootstrap, west_topic, unique("direct"), 50)) == sorted(values)
+    assert g.alive()

@@ -75,6 +75,11 @@ pub(crate) async fn serve(gateway: Arc<Gateway>, accepted: Accepted) {
         tracing::error!(%peer, route = %route_name, ?target, "route has no upstream for this listener; closing");
         return;
     };
+    // Every domain the route shows, its own first: a fan-out asks each of them.
+    let additional = route.nodes.additional().iter();
+    let domains = (topology.upstream_for(&route).into_iter())
+        .chain(additional.filter_map(|d| topology.upstream_of(&d.domain, &d.listener)))
+        .collect();
     let where_ = local.map(|a| describe(a, target)).unwrap_or_default();
     tracing::debug!(%peer, route = %route.name, listener = %where_, "client connected");
     let security = gateway.route_security(&route.name);
@@ -82,6 +87,7 @@ pub(crate) async fn serve(gateway: Arc<Gateway>, accepted: Accepted) {
         gateway: &gateway,
         route: &route,
         upstream: &upstream,
+        domains,
         peer,
         where_: &where_,
         target: upstream_target,
@@ -138,6 +144,7 @@ struct Conn<'a> {
     gateway: &'a Arc<Gateway>,
     route: &'a Arc<Route>,
     upstream: &'a Arc<UpstreamCluster>,
+    domains: Vec<Arc<UpstreamCluster>>,
     peer: SocketAddr,
     where_: &'a str,
     target: Target,
@@ -192,7 +199,9 @@ impl Conn<'_> {
         };
         let responses = tokio::spawn(Sequencer::new(rx, client, route.clone(), splitter).run());
         let pipe = Pipe {
+            route,
             upstream: self.upstream,
+            domains: self.domains.clone(),
             target: self.target,
             splitter,
             limits: &gateway.limits,

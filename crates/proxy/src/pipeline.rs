@@ -54,6 +54,9 @@ pub(crate) enum Step {
         tenancy: Option<Box<TenantResponse>>,
         watch: Option<Watch>,
     },
+    /// Send the frame to every streaming domain of the route and answer with the answers
+    /// merged (a passthrough session's Metadata on a route that shows several domains).
+    FanOut(Bytes),
     /// Answered by the gateway.
     Answer(Bytes),
     /// Nothing goes anywhere (a refused `acks=0` Produce, which gets no answer either way).
@@ -262,8 +265,9 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// The router: every request goes to the session's one destination today (fan-out to
-    /// several domains comes with alias topics). Virtual node ids the client put in a request
+    /// The router: a request goes to the session's one destination, except the Metadata of a
+    /// passthrough session on a route that shows several domains, which goes to all of them
+    /// (fan-out; routing by topic comes with alias topics). Virtual node ids the client put in a request
     /// become the upstream's here; on a route that shows one domain the map is the identity
     /// and nothing is decoded.
     fn forward(
@@ -275,6 +279,11 @@ impl<'a> Pipeline<'a> {
         watch: Option<Watch>,
     ) -> Step {
         let nodes = &self.route.nodes;
+        if key == ApiKey::Metadata && !nodes.is_identity() && tenancy.is_none() && pieces.len() == 1 {
+            // Every domain's brokers and topics, at their virtual ids. (A tenant's Metadata
+            // stays on its home domain: alias topics on other domains come next.)
+            return Step::FanOut(pieces.pop().expect("one piece"));
+        }
         if pieces.len() == 1 && nodes.request_needs_rewrite(key, version) {
             match nodes.rewrite_request(key, version, pieces.pop().expect("one piece")) {
                 Ok(frame) => pieces.push(frame),

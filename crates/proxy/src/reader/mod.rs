@@ -15,6 +15,7 @@
 
 use std::convert::Infallible;
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
@@ -26,14 +27,14 @@ use gatehouse_protocol::frame::{FrameError, FrameSplitter, Split, LENGTH_PREFIX}
 use gatehouse_protocol::header::{produce_acks, RequestHeaderPeek};
 use gatehouse_protocol::versions::{admit, Admission};
 use gatehouse_routing::upstream::{Login, UpstreamCluster};
-use gatehouse_routing::Target;
+use gatehouse_routing::{Route, Target};
 
 use crate::budget::{MemoryBudget, Reservation};
 use crate::deadlines::{Deadlines, Expired, Phase};
 use crate::drain::StopSignal;
 use crate::io::reserve_for_read;
 use crate::pipeline::{Body, Incoming, Pipeline, Step};
-use crate::sequencer::{Expect, Slot};
+use crate::sequencer::{Expect, Fanout, Slot};
 use crate::upstreams::{Destination, LinkError, LinkId, UpstreamSet};
 
 mod head;
@@ -61,8 +62,11 @@ pub(crate) enum End {
 
 /// What a session's requests go through: fixed for its life.
 pub(crate) struct Pipe<'a> {
+    pub route: &'a Arc<Route>,
     /// The upstream listener of the route's streaming domain (the session's home).
-    pub upstream: &'a std::sync::Arc<UpstreamCluster>,
+    pub upstream: &'a Arc<UpstreamCluster>,
+    /// Every domain the route shows, the home one first (one entry on most routes).
+    pub domains: Vec<Arc<UpstreamCluster>>,
     pub target: Target,
     pub splitter: FrameSplitter,
     pub limits: &'a crate::ConnectionLimits,
@@ -333,6 +337,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 };
                 self.enqueue(slot).await
             }
+            Step::FanOut(frame) => self.fan_out(meta, frame).await,
             Step::Answer(answer) => self.enqueue(Slot::Local(answer)).await,
             Step::Nothing => Ok(()),
             Step::AnswerThenClose(answer, why) => {
@@ -343,6 +348,38 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             Step::NeedWhole => unreachable!("only a head can need reading whole"),
             Step::End(end) => Err(end),
         }
+    }
+
+    /// Sends a Metadata request to every domain of the route (on the session's link to any
+    /// broker of each: to all but the client's own destination these are the gateway's own
+    /// requests, numbered on their links like any) and queues one slot for the merged answer.
+    async fn fan_out(&mut self, meta: Meta, frame: Bytes) -> Result<(), End> {
+        let mut parts = Vec::with_capacity(self.pipe.domains.len());
+        for cluster in self.pipe.domains.clone() {
+            let destination = Destination {
+                cluster,
+                broker: Target::Bootstrap,
+            };
+            let link = self.link(&destination).await?;
+            let id = (self.upstreams.link(link))
+                .send(vec![frame.clone()])
+                .map_err(upstream)?;
+            parts.push((link, id));
+        }
+        let (route, domains, version) = (self.pipe.route.clone(), self.pipe.domains.clone(), meta.version);
+        let merge = Box::new(move |frames: Vec<Bytes>| {
+            let answers: Vec<_> = domains.iter().map(|d| &**d).zip(frames).collect();
+            gatehouse_routing::merge::merge_metadata_frames(&route, version, &answers)
+                .map_err(|e| e.to_string())
+        });
+        self.enqueue(Slot::Merged(Box::new(Fanout {
+            client_id: meta.correlation_id,
+            key: meta.key,
+            version,
+            parts,
+            merge,
+        })))
+        .await
     }
 
     /// The session's link to `destination`, opened (and announced to the sequencer) if it

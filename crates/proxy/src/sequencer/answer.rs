@@ -11,7 +11,7 @@
 //!   decoded once into a [`ResponseMessage`] every stage edits, encoded once if changed.
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, SaslAuthenticateResponse};
+use kafka_protocol::messages::SaslAuthenticateResponse;
 
 use gatehouse_protocol::header::response_correlation_id;
 use gatehouse_protocol::message::ResponseMessage;
@@ -135,12 +135,11 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
         }
     }
 
-    /// A whole answer to a request of the gateway's own (not the client's).
-    pub(super) async fn whole(&mut self, link: LinkId, id: i32, key: ApiKey) -> SeqResult<Bytes> {
+    /// One part of a fan-out, whole.
+    async fn whole(&mut self, link: LinkId, id: i32) -> SeqResult<Bytes> {
         self.with_link(link, async |seq: &mut Self, reader: &mut LinkReader| {
             let total = seq.find_answer(reader, id).await?;
             seq.fill(reader, total).await?;
-            let _ = key;
             Ok(reader.buf.split_to(total).freeze())
         })
         .await
@@ -157,7 +156,7 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
         } = fanout;
         let mut frames = Vec::with_capacity(parts.len());
         for (link, id) in parts {
-            frames.push(self.whole(link, id, key).await?);
+            frames.push(self.whole(link, id).await?);
         }
         let merged = merge(frames).map_err(|e| format!("{key:?} v{version} merge: {e}"))?;
         if merged.len() < 8 {

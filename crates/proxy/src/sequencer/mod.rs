@@ -2,8 +2,8 @@
 //! whichever upstream link each comes from.
 //!
 //! The request side queues one [`Slot`] per request, in client order, saying where its answer
-//! comes from: one link, several to merge (fan-out), the gateway itself, or nowhere (`acks=0`,
-//! and the gateway's own requests, whose answers go back to the gateway). Kafka answers in
+//! comes from: one link, several to merge (fan-out: the parts on other links are the gateway's
+//! own requests, which the client never sees), the gateway itself, or nowhere (`acks=0`). Kafka answers in
 //! order on each connection, so taking the slots in order and reading each answer from its
 //! link needs no reorder buffer: a link whose answer is not wanted yet simply is not read
 //! (TCP holds it), and the bounded slot queue bounds what a client may have in flight.
@@ -26,7 +26,7 @@ use std::task::Poll;
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use gatehouse_protocol::frame::FrameSplitter;
 use gatehouse_routing::upstream::{UpstreamCluster, UpstreamStream};
@@ -62,20 +62,10 @@ pub(crate) enum Slot {
     /// One link's answer.
     One(Expect),
     /// Several links' answers merged into one.
-    #[cfg_attr(not(test), allow(dead_code))] // the fan-out of multi-domain routes uses it next
     Merged(Box<Fanout>),
     /// A Produce with `acks=0`: no answer is owed. Some brokers (Tansu) answer anyway; such
     /// an answer is dropped instead of being taken for the next request's.
     Unanswered { link: LinkId, id: i32 },
-    /// A request the gateway sent on the client's link for itself: its answer goes to
-    /// `reply`, and the client never sees it.
-    #[cfg_attr(not(test), allow(dead_code))] // the fan-out of multi-domain routes uses it next
-    Internal {
-        link: LinkId,
-        id: i32,
-        key: ApiKey,
-        reply: oneshot::Sender<Bytes>,
-    },
 }
 
 /// One forwarded request whose answer a link owes.
@@ -178,15 +168,6 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
                 Slot::Unanswered { link, id } => self.reader(link)?.expect_no_answer(id),
                 Slot::One(expect) => self.one(expect).await?,
                 Slot::Merged(fanout) => self.merged(*fanout).await?,
-                Slot::Internal {
-                    link,
-                    id,
-                    key,
-                    reply,
-                } => {
-                    let frame = self.whole(link, id, key).await?;
-                    let _ = reply.send(frame); // the asker may have given up
-                }
             }
             self.activity.handled_one();
         }
