@@ -19,6 +19,10 @@
 //! `tokio` mutex lets a single fetch run at a time (validations waiting for it are exactly the
 //! ones that cannot proceed without its result).
 
+mod config;
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,101 +33,10 @@ use serde::Deserialize;
 
 use crate::{AuthError, Principal, PrincipalKind};
 
+pub use config::{OAuthConfig, OAuthConfigError};
+
 /// Largest discovery or JWKS document accepted.
 const MAX_DOCUMENT_BYTES: usize = 1 << 20;
-
-/// How Gatehouse validates OAUTHBEARER tokens (`camelCase` in the configuration file).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OAuthConfig {
-    /// Expected `iss`, compared exactly; also where discovery starts.
-    pub issuer: String,
-    /// Where the keys are; default: discovered from the issuer.
-    #[serde(default)]
-    pub jwks_url: Option<String>,
-    /// Accepted `aud` values; a token must carry at least one of them.
-    pub audiences: Vec<String>,
-    /// The claim that names the principal.
-    #[serde(default = "default_subject_claim")]
-    pub subject_claim: String,
-    /// Accepted signature algorithms; asymmetric only.
-    #[serde(default = "default_algorithms")]
-    pub allowed_algorithms: Vec<Algorithm>,
-    /// Tolerated clock difference for `exp` and `nbf` (Kafka's default: 30 s).
-    #[serde(default = "default_clock_skew")]
-    pub clock_skew_seconds: u64,
-    /// Minimum time between two JWKS fetches caused by unknown key ids or a failing provider.
-    #[serde(default = "default_refetch_min_interval")]
-    pub jwks_refetch_min_interval_ms: u64,
-    /// Keys older than this are refreshed before use (Kafka's default: one hour).
-    #[serde(default = "default_refresh_interval")]
-    pub jwks_refresh_interval_seconds: u64,
-    /// PEM file of the CA certificates that sign the provider's HTTPS certificate, trusted
-    /// *instead of* the public web roots (an in-house Keycloak, say). Default: the web roots.
-    #[serde(default)]
-    pub ca_file: Option<String>,
-    /// Timeout of one HTTP request to the provider.
-    #[serde(default = "default_http_timeout")]
-    pub http_timeout_ms: u64,
-}
-
-fn default_subject_claim() -> String {
-    "sub".into()
-}
-fn default_algorithms() -> Vec<Algorithm> {
-    vec![Algorithm::RS256, Algorithm::ES256]
-}
-fn default_clock_skew() -> u64 {
-    30
-}
-fn default_refetch_min_interval() -> u64 {
-    10_000
-}
-fn default_refresh_interval() -> u64 {
-    3600
-}
-fn default_http_timeout() -> u64 {
-    10_000
-}
-
-impl OAuthConfig {
-    /// A configuration with every default, for `issuer` and `audiences`.
-    pub fn new(issuer: impl Into<String>, audiences: Vec<String>) -> Self {
-        OAuthConfig {
-            issuer: issuer.into(),
-            jwks_url: None,
-            audiences,
-            subject_claim: default_subject_claim(),
-            allowed_algorithms: default_algorithms(),
-            clock_skew_seconds: default_clock_skew(),
-            jwks_refetch_min_interval_ms: default_refetch_min_interval(),
-            jwks_refresh_interval_seconds: default_refresh_interval(),
-            ca_file: None,
-            http_timeout_ms: default_http_timeout(),
-        }
-    }
-}
-
-/// A configuration the validator refuses (the gateway must not start with it).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OAuthConfigError {
-    #[error("oauth.issuer must be an http(s) URL")]
-    InvalidIssuer,
-    #[error("oauth.jwksUrl must be an http(s) URL")]
-    InvalidJwksUrl,
-    #[error("oauth.audiences must name at least one audience")]
-    NoAudience,
-    #[error("oauth.subjectClaim must not be empty")]
-    EmptySubjectClaim,
-    #[error("oauth.allowedAlgorithms must not be empty")]
-    NoAlgorithm,
-    #[error("oauth.allowedAlgorithms: {0:?} is symmetric; only public-key algorithms can be checked against a JWKS")]
-    SymmetricAlgorithm(Algorithm),
-    #[error("oauth.caFile {path}: {reason}")]
-    CaFile { path: String, reason: String },
-    #[error("oauth: HTTP client: {0}")]
-    HttpClient(String),
-}
 
 /// Validates OAUTHBEARER tokens for one provider. Share it (`Arc`) across connections: the
 /// key cache and the refetch rate limit are per validator.
@@ -568,137 +481,4 @@ fn parse_jwks(body: &[u8]) -> Result<Vec<CachedKey>, String> {
         });
     }
     Ok(keys)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_defaults_and_names() {
-        let c: OAuthConfig = serde_json::from_value(serde_json::json!({
-            "issuer": "https://idp.example.com/realms/kafka",
-            "audiences": ["kafka"],
-        }))
-        .unwrap();
-        assert_eq!(
-            c,
-            OAuthConfig::new("https://idp.example.com/realms/kafka", vec!["kafka".into()])
-        );
-        assert_eq!(c.subject_claim, "sub");
-        assert_eq!(c.allowed_algorithms, [Algorithm::RS256, Algorithm::ES256]);
-        let c: OAuthConfig = serde_json::from_value(serde_json::json!({
-            "issuer": "https://idp", "jwksUrl": "https://idp/keys", "audiences": ["a", "b"],
-            "subjectClaim": "client_id", "allowedAlgorithms": ["ES384", "PS256"],
-        }))
-        .unwrap();
-        assert_eq!(c.jwks_url.as_deref(), Some("https://idp/keys"));
-        assert_eq!(c.allowed_algorithms, [Algorithm::ES384, Algorithm::PS256]);
-        assert!(serde_json::from_value::<OAuthConfig>(serde_json::json!({
-            "issuer": "https://idp", "audiences": ["a"], "audience": "typo",
-        }))
-        .is_err());
-    }
-
-    #[test]
-    fn config_refused() {
-        let base = || OAuthConfig::new("https://idp.example.com", vec!["kafka".into()]);
-        assert!(OAuthValidator::new(base()).is_ok());
-        let cases: Vec<(OAuthConfig, OAuthConfigError)> = vec![
-            (
-                OAuthConfig {
-                    issuer: "idp.example.com".into(),
-                    ..base()
-                },
-                OAuthConfigError::InvalidIssuer,
-            ),
-            (
-                OAuthConfig {
-                    jwks_url: Some("file:///etc/keys".into()),
-                    ..base()
-                },
-                OAuthConfigError::InvalidJwksUrl,
-            ),
-            (
-                OAuthConfig {
-                    audiences: vec![],
-                    ..base()
-                },
-                OAuthConfigError::NoAudience,
-            ),
-            (
-                OAuthConfig {
-                    audiences: vec!["".into()],
-                    ..base()
-                },
-                OAuthConfigError::NoAudience,
-            ),
-            (
-                OAuthConfig {
-                    subject_claim: "".into(),
-                    ..base()
-                },
-                OAuthConfigError::EmptySubjectClaim,
-            ),
-            (
-                OAuthConfig {
-                    allowed_algorithms: vec![],
-                    ..base()
-                },
-                OAuthConfigError::NoAlgorithm,
-            ),
-            (
-                OAuthConfig {
-                    allowed_algorithms: vec![Algorithm::RS256, Algorithm::HS256],
-                    ..base()
-                },
-                OAuthConfigError::SymmetricAlgorithm(Algorithm::HS256),
-            ),
-        ];
-        for (config, want) in cases {
-            assert_eq!(OAuthValidator::new(config).unwrap_err(), want);
-        }
-    }
-
-    #[test]
-    fn ca_file_refused() {
-        let base = || OAuthConfig::new("https://idp.example.com", vec!["kafka".into()]);
-        let missing = OAuthConfig {
-            ca_file: Some("/nonexistent/ca.pem".into()),
-            ..base()
-        };
-        assert!(matches!(
-            OAuthValidator::new(missing).unwrap_err(),
-            OAuthConfigError::CaFile { path, .. } if path == "/nonexistent/ca.pem"
-        ));
-        let dir = std::env::temp_dir().join(format!("gatehouse-auth-ca-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let empty = dir.join("empty.pem");
-        std::fs::write(&empty, "no certificates here\n").unwrap();
-        let config = OAuthConfig {
-            ca_file: Some(empty.display().to_string()),
-            ..base()
-        };
-        let err = OAuthValidator::new(config).unwrap_err().to_string();
-        assert!(err.contains("no certificate"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn jwks_skips_unusable_keys() {
-        let body = serde_json::json!({"keys": [
-            {"kty": "oct", "k": "c2VjcmV0", "kid": "sym"},
-            {"kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB"},
-            {"kty": "XYZ", "kid": "future"},
-            {"kty": "EC", "crv": "P-256", "kid": "ec", "alg": "ES256",
-             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
-        ]});
-        let keys = parse_jwks(body.to_string().as_bytes()).unwrap();
-        assert_eq!(keys.len(), 1);
-        assert_eq!(keys[0].kid.as_deref(), Some("ec"));
-        assert_eq!(keys[0].alg.as_deref(), Some("ES256"));
-        assert!(parse_jwks(b"{}").is_err());
-        assert!(parse_jwks(b"not json").is_err());
-    }
 }
