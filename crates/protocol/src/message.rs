@@ -36,19 +36,19 @@ pub trait Header: Sized + Send + 'static {
 
 impl Header for RequestHeader {
     fn decode_header(buf: &mut Bytes, key: ApiKey, version: i16) -> CodecResult<Self> {
-        Ok(RequestHeader::decode(buf, key.request_header_version(version))?)
+        RequestHeader::decode(buf, key.request_header_version(version))
     }
     fn encode_header(&self, out: &mut BytesMut, key: ApiKey, version: i16) -> CodecResult<()> {
-        Ok(self.encode(out, key.request_header_version(version))?)
+        self.encode(out, key.request_header_version(version))
     }
 }
 
 impl Header for ResponseHeader {
     fn decode_header(buf: &mut Bytes, key: ApiKey, version: i16) -> CodecResult<Self> {
-        Ok(ResponseHeader::decode(buf, key.response_header_version(version))?)
+        ResponseHeader::decode(buf, key.response_header_version(version))
     }
     fn encode_header(&self, out: &mut BytesMut, key: ApiKey, version: i16) -> CodecResult<()> {
-        Ok(self.encode(out, key.response_header_version(version))?)
+        self.encode(out, key.response_header_version(version))
     }
 }
 
@@ -61,7 +61,7 @@ trait Body: Send {
 
 impl<T: Encodable + Send + 'static> Body for T {
     fn encode_body(&self, out: &mut BytesMut, version: i16) -> CodecResult<()> {
-        Ok(self.encode(out, version)?)
+        self.encode(out, version)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -152,9 +152,7 @@ impl<H: Header> Message<H> {
     }
 
     /// The header, decoding the message on first use (as `T`).
-    pub fn header_mut<T: Decodable + Encodable + Send + 'static>(
-        &mut self,
-    ) -> CodecResult<&mut H> {
+    pub fn header_mut<T: Decodable + Encodable + Send + 'static>(&mut self) -> CodecResult<&mut H> {
         self.parse::<T>()?;
         match &mut self.state {
             State::Parsed {
@@ -175,7 +173,8 @@ impl<H: Header> Message<H> {
     /// The frame to send: the original bytes unless a stage changed the message.
     pub fn into_frame(self) -> CodecResult<Bytes> {
         match self.state {
-            State::Raw | State::Parsed {
+            State::Raw
+            | State::Parsed {
                 modified: false, ..
             } => Ok(self.frame),
             State::Parsed { header, body, .. } => {
@@ -227,14 +226,15 @@ fn wrong_type<T>() -> anyhow::Error {
 mod tests {
     use super::*;
     use crate::codec::encode_response;
-    use kafka_protocol::messages::{BrokerId, MetadataResponse};
     use kafka_protocol::messages::metadata_response::MetadataResponseBroker;
+    use kafka_protocol::messages::{BrokerId, MetadataResponse};
 
     fn metadata_frame() -> Bytes {
-        let body = MetadataResponse::default().with_brokers(vec![MetadataResponseBroker::default()
-            .with_node_id(BrokerId(1))
-            .with_host("a".into())
-            .with_port(9092)]);
+        let body =
+            MetadataResponse::default().with_brokers(vec![MetadataResponseBroker::default()
+                .with_node_id(BrokerId(1))
+                .with_host("a".into())
+                .with_port(9092)]);
         let header = ResponseHeader::default().with_correlation_id(9);
         encode_response(&header, &body, ApiKey::Metadata, 12).unwrap()
     }
@@ -250,7 +250,11 @@ mod tests {
         assert_eq!(decodes_on_this_thread() - before, 1);
         assert!(m.raw().is_none() && !m.is_modified());
         let out = m.into_frame().unwrap();
-        assert_eq!(out.as_ptr(), frame.as_ptr(), "unchanged: the original bytes");
+        assert_eq!(
+            out.as_ptr(),
+            frame.as_ptr(),
+            "unchanged: the original bytes"
+        );
 
         let mut m = ResponseMessage::new(ApiKey::Metadata, 12, frame.clone());
         m.edit::<MetadataResponse>(|r| {
@@ -265,8 +269,8 @@ mod tests {
         .unwrap();
         assert_eq!(decodes_on_this_thread() - before, 2);
         let out = m.into_frame().unwrap();
-        let (h, r) = crate::codec::decode_response::<MetadataResponse>(&out, ApiKey::Metadata, 12)
-            .unwrap();
+        let (h, r) =
+            crate::codec::decode_response::<MetadataResponse>(&out, ApiKey::Metadata, 12).unwrap();
         assert_eq!(h.correlation_id, 9);
         assert_eq!((r.brokers[0].host.as_str(), r.brokers[0].port), ("b", 1));
     }

@@ -18,10 +18,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::binding::{Binding, Unbound};
 use crate::caps::Admitted;
 use crate::deadlines::{Activity, Deadlines};
 use crate::drain::{Member, StopSignal};
-use crate::binding::{Binding, Unbound};
 use crate::gate::Gate;
 use crate::identity::resolve_virtual_cluster;
 use crate::pipeline::Pipeline;

@@ -20,12 +20,12 @@ mod pipeline;
 mod produce_head;
 mod reader;
 mod sequencer;
-mod upstreams;
 #[cfg(target_os = "linux")]
 mod splice;
 #[cfg(not(target_os = "linux"))]
 #[path = "splice_unsupported.rs"]
 mod splice;
+mod upstreams;
 
 pub use caps::CapLimits;
 pub use deadlines::DeadlineLimits;

@@ -117,12 +117,7 @@ pub(crate) struct Pipeline<'a> {
 }
 
 impl<'a> Pipeline<'a> {
-    pub fn new(
-        gateway: &'a Gateway,
-        route: &'a Route,
-        gate: Gate,
-        binding: Binding,
-    ) -> Self {
+    pub fn new(gateway: &'a Gateway, route: &'a Route, gate: Gate, binding: Binding) -> Self {
         let route_vc = route.virtual_cluster.as_deref();
         let mut pipeline = Self {
             gateway,
@@ -156,9 +151,7 @@ impl<'a> Pipeline<'a> {
         match self.binding.current(self.gateway) {
             Err(_) => false, // refused when read whole
             Ok(None) => true,
-            Ok(Some(session)) => {
-                session.may_send(ApiKey::Produce) && !transactional && names_known
-            }
+            Ok(Some(session)) => session.may_send(ApiKey::Produce) && !transactional && names_known,
         }
     }
 
@@ -191,7 +184,9 @@ impl<'a> Pipeline<'a> {
                 // The gate only authenticates; the session binds the principal it yields.
                 let (gateway, route_vc, binding) = (self.gateway, self.route_vc, &mut self.binding);
                 let verdict = (self.gate)
-                    .check(gateway, request, &mut |p| binding.accept(gateway, p, route_vc))
+                    .check(gateway, request, &mut |p| {
+                        binding.accept(gateway, p, route_vc)
+                    })
                     .await;
                 match verdict {
                     Verdict::Pass => None,
@@ -200,9 +195,7 @@ impl<'a> Pipeline<'a> {
                     Verdict::AnswerThenClose(answer, why) => {
                         return Step::AnswerThenClose(answer, why)
                     }
-                    Verdict::Close(why) => {
-                        return Step::End(End::BadInput("authentication", why))
-                    }
+                    Verdict::Close(why) => return Step::End(End::BadInput("authentication", why)),
                 }
             }
         };
@@ -233,8 +226,9 @@ impl<'a> Pipeline<'a> {
             // A key the tenant may send whose frames carry no names (NAME_FREE_KEYS).
             return self.forward(key, version, vec![body.into_bytes()], None, watch);
         }
-        let decode_error =
-            |e: anyhow::Error| Step::End(End::BadInput("decode", format!("{key:?} v{version}: {e}")));
+        let decode_error = |e: anyhow::Error| {
+            Step::End(End::BadInput("decode", format!("{key:?} v{version}: {e}")))
+        };
         let mapped = match body {
             // Its record batches carry the producer id the tenancy stage checks.
             Body::Head { transactional, .. } if transactional => return Step::NeedWhole,
@@ -279,7 +273,8 @@ impl<'a> Pipeline<'a> {
         watch: Option<Watch>,
     ) -> Step {
         let nodes = &self.route.nodes;
-        if key == ApiKey::Metadata && !nodes.is_identity() && tenancy.is_none() && pieces.len() == 1 {
+        if key == ApiKey::Metadata && !nodes.is_identity() && tenancy.is_none() && pieces.len() == 1
+        {
             // Every domain's brokers and topics, at their virtual ids. (A tenant's Metadata
             // stays on its home domain: alias topics on other domains come next.)
             return Step::FanOut(pieces.pop().expect("one piece"));

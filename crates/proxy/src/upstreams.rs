@@ -91,7 +91,11 @@ impl UpstreamSet {
         &mut self,
         destination: &Destination,
     ) -> Result<(LinkId, Option<Slot>), LinkError> {
-        if let Some(at) = self.links.iter().position(|l| l.destination.same(destination)) {
+        if let Some(at) = self
+            .links
+            .iter()
+            .position(|l| l.destination.same(destination))
+        {
             return Ok((at, None));
         }
         let stream = destination
@@ -112,7 +116,15 @@ impl UpstreamSet {
             batch: Vec::new(),
         });
         let cluster = destination.cluster.clone();
-        Ok((link, Some(Slot::Opened { link, rd, fd, cluster })))
+        Ok((
+            link,
+            Some(Slot::Opened {
+                link,
+                rd,
+                fd,
+                cluster,
+            }),
+        ))
     }
 
     pub fn link(&mut self, link: LinkId) -> &mut Link {
@@ -153,7 +165,8 @@ impl Link {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.batch.reserve(pieces.len() + 1);
         self.batch.push(head);
-        self.batch.extend(pieces.into_iter().filter(|p| !p.is_empty()));
+        self.batch
+            .extend(pieces.into_iter().filter(|p| !p.is_empty()));
         Ok(id)
     }
 

@@ -67,8 +67,12 @@ async fn recording_upstream(
     for (answer, client_id) in answers.into_iter().zip(client_ids) {
         let got = read_frame(&mut conn).await;
         let id = request_correlation_id(&got);
-        seen.send(with_correlation_id(&got, 8, client_id)).await.unwrap();
-        conn.write_all(&with_correlation_id(&answer, 4, id)).await.unwrap();
+        seen.send(with_correlation_id(&got, 8, client_id))
+            .await
+            .unwrap();
+        conn.write_all(&with_correlation_id(&answer, 4, id))
+            .await
+            .unwrap();
     }
     let _ = conn.read_u8().await;
 }
@@ -89,7 +93,12 @@ async fn large_produces_and_answers_arrive_whole_with_splicing_refused_or_not() 
         let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = upstream.local_addr().unwrap();
         let (tx, mut seen) = mpsc::channel(4);
-        tokio::spawn(recording_upstream(upstream, answers.clone(), vec![1, 2], tx));
+        tokio::spawn(recording_upstream(
+            upstream,
+            answers.clone(),
+            vec![1, 2],
+            tx,
+        ));
         let port = start_gateway(addr).await;
         let before = spliced();
 

@@ -112,7 +112,9 @@ impl BodyEditor for ResponseFrame {
 
 /// The pipeline's once-decoded message: routing and tenancy edit the same decoded body, and
 /// it is encoded once at the end, only if some stage changed it.
-impl<H: gatehouse_protocol::message::Header> BodyEditor for gatehouse_protocol::message::Message<H> {
+impl<H: gatehouse_protocol::message::Header> BodyEditor
+    for gatehouse_protocol::message::Message<H>
+{
     fn raw(&self) -> Option<&Bytes> {
         gatehouse_protocol::message::Message::raw(self)
     }

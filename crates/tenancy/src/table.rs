@@ -16,9 +16,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
-use gatehouse_protocol::codec::{
-    decode_request, encode_request, CodecResult,
-};
+use gatehouse_protocol::codec::{decode_request, encode_request, CodecResult};
 
 use gatehouse_protocol::message::ResponseMessage;
 

@@ -9,8 +9,8 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
-use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_protocol::codec::{decode_response, encode_request, encode_response};
+use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_tenancy::{
     ProducerIds, ResponseContext, ResponsePlan, Tenant, TenantSession, TopicIds,
 };
@@ -64,7 +64,10 @@ fn init(session: &TenantSession, txn: &str, producer_id: i64) {
     let header = ResponseHeader::default().with_correlation_id(5);
     let bytes = encode_response(&header, &answer, ApiKey::InitProducerId, version).unwrap();
     session
-        .response(&ctx, ResponseMessage::new(ApiKey::InitProducerId, version, bytes))
+        .response(
+            &ctx,
+            ResponseMessage::new(ApiKey::InitProducerId, version, bytes),
+        )
         .unwrap();
 }
 
@@ -214,7 +217,8 @@ fn a_failed_init_issues_nothing_and_other_keys_are_not_checked() {
         4,
     )
     .unwrap();
-    a.response(&ctx, ResponseMessage::new(ApiKey::InitProducerId, 4, bytes)).unwrap();
+    a.response(&ctx, ResponseMessage::new(ApiKey::InitProducerId, 4, bytes))
+        .unwrap();
     assert!(refused::<EndTxnResponse>(&a, ApiKey::EndTxn, 3, &end_txn("t", 1000)).is_some());
     // An idempotent producer's InitProducerId (no transactional id) has nothing to learn.
     let idempotent = InitProducerIdRequest::default();

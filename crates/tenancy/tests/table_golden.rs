@@ -12,8 +12,8 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_protocol::codec::{decode_request, decode_response, encode_request, encode_response};
+use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_tenancy::table::{response_carries_names, tenant_may_send, MAPPED_KEYS};
 use gatehouse_tenancy::{ResponseContext, ResponsePlan, Tenant, TenantSession, TopicIds};
 
@@ -72,7 +72,10 @@ impl Case {
         let empty = ResponseContext::default();
         let pieces = self
             .session
-            .response(ctx.unwrap_or(&empty), ResponseMessage::new(key, version, frame))
+            .response(
+                ctx.unwrap_or(&empty),
+                ResponseMessage::new(key, version, frame),
+            )
             .unwrap();
         decode_response::<T>(&pieces.concat().into(), key, version)
             .unwrap()
@@ -672,7 +675,10 @@ fn produce_responses_are_unprefixed_without_decoding_and_foreign_names_dropped()
     let up = encode_response(&header, &response(&["a.orders"]), ApiKey::Produce, 9).unwrap();
     assert!(c
         .session
-        .response(&empty, ResponseMessage::new(ApiKey::Produce, 9, up.slice(..up.len() - 3)))
+        .response(
+            &empty,
+            ResponseMessage::new(ApiKey::Produce, 9, up.slice(..up.len() - 3))
+        )
         .is_err());
 }
 
@@ -710,7 +716,10 @@ fn fetch_responses_are_unprefixed_around_records_that_are_not_copied() {
         .unwrap();
         let pieces = c
             .session
-            .response(&empty, ResponseMessage::new(ApiKey::Fetch, version, up.clone()))
+            .response(
+                &empty,
+                ResponseMessage::new(ApiKey::Fetch, version, up.clone()),
+            )
             .unwrap();
         // Each partition's records go on as a slice of the upstream's frame, not a copy.
         let start = up.as_ptr() as usize;

@@ -170,7 +170,6 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
         self.mid_frame = false;
         Ok(())
     }
-
 }
 
 /// The client went away with part of a request already forwarded: the upstream connection

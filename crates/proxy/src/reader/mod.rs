@@ -309,7 +309,10 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             correlation_id: peek.correlation_id,
             expects_response,
         };
-        let step = self.pipeline.judge(incoming(meta, Body::Whole(frame))).await;
+        let step = self
+            .pipeline
+            .judge(incoming(meta, Body::Whole(frame)))
+            .await;
         self.dispatch(meta, step).await
     }
 
@@ -366,7 +369,11 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 .map_err(upstream)?;
             parts.push((link, id));
         }
-        let (route, domains, version) = (self.pipe.route.clone(), self.pipe.domains.clone(), meta.version);
+        let (route, domains, version) = (
+            self.pipe.route.clone(),
+            self.pipe.domains.clone(),
+            meta.version,
+        );
         let merge = Box::new(move |frames: Vec<Bytes>| {
             let answers: Vec<_> = domains.iter().map(|d| &**d).zip(frames).collect();
             gatehouse_routing::merge::merge_metadata_frames(&route, version, &answers)
@@ -474,4 +481,3 @@ fn upstream(e: LinkError) -> End {
 fn bad(reason: &'static str, detail: impl ToString) -> End {
     End::BadInput(reason, detail.to_string())
 }
-

@@ -44,9 +44,10 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
 
     /// The answer to one forwarded request, passed on with the client's correlation id.
     pub(super) async fn one(&mut self, expect: Expect) -> SeqResult {
-        self.with_link(expect.link, async |seq: &mut Self, reader: &mut LinkReader| {
-            seq.answer(reader, expect).await
-        })
+        self.with_link(
+            expect.link,
+            async |seq: &mut Self, reader: &mut LinkReader| seq.answer(reader, expect).await,
+        )
         .await
     }
 
@@ -160,7 +161,9 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
         }
         let merged = merge(frames).map_err(|e| format!("{key:?} v{version} merge: {e}"))?;
         if merged.len() < 8 {
-            return Err(format!("{key:?} v{version} merge: a frame without a header"));
+            return Err(format!(
+                "{key:?} v{version} merge: a frame without a header"
+            ));
         }
         let mut frame = bytes::BytesMut::from(&merged[..]);
         frame[4..8].copy_from_slice(&client_id.to_be_bytes());
@@ -181,9 +184,7 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
                 return Ok(());
             }
             // Everything buffered of this answer was taken above.
-            if left >= MIN_SPLICE
-                && self.splicer_ready(reader)
-                && self.splice(reader, left).await?
+            if left >= MIN_SPLICE && self.splicer_ready(reader) && self.splice(reader, left).await?
             {
                 return Ok(());
             }

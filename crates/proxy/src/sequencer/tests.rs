@@ -195,18 +195,33 @@ fn is(body: &[u8], len: usize, tag: u8) -> bool {
 async fn answers_in_client_order_from_two_upstreams_answering_in_one_byte_pieces() {
     let mut h = harness(usize::MAX).await;
     // Client ids are reused on purpose: only the gateway's ids go upstream.
-    h.forward(0, request(ApiKey::Heartbeat, 4, 7, 10, b'a'), ApiKey::Heartbeat, 4)
-        .await;
-    h.forward(1, request(ApiKey::Heartbeat, 4, 7, 20, b'b'), ApiKey::Heartbeat, 4)
-        .await;
+    h.forward(
+        0,
+        request(ApiKey::Heartbeat, 4, 7, 10, b'a'),
+        ApiKey::Heartbeat,
+        4,
+    )
+    .await;
+    h.forward(
+        1,
+        request(ApiKey::Heartbeat, 4, 7, 20, b'b'),
+        ApiKey::Heartbeat,
+        4,
+    )
+    .await;
     // acks=0 Produce on link a: its stray answer must not be taken for the next one's.
     let link = h.links[0];
     let id = (h.set.link(link))
         .send(vec![request(ApiKey::Produce, 9, 7, 5, b'x')])
         .unwrap();
     h.tx.send(Slot::Unanswered { link, id }).await.unwrap();
-    h.forward(0, request(ApiKey::Heartbeat, 4, 7, 30, b'c'), ApiKey::Heartbeat, 4)
-        .await;
+    h.forward(
+        0,
+        request(ApiKey::Heartbeat, 4, 7, 30, b'c'),
+        ApiKey::Heartbeat,
+        4,
+    )
+    .await;
     h.tx.send(Slot::Local(Bytes::from_static(b"\0\0\0\x07\0\0\0\x0bloc")))
         .await
         .unwrap();
@@ -219,26 +234,50 @@ async fn answers_in_client_order_from_two_upstreams_answering_in_one_byte_pieces
     let (id, body) = h.answer().await;
     assert!(id == 7 && is(&body, 30, b'c'), "{id} {body:?}");
     let (id, body) = h.answer().await;
-    assert_eq!((id, body), (11, b"loc".to_vec()), "the local answer where it was queued");
+    assert_eq!(
+        (id, body),
+        (11, b"loc".to_vec()),
+        "the local answer where it was queued"
+    );
 }
 
 #[tokio::test]
 async fn a_splice_sized_answer_between_trickled_ones_arrives_whole_and_in_order() {
     let mut h = harness(200).await;
     let big = 300 * 1024;
-    h.forward(0, request(ApiKey::Fetch, 12, 1, 50, b'a'), ApiKey::Fetch, 12)
-        .await;
-    h.forward(1, request(ApiKey::Fetch, 12, 2, big, b'B'), ApiKey::Fetch, 12)
-        .await;
+    h.forward(
+        0,
+        request(ApiKey::Fetch, 12, 1, 50, b'a'),
+        ApiKey::Fetch,
+        12,
+    )
+    .await;
+    h.forward(
+        1,
+        request(ApiKey::Fetch, 12, 2, big, b'B'),
+        ApiKey::Fetch,
+        12,
+    )
+    .await;
     let link = h.links[1];
     let id = (h.set.link(link))
         .send(vec![request(ApiKey::Produce, 9, 3, 5, b'x')])
         .unwrap();
     h.tx.send(Slot::Unanswered { link, id }).await.unwrap();
-    h.forward(1, request(ApiKey::Fetch, 12, 3, 60, b'c'), ApiKey::Fetch, 12)
-        .await;
-    h.forward(0, request(ApiKey::Fetch, 12, 4, 70, b'd'), ApiKey::Fetch, 12)
-        .await;
+    h.forward(
+        1,
+        request(ApiKey::Fetch, 12, 3, 60, b'c'),
+        ApiKey::Fetch,
+        12,
+    )
+    .await;
+    h.forward(
+        0,
+        request(ApiKey::Fetch, 12, 4, 70, b'd'),
+        ApiKey::Fetch,
+        12,
+    )
+    .await;
     h.set.flush().await.unwrap();
     let mut got = Vec::new();
     for _ in 0..4 {
@@ -261,8 +300,13 @@ async fn a_splice_sized_answer_between_trickled_ones_arrives_whole_and_in_order(
 #[tokio::test]
 async fn a_fan_out_merges_both_answers_into_one_with_the_clients_id() {
     let mut h = harness(3).await;
-    h.forward(1, request(ApiKey::Heartbeat, 4, 41, 3, b'y'), ApiKey::Heartbeat, 4)
-        .await;
+    h.forward(
+        1,
+        request(ApiKey::Heartbeat, 4, 41, 3, b'y'),
+        ApiKey::Heartbeat,
+        4,
+    )
+    .await;
     let parts: Vec<(LinkId, i32)> = [0, 1]
         .into_iter()
         .map(|on| {
@@ -288,8 +332,13 @@ async fn a_fan_out_merges_both_answers_into_one_with_the_clients_id() {
         merge,
     };
     h.tx.send(Slot::Merged(Box::new(fanout))).await.unwrap();
-    h.forward(1, request(ApiKey::Heartbeat, 4, 43, 2, b'z'), ApiKey::Heartbeat, 4)
-        .await;
+    h.forward(
+        1,
+        request(ApiKey::Heartbeat, 4, 43, 2, b'z'),
+        ApiKey::Heartbeat,
+        4,
+    )
+    .await;
     h.set.flush().await.unwrap();
     let (id, body) = h.answer().await;
     assert_eq!((id, body), (41, b"yyy".to_vec()));
@@ -335,12 +384,19 @@ async fn a_tenants_metadata_is_decoded_once_each_way() {
 
     let gateway = crate::Gateway::new(Default::default(), Default::default());
     gateway.set_catalog(gatehouse_tenancy::Catalog::new([("team", "team.")]));
-    let binding = Binding::new(&gateway, Some("team"), "a").map_err(|_| ()).unwrap();
-    let gate = Gate::new(Arc::new(RouteSecurity::plaintext()), None, [127, 0, 0, 1].into());
+    let binding = Binding::new(&gateway, Some("team"), "a")
+        .map_err(|_| ())
+        .unwrap();
+    let gate = Gate::new(
+        Arc::new(RouteSecurity::plaintext()),
+        None,
+        [127, 0, 0, 1].into(),
+    );
     let route = route(9, Some("team"));
     let mut pipeline = Pipeline::new(&gateway, &route, gate, binding);
-    let request = MetadataRequest::default()
-        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(name("orders"))]));
+    let request = MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default().with_name(name("orders")),
+    ]));
     let header = RequestHeader::default()
         .with_request_api_key(ApiKey::Metadata as i16)
         .with_request_api_version(12)
@@ -363,7 +419,11 @@ async fn a_tenants_metadata_is_decoded_once_each_way() {
     else {
         panic!("a tenant's Metadata is forwarded");
     };
-    assert_eq!(decodes_on_this_thread() - before, 1, "one decode on the way up");
+    assert_eq!(
+        decodes_on_this_thread() - before,
+        1,
+        "one decode on the way up"
+    );
     let link = h.links[0];
     let id = h.set.link(link).send(pieces).unwrap();
     h.tx.send(Slot::One(Expect {
@@ -396,7 +456,19 @@ async fn a_tenants_metadata_is_decoded_once_each_way() {
     )
     .unwrap();
     assert_eq!(header.correlation_id, 77);
-    let topics: Vec<_> = seen.topics.iter().map(|t| t.name.clone().unwrap().0.to_string()).collect();
-    assert_eq!(topics, ["orders"], "un-prefixed, and the other tenant's topic dropped");
-    assert_eq!(seen.brokers[0].host.as_str(), "127.0.0.1", "the route's address");
+    let topics: Vec<_> = seen
+        .topics
+        .iter()
+        .map(|t| t.name.clone().unwrap().0.to_string())
+        .collect();
+    assert_eq!(
+        topics,
+        ["orders"],
+        "un-prefixed, and the other tenant's topic dropped"
+    );
+    assert_eq!(
+        seen.brokers[0].host.as_str(),
+        "127.0.0.1",
+        "the route's address"
+    );
 }
