@@ -207,6 +207,14 @@ fn check_varints(b: &[u8]) {
 
 pub fn seeds() -> Vec<Vec<u8>> {
     let mut seeds: Vec<Vec<u8>> = vec![
+        // Found once fuzzing: a header tag with a five-byte varint that says more follows
+        // (kafka-protocol reads it, Java and the peek refuse it).
+        vec![
+            0, 0, 1, 0, 0, 1, 3, 208, 0, 0, 1, 9, 9, 4, 0, 0, 0, 65, 9, 0, 5, 1, 2, 3, 253, 251, 0,
+            4, 2, 1, 3, 255, 255, 1, 10, 1, 1, 0, 1, 0, 0, 249, 247, 15, 0, 0, 4, 1, 6, 255, 255,
+            255, 255, 255, 255, 255, 0, 10, 1, 1, 0, 0, 63, 255, 0, 1, 0, 118, 215, 255, 251, 17,
+            151,
+        ],
         // Raw: Metadata v1 with a client id that overruns, Produce v9 header only, junk.
         vec![0, 0, 3, 0, 1, 0, 0, 0, 1, 0x01, 0x2c, b'x'],
         vec![0, 0, 0, 0, 9, 0, 0, 0, 7, 0, 1, b'c', 0, 0, 0xff, 0xff],

@@ -6,7 +6,7 @@ use gatehouse_fuzz_bodies::input::Rng;
 use gatehouse_fuzz_bodies::TARGETS;
 
 /// Inputs per target beyond the seeds (GATEHOUSE_FUZZ_SMOKE_CASES overrides).
-const CASES: usize = 3000;
+const CASES: usize = 10_000;
 
 fn run_one(name: &str, run: fn(&[u8]), data: &[u8]) {
     let result = std::panic::catch_unwind(|| run(data));
