@@ -19,7 +19,7 @@ use gatehouse_protocol::kafka_protocol::messages::{
     ApiKey, BrokerId, FetchResponse, ProduceRequest, ProduceResponse, RequestHeader,
     ResponseHeader, TopicName, TransactionalId,
 };
-use gatehouse_protocol::kafka_protocol::protocol::StrBytes;
+use gatehouse_protocol::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use crate::input::Input;
 
@@ -241,6 +241,37 @@ pub fn fetch_response(input: &mut Input, min_version: i16) -> Option<ResponseFra
         topics,
         top_level_tags,
     })
+}
+
+/// The message kafka-protocol decodes from a (perhaps damaged) frame, if it decodes every
+/// byte after the length prefix and encodes back to exactly those bytes. Such a frame is one a
+/// conforming peer could send (canonical varints, lengths, nulls), so every walker must accept
+/// it and find what the decoder found.
+pub fn canonical_produce_request(frame: &[u8], version: i16) -> Option<ProduceRequest> {
+    let body = frame.get(4..)?;
+    let mut buf = Bytes::copy_from_slice(body);
+    let header =
+        RequestHeader::decode(&mut buf, ApiKey::Produce.request_header_version(version)).ok()?;
+    if header.request_api_version != version || header.request_api_key != ApiKey::Produce as i16 {
+        return None;
+    }
+    let request = ProduceRequest::decode(&mut buf, version).ok()?;
+    let again = encode_request(&header, &request).ok()?;
+    (buf.is_empty() && again[4..] == *body).then_some(request)
+}
+
+/// [`canonical_produce_request`] for responses.
+pub fn canonical_response<T: Decodable + Encodable>(
+    frame: &[u8],
+    key: ApiKey,
+    version: i16,
+) -> Option<(ResponseHeader, T)> {
+    let body = frame.get(4..)?;
+    let mut buf = Bytes::copy_from_slice(body);
+    let header = ResponseHeader::decode(&mut buf, key.response_header_version(version)).ok()?;
+    let response = T::decode(&mut buf, version).ok()?;
+    let again = encode_response(&header, &response, key, version).ok()?;
+    (buf.is_empty() && again[4..] == *body).then_some((header, response))
 }
 
 #[cfg(test)]

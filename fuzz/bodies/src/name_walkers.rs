@@ -16,7 +16,11 @@ use gatehouse_protocol::name_spans::{
 };
 
 use crate::input::{mutate, Input};
-use crate::messages::{fetch_response, produce_request, produce_response};
+use crate::messages::{
+    canonical_produce_request, canonical_response, fetch_response, produce_request,
+    produce_response,
+};
+use gatehouse_protocol::kafka_protocol::messages::{ApiKey, FetchResponse, ProduceResponse};
 
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
@@ -46,6 +50,24 @@ pub fn run(data: &[u8]) {
             let mut frame = p.frame.clone();
             mutate(&mut input, &mut frame, 3);
             check_request(&frame, p.version, &cuts);
+            if let Some(request) = canonical_produce_request(&frame, p.version) {
+                if p.version <= 12 {
+                    let names = produce_names(&frame, p.version)
+                        .expect("a frame kafka-protocol round-trips walks");
+                    let compact = p.version >= 9;
+                    let decoded: Vec<String> = request
+                        .topic_data
+                        .iter()
+                        .map(|t| t.name.0.to_string())
+                        .collect();
+                    assert_eq!(texts(&frame, &names.topics, compact), decoded);
+                    let txn = request.transactional_id.map(|t| t.0.to_string());
+                    assert_eq!(
+                        text(&frame, &names.transactional_id, compact),
+                        txn.unwrap_or_default()
+                    );
+                }
+            }
         }
         mode => {
             let (r, walk, compact) = if mode == 2 {
@@ -72,6 +94,18 @@ pub fn run(data: &[u8]) {
             let mut frame = r.frame.clone();
             mutate(&mut input, &mut frame, 3);
             check_response(walk, &frame, r.version, compact);
+            let decoded: Option<Vec<String>> = if mode == 2 {
+                canonical_response::<ProduceResponse>(&frame, ApiKey::Produce, r.version)
+                    .map(|(_, m)| m.responses.iter().map(|t| t.name.0.to_string()).collect())
+            } else {
+                canonical_response::<FetchResponse>(&frame, ApiKey::Fetch, r.version)
+                    .map(|(_, m)| m.responses.iter().map(|t| t.topic.0.to_string()).collect())
+            };
+            if let (Some(decoded), true) = (decoded, named) {
+                let spans =
+                    walk(&frame, r.version).expect("a frame kafka-protocol round-trips walks");
+                assert_eq!(texts(&frame, &spans, compact), decoded);
+            }
         }
     }
 }

@@ -19,7 +19,9 @@ use gatehouse_protocol::tagged::{
 };
 
 use crate::input::{mutate, Input};
-use crate::messages::{fetch_response, produce_response};
+use crate::messages::{canonical_response, fetch_response, produce_response};
+use gatehouse_protocol::codec::encode_response;
+use gatehouse_protocol::kafka_protocol::messages::{ApiKey, FetchResponse, ProduceResponse};
 
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
@@ -72,6 +74,21 @@ pub fn run(data: &[u8]) {
             let mut frame = r.frame.clone();
             mutate(&mut input, &mut frame, 3);
             check_finder(&mut input, &frame, r.version);
+            if let Some((header, mut m)) =
+                canonical_response::<FetchResponse>(&frame, ApiKey::Fetch, r.version)
+            {
+                // Where a conforming peer's frame keeps its top-level tags: where the same
+                // message without them ends its one-byte empty section.
+                let tagged = !m.node_endpoints.is_empty() || !m.unknown_tagged_fields.is_empty();
+                m.node_endpoints.clear();
+                m.unknown_tagged_fields.clear();
+                let bare = encode_response(&header, &m, ApiKey::Fetch, r.version).unwrap();
+                let at = fetch_tags_offset(&frame, r.version).expect("a round-tripped frame");
+                assert_eq!(at, bare.len() - 1);
+                let section = Bytes::copy_from_slice(&frame[at..]);
+                let fields = parse_tagged_section(&section).expect("its tags parse");
+                assert_eq!(!fields.is_empty(), tagged);
+            }
         }
         3 => {
             let Some(r) = produce_response(&mut input) else {
@@ -85,6 +102,15 @@ pub fn run(data: &[u8]) {
             let mut frame = r.frame.clone();
             mutate(&mut input, &mut frame, 3);
             check_produce(&frame, r.version);
+            if let Some((_, m)) =
+                canonical_response::<ProduceResponse>(&frame, ApiKey::Produce, r.version)
+            {
+                let tagged = !m.node_endpoints.is_empty() || !m.unknown_tagged_fields.is_empty();
+                assert_eq!(
+                    produce_has_top_level_tags(&frame, r.version),
+                    Ok(tagged && r.version >= 9)
+                );
+            }
         }
         _ => {
             let version = (input.u8() % 20) as i16;
