@@ -10,9 +10,11 @@
 //! * [`name_spans`] finds the names in Produce requests and in Produce and Fetch responses, so
 //!   they can be replaced around record batches that are never copied.
 //! * [`tagged`] parses and rebuilds tagged-field sections.
+//! * [`answers`] tells which answer is at the front of an upstream connection's buffer.
 //! * [`codec`] decodes and encodes typed messages when a stage asks for them.
 //! * [`message`] holds a frame decoded at most once for all stages (raw, parsed, modified).
 
+pub mod answers;
 pub mod codec;
 pub mod frame;
 pub mod header;

@@ -11,7 +11,9 @@
 //! interested in goes upstream as the bytes it arrived as.
 
 use bytes::Bytes;
-use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::{ApiKey, MetadataRequest};
+
+use gatehouse_protocol::message::RequestMessage;
 
 use gatehouse_routing::upstream::UpstreamCluster;
 use gatehouse_routing::Route;
@@ -277,7 +279,11 @@ impl<'a> Pipeline<'a> {
         {
             // Every domain's brokers and topics, at their virtual ids. (A tenant's Metadata
             // stays on its home domain: alias topics on other domains come next.)
-            return Step::FanOut(pieces.pop().expect("one piece"));
+            let frame = pieces.pop().expect("one piece");
+            return match no_auto_creation(version, frame) {
+                Ok(frame) => Step::FanOut(frame),
+                Err(e) => Step::End(End::BadInput("decode", format!("Metadata v{version}: {e}"))),
+            };
         }
         if pieces.len() == 1 && nodes.request_needs_rewrite(key, version) {
             match nodes.rewrite_request(key, version, pieces.pop().expect("one piece")) {
@@ -324,6 +330,15 @@ impl Body {
             Body::Whole(b) | Body::Head { bytes: b, .. } => b,
         }
     }
+}
+
+/// A Metadata request asked of every domain must not create its topics on each of them (a
+/// domain that lacks a topic another has would create it, and then show it as its own): the
+/// request goes out with `allow_auto_topic_creation` off (v4+; older versions cannot say).
+fn no_auto_creation(version: i16, frame: Bytes) -> anyhow::Result<Bytes> {
+    let mut message = RequestMessage::new(ApiKey::Metadata, version, frame);
+    message.edit::<MetadataRequest>(|r| std::mem::take(&mut r.allow_auto_topic_creation))?;
+    message.into_frame()
 }
 
 /// What the sequencer needs to un-map the answer to a tenant's request.

@@ -1,4 +1,5 @@
-//! The bodies of the protocol fuzz targets, one module per target.
+//! The bodies of the fuzz targets (the protocol layer and the sequencer's response handling),
+//! one module per target.
 //!
 //! Each `run(data)` calls the real functions of `gatehouse-protocol` and panics when an
 //! invariant breaks. libFuzzer calls them from `fuzz/fuzz_targets/` (nightly, `cargo fuzz`);
@@ -11,6 +12,7 @@ pub mod header_peek;
 pub mod input;
 pub mod messages;
 pub mod name_walkers;
+pub mod sequencer;
 pub mod tag_walkers;
 
 /// Every target by name: its body and its seeds. Add new targets here (see fuzz/README.md).
@@ -29,6 +31,11 @@ pub const TARGETS: &[Target] = &[
         name: "name_walkers",
         run: name_walkers::run,
         seeds: name_walkers::seeds,
+    },
+    Target {
+        name: "sequencer",
+        run: sequencer::run,
+        seeds: sequencer::seeds,
     },
     Target {
         name: "tag_walkers",

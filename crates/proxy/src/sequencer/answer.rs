@@ -13,7 +13,7 @@
 use bytes::Bytes;
 use kafka_protocol::messages::SaslAuthenticateResponse;
 
-use gatehouse_protocol::header::response_correlation_id;
+use gatehouse_protocol::answers::{front, Front};
 use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_protocol::scan::FetchTailFinder;
 use gatehouse_routing::metrics::metrics;
@@ -114,25 +114,23 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
     /// link's buffer, dropping stray answers to `acks=0` requests before it; its length.
     async fn find_answer(&mut self, reader: &mut LinkReader, id: i32) -> SeqResult<usize> {
         loop {
-            self.fill(reader, 8).await?;
-            let total = self
-                .splitter
-                .declared_len(&reader.buf)
-                .map_err(|e| format!("upstream frame: {e}"))?
-                .expect("the length prefix is buffered");
-            let got = response_correlation_id(&reader.buf[4..]);
-            if got == Some(id) {
-                reader.answered();
-                return Ok(total);
+            match front(&reader.buf, &self.splitter, Some(id), &reader.unanswered) {
+                Front::Answer { len } => {
+                    reader.unanswered.clear();
+                    return Ok(len);
+                }
+                Front::Stray { len, ids } => reader.drop_stray(len, ids),
+                Front::NeedMore(n) => {
+                    let n = reader.buf.len() + n;
+                    self.fill(reader, n).await?
+                }
+                Front::Unexpected(got) => {
+                    return Err(format!(
+                        "upstream answered correlation id {got:?}, expected {id}"
+                    ))
+                }
+                Front::Bad(e) => return Err(format!("upstream frame: {e}")),
             }
-            if let Some((stray, ids)) = reader.stray_answer(&self.splitter) {
-                self.fill(reader, stray).await?;
-                reader.drop_stray_answer(stray, ids);
-                continue;
-            }
-            return Err(format!(
-                "upstream answered correlation id {got:?}, expected {id}"
-            ));
         }
     }
 

@@ -165,7 +165,7 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
                     }
                     self.links[link] = Some(LinkReader::new(rd, fd, cluster));
                 }
-                Slot::Unanswered { link, id } => self.reader(link)?.expect_no_answer(id),
+                Slot::Unanswered { link, id } => self.reader(link)?.unanswered.push(id),
                 Slot::One(expect) => self.one(expect).await?,
                 Slot::Merged(fanout) => self.merged(*fanout).await?,
             }
