@@ -17,7 +17,7 @@ use gatehouse_protocol::message::RequestMessage;
 
 use gatehouse_routing::upstream::UpstreamCluster;
 use gatehouse_routing::Route;
-use gatehouse_tenancy::{ResponsePlan, TenantSession};
+use gatehouse_tenancy::{MappedRequest, ResponsePlan, TenantSession};
 
 use crate::binding::{Binding, Unbound};
 use crate::gate::{Gate, Request, Verdict, Watch};
@@ -249,7 +249,22 @@ impl<'a> Pipeline<'a> {
                     Ok(None) => {}
                     Err(e) => return decode_error(e),
                 }
-                session.request(key, version, frame)
+                match session.request_message(RequestMessage::new(key, version, frame)) {
+                    // The router edits the same message (virtual node ids), then it is
+                    // encoded once.
+                    Ok((MappedRequest::Message(mut message), plan)) => {
+                        let tenancy = tenant_response(&session, plan);
+                        let nodes = &self.route.nodes;
+                        let mapped = (nodes.map_request(key, version, &mut message))
+                            .and_then(|()| message.into_frame());
+                        return match mapped {
+                            Ok(frame) => self.route_ids_mapped(vec![frame], tenancy, watch),
+                            Err(e) => decode_error(e),
+                        };
+                    }
+                    Ok((MappedRequest::Pieces(pieces), plan)) => Ok((pieces, plan)),
+                    Err(e) => Err(e),
+                }
             }
         };
         match mapped {
@@ -294,6 +309,17 @@ impl<'a> Pipeline<'a> {
                 }
             }
         }
+        self.route_ids_mapped(pieces, tenancy, watch)
+    }
+
+    /// A request whose node ids the router has mapped already (through the message the
+    /// tenancy stage decoded): it goes to the session's destination.
+    fn route_ids_mapped(
+        &self,
+        pieces: Vec<Bytes>,
+        tenancy: Option<Box<TenantResponse>>,
+        watch: Option<Watch>,
+    ) -> Step {
         Step::Forward {
             pieces,
             tenancy,

@@ -34,7 +34,7 @@ use std::sync::Arc;
 pub use mapper::ResponseContext;
 pub use names::Tenant;
 pub use producer_ids::ProducerIds;
-pub use session::{ResponsePlan, TenantSession};
+pub use session::{MappedRequest, ResponsePlan, TenantSession};
 pub use topic_ids::TopicIds;
 
 /// The name of the virtual cluster that sees the raw cluster, unprefixed.

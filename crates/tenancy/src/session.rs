@@ -7,7 +7,7 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
 use gatehouse_protocol::codec::{edit_api_versions, CodecResult};
-use gatehouse_protocol::message::ResponseMessage;
+use gatehouse_protocol::message::{RequestMessage, ResponseMessage};
 use gatehouse_protocol::name_spans::{
     fetch_response_names, produce_names, produce_response_names, ProduceNames,
 };
@@ -26,6 +26,24 @@ pub struct TenantSession {
     tenant: Arc<Tenant>,
     ids: Arc<TopicIds>,
     producers: Arc<ProducerIds>,
+}
+
+/// A request as the tenancy stage leaves it.
+pub enum MappedRequest {
+    /// The shared message, edited in place (encoded once, by whoever sends it).
+    Message(RequestMessage),
+    /// A Produce respelled around its record batches: the frame in pieces.
+    Pieces(Vec<Bytes>),
+}
+
+impl MappedRequest {
+    /// The frame to send, in pieces.
+    pub fn into_pieces(self) -> CodecResult<Vec<Bytes>> {
+        match self {
+            MappedRequest::Message(m) => Ok(vec![m.into_frame()?]),
+            MappedRequest::Pieces(p) => Ok(p),
+        }
+    }
 }
 
 /// What the response to a mapped request needs.
@@ -72,28 +90,46 @@ impl TenantSession {
         version: i16,
         frame: Bytes,
     ) -> CodecResult<(Vec<Bytes>, ResponsePlan)> {
+        let (mapped, plan) = self.request_message(RequestMessage::new(key, version, frame))?;
+        Ok((mapped.into_pieces()?, plan))
+    }
+
+    /// Maps a request held as the message every stage shares: decoded (once) and edited in
+    /// place when its names must change, so a later stage edits the same decoded body and it
+    /// is encoded once. A Produce is respelled around its record batches instead (pieces).
+    pub fn request_message(
+        &self,
+        mut message: RequestMessage,
+    ) -> CodecResult<(MappedRequest, ResponsePlan)> {
+        let (key, version) = (message.key(), message.version());
         if key == ApiKey::ApiVersions {
-            return Ok((vec![frame], ResponsePlan::Map(Box::default())));
+            return Ok((
+                MappedRequest::Message(message),
+                ResponsePlan::Map(Box::default()),
+            ));
         }
         if !table::MAPPED_KEYS.contains(&key) {
-            return Ok((vec![frame], ResponsePlan::Untouched));
+            return Ok((MappedRequest::Message(message), ResponsePlan::Untouched));
         }
         if key == ApiKey::Produce && version <= 12 {
-            let names = produce_names(&frame, version)?;
-            return self.produce_head(version, frame, names);
+            if let Some(frame) = message.raw().cloned() {
+                let names = produce_names(&frame, version)?;
+                let (pieces, plan) = self.produce_head(version, frame, names)?;
+                return Ok((MappedRequest::Pieces(pieces), plan));
+            }
         }
         let mut mapper = RequestMapper {
             tenant: &self.tenant,
             ids: &self.ids,
             ctx: ResponseContext::default(),
         };
-        let frame = table::map_request(key, &frame, &mut mapper)?;
+        table::map_request(&mut message, &mut mapper)?;
         let plan = if table::response_carries_names(key, version) || !mapper.ctx.is_empty() {
             ResponsePlan::Map(Box::new(mapper.ctx))
         } else {
             ResponsePlan::Untouched
         };
-        Ok((vec![frame], plan))
+        Ok((MappedRequest::Message(message), plan))
     }
 
     /// A Produce request (v3–12) with its names mapped, as slices of the original frame around

@@ -11,14 +11,13 @@
 //! tenant may only partly see (filter them); entries that must not reach the upstream
 //! (refuse them with `admit`, answer with `readmit`).
 
-use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 
-use gatehouse_protocol::codec::{decode_request, encode_request, CodecResult};
+use gatehouse_protocol::codec::CodecResult;
 
-use gatehouse_protocol::message::ResponseMessage;
+use gatehouse_protocol::message::{RequestMessage, ResponseMessage};
 
 use crate::mapper::{pattern, Refusal, RequestMapper, ResponseMapper, NOT_A_TENANT_RESOURCE};
 use crate::names::Entity;
@@ -70,13 +69,12 @@ macro_rules! tenancy_table {
         }
 
         pub(crate) fn map_request(
-            key: ApiKey,
-            frame: &Bytes,
+            message: &mut RequestMessage,
             m: &mut RequestMapper<'_>,
-        ) -> CodecResult<Bytes> {
-            match key {
-                $(ApiKey::$key => edit_request::<$req>(frame, m, |$rq, $rm| $request),)*
-                _ => anyhow::bail!("{key:?} is not in the tenancy table"),
+        ) -> CodecResult<()> {
+            match message.key() {
+                $(ApiKey::$key => edit_request::<$req>(message, m, |$rq, $rm| $request),)*
+                key => anyhow::bail!("{key:?} is not in the tenancy table"),
             }
         }
 
@@ -92,14 +90,17 @@ macro_rules! tenancy_table {
     };
 }
 
-fn edit_request<T: Decodable + Encodable>(
-    frame: &Bytes,
+/// Maps a request through the message every stage shares: decoded once, encoded once by
+/// whoever sends it.
+fn edit_request<T: Decodable + Encodable + Send + 'static>(
+    message: &mut RequestMessage,
     m: &mut RequestMapper<'_>,
     edit: impl FnOnce(&mut T, &mut RequestMapper<'_>),
-) -> CodecResult<Bytes> {
-    let (header, mut body) = decode_request::<T>(frame)?;
-    edit(&mut body, m);
-    encode_request(&header, &body)
+) -> CodecResult<()> {
+    message.edit::<T>(|body| {
+        edit(body, m);
+        true
+    })
 }
 
 /// Un-maps a response through the message every stage shares: decoded once (the routing
