@@ -11,7 +11,7 @@ With `--pin BROKER/GATEWAY/CLIENT` (CPU lists for `taskset`, e.g. `--pin 0/1/1`)
 is held to its CPUs, to see what the scenario does when the gateway's work cannot land on the
 broker's core.
 
-Usage: .venv/bin/python bench/budget.py a|b|c|d [--rounds N] [--partitions N] [--pin B/G/C]
+Usage: .venv/bin/python bench/budget.py a|b|c|d [--rounds N] [--partitions N] [--pin B/G/C] [--gateway BIN]
                                         [-X key=value ...]
 (scripts/bench builds what this needs; run that once first.)
 """
@@ -84,6 +84,8 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=1)
     ap.add_argument("--storage", default=None, help="Tansu storage (default: null for produce, memory for consume)")
     ap.add_argument("--pin", metavar="B/G/C", help="CPU lists (taskset) for broker, gateways and client")
+    ap.add_argument("--gateway", type=Path, default=B.GATEWAY,
+                    help="the gateway binary (default: the release build), e.g. a previous release for an A/B")
     ap.add_argument("-X", dest="extra", action="append", default=[], help="librdkafka property for the client")
     opts = ap.parse_args()
     s = {s.key: s for s in B.SCENARIOS}[opts.scenario]
@@ -91,7 +93,7 @@ def main() -> None:
     storage = opts.storage or ("memory://tansu/" if s.consume else "null://sink")
     ports, workdir = B.Ports(), B.BENCH_DIR / "budget"
     workdir.mkdir(parents=True, exist_ok=True)
-    setup = B.Setup(ports, workdir, storage, buffered=True)
+    setup = B.Setup(ports, workdir, storage, buffered=True, binary=opts.gateway)
     wrapper: list[str] = []
     try:
         if opts.pin:

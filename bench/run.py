@@ -157,8 +157,9 @@ class Setup:
                 return int(line.split()[1])
         return 0
 
-    def counter(self, name: str) -> int:
-        with urllib.request.urlopen(self.gateway.admin_url + "/metrics", timeout=5) as r:
+    def counter(self, name: str, which: str = "gateway") -> int:
+        gw = {"buffered": self.buffered, "baseline": self.baseline}.get(which, self.gateway)
+        with urllib.request.urlopen(gw.admin_url + "/metrics", timeout=5) as r:
             for line in r.read().decode().splitlines():
                 if line.startswith(name + " "):
                     return int(line.split()[1])
@@ -236,6 +237,8 @@ class Result:
     buffered: list[Run] = field(default_factory=list)
     baseline: list[Run] = field(default_factory=list)
     cpu_s: float = 0.0
+    baseline_cpu_s: float = 0.0
+    baseline_requests: int = 0
     buffered_cpu_s: float = 0.0
     buffered_bytes: int = 0
     gw_bytes: int = 0
@@ -303,7 +306,13 @@ def run_scenario(s: Scenario, storage: str, rounds: int, ports: Ports, workdir: 
                     cpu0, req0 = setup.cpu_seconds(), setup.counter("gatehouse_requests_forwarded_total")
                 if which == "buffered":
                     cpu0 = setup.cpu_seconds("buffered")
+                if which == "baseline":
+                    cpu0 = setup.cpu_seconds("baseline")
+                    req0 = setup.counter("gatehouse_requests_forwarded_total", "baseline")
                 r = perf(setup.bootstrap(which), args)
+                if which == "baseline":
+                    res.baseline_cpu_s += setup.cpu_seconds("baseline") - cpu0
+                    res.baseline_requests += setup.counter("gatehouse_requests_forwarded_total", "baseline") - req0
                 if which == "buffered":
                     res.buffered_cpu_s += setup.cpu_seconds("buffered") - cpu0
                     res.buffered_bytes += r.bytes
@@ -352,15 +361,19 @@ def rtt_percentiles(bootstrap: str, seconds: float, rate: int) -> tuple[float, f
     raise RuntimeError("no round-trip statistics")
 
 
-def run_latency(rounds: int, seconds: float, ports: Ports, workdir: Path) -> dict:
-    setup = Setup(ports, workdir, "memory://tansu/")
+def run_latency(rounds: int, seconds: float, ports: Ports, workdir: Path, binary: Path = GATEWAY,
+                baseline: Path | None = None) -> dict:
+    setup = Setup(ports, workdir, "memory://tansu/", binary, baseline=baseline)
     create_topic(setup.broker.bootstrap, "latency")
     create_topic(setup.broker.bootstrap, VC_PREFIX + "latency")
     samples: dict[str, list] = {"direct": [], "gateway": [], "vcluster": []}
+    if baseline:
+        samples["baseline"] = []
     variants = list(samples)
     try:
         for i in range(rounds):
-            for which in variants[i % 3:] + variants[:i % 3]:
+            k = i % len(variants)
+            for which in variants[k:] + variants[:k]:
                 p50, p99 = rtt_percentiles(setup.bootstrap(which), seconds, 1000)
                 samples[which].append((p50, p99))
                 log(f"  (e) round {i + 1} {which:>8}: p50 {p50 / 1000:.3f} ms  p99 {p99 / 1000:.3f} ms")
@@ -456,19 +469,23 @@ def report(results: list[Result], latency: dict | None, idle: dict | None, alloc
     if results:
         extra = " passthrough, buffered msgs/s | ratio | rounds | buffered CPU s/GB |" if buffered else ""
         if baseline:
-            extra += " previous binary msgs/s | ratio | rounds | this / previous |"
+            extra += (" previous binary msgs/s | ratio | rounds | this / previous "
+                      "| previous CPU s/1000 req | this / previous CPU per req |")
         lines += ["| scenario | storage | direct msgs/s | passthrough msgs/s | ratio | rounds "
                   "| virtual cluster msgs/s | ratio | rounds "
                   f"| gateway CPU s/GB | gateway CPU s/1000 req |{extra}",
-                  "| --- " * (11 + 4 * buffered + 4 * baseline) + "|"]
+                  "| --- " * (11 + 4 * buffered + 6 * baseline) + "|"]
     for r in results:
         gb = r.gw_bytes / 1e9
         bgb = r.buffered_bytes / 1e9
         extra = (f" {r.median(r.buffered):,.0f} | **{r.ratio_buffered:.2f}** | {r.spread(r.buffered)} | "
                  f"{r.buffered_cpu_s / bgb if bgb else 0:.2f} |") if buffered else ""
         if baseline:
+            per_req = 1000 * r.cpu_s / max(r.gw_requests, 1)
+            base_per_req = 1000 * r.baseline_cpu_s / max(r.baseline_requests, 1)
             extra += (f" {r.median(r.baseline):,.0f} | **{r.ratio_baseline:.2f}** | {r.spread(r.baseline)} | "
-                      f"**{r.median(r.gateway) / r.median(r.baseline):.2f}** |")
+                      f"**{r.median(r.gateway) / r.median(r.baseline):.2f}** | {base_per_req:.3f} | "
+                      f"**{per_req / base_per_req if base_per_req else float('nan'):.2f}** |")
         lines.append(f"| ({r.scenario.key}) {r.scenario.title} | {r.storage} | {r.median(r.direct):,.0f} | "
                      f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.spread(r.gateway)} | "
                      f"{r.median(r.vcluster):,.0f} | **{r.ratio_vc:.2f}** | {r.spread(r.vcluster)} | "
@@ -483,6 +500,10 @@ def report(results: list[Result], latency: dict | None, idle: dict | None, alloc
                   f"**{latency['gateway_p99_ms'] - latency['direct_p99_ms']:.3f}** |",
                   f"| added, virtual cluster | {latency['vcluster_p50_ms'] - latency['direct_p50_ms']:.3f} | "
                   f"**{latency['vcluster_p99_ms'] - latency['direct_p99_ms']:.3f}** |"]
+        if "baseline_p50_ms" in latency:
+            lines += [f"| previous binary, passthrough | {latency['baseline_p50_ms']:.3f} | {latency['baseline_p99_ms']:.3f} |",
+                      f"| added, previous binary | {latency['baseline_p50_ms'] - latency['direct_p50_ms']:.3f} | "
+                      f"**{latency['baseline_p99_ms'] - latency['direct_p99_ms']:.3f}** |"]
     if idle:
         lines += ["", f"Idle connections: {idle['connections']} open, gateway RSS **{idle['rss_mib']:.1f} MiB** "
                       f"(from {idle['rss_before_mib']:.1f} MiB; {idle['kib_per_connection']:.1f} KiB per connection)."]
@@ -527,7 +548,8 @@ def main() -> None:
     ports = Ports()
     # Latency first: right after the throughput scenarios, brokers releasing gigabytes still
     # disturb a two-core machine and the tail measures that instead of the gateway.
-    latency = run_latency(max(rounds, 3), 2 if opts.quick else 5, ports, workdir) if "e" in parts else None
+    latency = (run_latency(max(rounds, 3), 2 if opts.quick else 5, ports, workdir, binary, baseline)
+               if "e" in parts else None)
     results = []
     for s in SCENARIOS:
         if s.key not in parts:
