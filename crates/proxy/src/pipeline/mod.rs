@@ -11,7 +11,7 @@
 //! interested in goes upstream as the bytes it arrived as.
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, MetadataRequest};
+use kafka_protocol::messages::ApiKey;
 
 use gatehouse_protocol::message::RequestMessage;
 
@@ -24,6 +24,11 @@ use crate::gate::{Gate, Request, Verdict, Watch};
 use crate::reader::End;
 use crate::sequencer::TenantResponse;
 use crate::Gateway;
+
+mod interest;
+mod router;
+
+use interest::{Interest, GATE_KEYS};
 
 /// A request as the stages see it, its header already peeked at and admitted.
 pub(crate) struct Incoming {
@@ -69,42 +74,6 @@ pub(crate) enum Step {
     NeedWhole,
     End(End),
 }
-
-/// Which API keys some stage of a session must decode (bit per key), computed when the
-/// session starts and again when it is re-bound: the gate's SASL keys, the tenancy table's
-/// keys inside a virtual cluster; policies will add theirs. Every other request is forwarded
-/// raw, and a Produce head of a key nobody is interested in is spliced.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Interest([u64; 2]);
-
-impl Interest {
-    const fn of(keys: &[ApiKey]) -> Self {
-        let mut set = [0u64; 2];
-        let mut i = 0;
-        while i < keys.len() {
-            let k = keys[i] as i16 as usize;
-            set[k / 64] |= 1 << (k % 64);
-            i += 1;
-        }
-        Self(set)
-    }
-
-    pub fn contains(&self, key: ApiKey) -> bool {
-        let k = key as i16 as usize;
-        k < 128 && self.0[k / 64] & (1 << (k % 64)) != 0
-    }
-
-    const fn union(self, other: Self) -> Self {
-        Self([self.0[0] | other.0[0], self.0[1] | other.0[1]])
-    }
-}
-
-/// The gate's keys: it reads the SASL exchange (and answers ApiVersions before it).
-const GATE_KEYS: &[ApiKey] = &[
-    ApiKey::ApiVersions,
-    ApiKey::SaslHandshake,
-    ApiKey::SaslAuthenticate,
-];
 
 /// One session's stages and their state.
 pub(crate) struct Pipeline<'a> {
@@ -276,57 +245,6 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// The router: a request goes to the session's one destination, except the Metadata of a
-    /// passthrough session on a route that shows several domains, which goes to all of them
-    /// (fan-out; routing by topic comes with alias topics). Virtual node ids the client put in a request
-    /// become the upstream's here; on a route that shows one domain the map is the identity
-    /// and nothing is decoded.
-    fn forward(
-        &self,
-        key: ApiKey,
-        version: i16,
-        mut pieces: Vec<Bytes>,
-        tenancy: Option<Box<TenantResponse>>,
-        watch: Option<Watch>,
-    ) -> Step {
-        let nodes = &self.route.nodes;
-        if key == ApiKey::Metadata && !nodes.is_identity() && tenancy.is_none() && pieces.len() == 1
-        {
-            // Every domain's brokers and topics, at their virtual ids. (A tenant's Metadata
-            // stays on its home domain: alias topics on other domains come next.)
-            let frame = pieces.pop().expect("one piece");
-            return match no_auto_creation(version, frame) {
-                Ok(frame) => Step::FanOut(frame),
-                Err(e) => Step::End(End::BadInput("decode", format!("Metadata v{version}: {e}"))),
-            };
-        }
-        if pieces.len() == 1 && nodes.request_needs_rewrite(key, version) {
-            match nodes.rewrite_request(key, version, pieces.pop().expect("one piece")) {
-                Ok(frame) => pieces.push(frame),
-                Err(e) => {
-                    let why = format!("{key:?} v{version}: {e}");
-                    return Step::End(End::BadInput("decode", why));
-                }
-            }
-        }
-        self.route_ids_mapped(pieces, tenancy, watch)
-    }
-
-    /// A request whose node ids the router has mapped already (through the message the
-    /// tenancy stage decoded): it goes to the session's destination.
-    fn route_ids_mapped(
-        &self,
-        pieces: Vec<Bytes>,
-        tenancy: Option<Box<TenantResponse>>,
-        watch: Option<Watch>,
-    ) -> Step {
-        Step::Forward {
-            pieces,
-            tenancy,
-            watch,
-        }
-    }
-
     /// ApiVersions answered by the gateway from what the upstream offers (asked once on the
     /// gateway's own connection), narrowed for a tenant when the session is in one.
     pub async fn local_api_versions(
@@ -358,15 +276,6 @@ impl Body {
     }
 }
 
-/// A Metadata request asked of every domain must not create its topics on each of them (a
-/// domain that lacks a topic another has would create it, and then show it as its own): the
-/// request goes out with `allow_auto_topic_creation` off (v4+; older versions cannot say).
-fn no_auto_creation(version: i16, frame: Bytes) -> anyhow::Result<Bytes> {
-    let mut message = RequestMessage::new(ApiKey::Metadata, version, frame);
-    message.edit::<MetadataRequest>(|r| std::mem::take(&mut r.allow_auto_topic_creation))?;
-    message.into_frame()
-}
-
 /// What the sequencer needs to un-map the answer to a tenant's request.
 fn tenant_response(session: &TenantSession, plan: ResponsePlan) -> Option<Box<TenantResponse>> {
     match plan {
@@ -375,19 +284,5 @@ fn tenant_response(session: &TenantSession, plan: ResponsePlan) -> Option<Box<Te
             session: session.clone(),
             ctx,
         })),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interest_is_a_set_of_keys() {
-        let set = Interest::of(&[ApiKey::Produce, ApiKey::SaslAuthenticate, ApiKey::Metadata]);
-        assert!(set.contains(ApiKey::Produce) && set.contains(ApiKey::SaslAuthenticate));
-        assert!(!set.contains(ApiKey::Fetch));
-        let both = set.union(Interest::of(&[ApiKey::Fetch]));
-        assert!(both.contains(ApiKey::Fetch) && both.contains(ApiKey::Metadata));
     }
 }
