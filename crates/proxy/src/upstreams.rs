@@ -47,6 +47,8 @@ pub(crate) type LinkId = usize;
 const CORRELATION_AT: usize = LENGTH_PREFIX + 4;
 /// The bytes of a request that are copied to patch its correlation id.
 pub(crate) const HEAD_LEN: usize = CORRELATION_AT + 4;
+/// Patched heads cut from one allocation.
+const HEADS_PER_CHUNK: usize = 256;
 
 pub(crate) struct Link {
     pub destination: Destination,
@@ -155,7 +157,11 @@ impl Link {
             .first_mut()
             .filter(|p| p.len() >= HEAD_LEN)
             .ok_or_else(|| LinkError("a request shorter than its header".into()))?;
-        self.heads.reserve(HEAD_LEN);
+        if self.heads.capacity() - self.heads.len() < HEAD_LEN {
+            // Room for many heads at once: one allocation serves a run of requests, and is
+            // reclaimed (or freed) once the heads cut from it have been written.
+            self.heads.reserve(HEAD_LEN * HEADS_PER_CHUNK);
+        }
         self.heads.extend_from_slice(&first[..CORRELATION_AT]);
         self.heads.extend_from_slice(&id.to_be_bytes());
         let head = self.heads.split().freeze();

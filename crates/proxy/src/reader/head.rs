@@ -61,7 +61,7 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
         if !self.pipeline.head_may_pass(transactional, names.is_some()) {
             return Ok(read_all);
         }
-        let link = self.link(&self.home.clone()).await?;
+        let link = self.home_link().await?;
         if !self.splicer_ready(link) {
             return Ok(read_all);
         }

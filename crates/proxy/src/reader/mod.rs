@@ -103,6 +103,7 @@ pub(crate) struct RequestPump<'a, R> {
     upstreams: UpstreamSet,
     /// Where the session's requests go (the router's one destination today).
     home: Destination,
+    home_link: Option<LinkId>,
     deadlines: Option<Deadlines>,
     stop: Option<StopSignal>,
     /// Bytes read from the client so far (spliced ones included), for frame progress.
@@ -150,6 +151,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             buf: BytesMut::new(),
             upstreams: UpstreamSet::new(login),
             home,
+            home_link: None,
             deadlines: None,
             stop: None,
             bytes_read: 0,
@@ -324,7 +326,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 tenancy,
                 watch,
             } => {
-                let link = self.link(&self.home.clone()).await?;
+                let link = self.home_link().await?;
                 let id = self.upstreams.link(link).send(pieces).map_err(upstream)?;
                 let slot = match meta.expects_response {
                     true => Slot::One(Expect {
@@ -391,6 +393,16 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
 
     /// The session's link to `destination`, opened (and announced to the sequencer) if it
     /// is not open yet.
+    /// The link to the session's own destination (kept: nearly every request takes it).
+    async fn home_link(&mut self) -> Result<LinkId, End> {
+        if let Some(link) = self.home_link {
+            return Ok(link);
+        }
+        let link = self.link(&self.home.clone()).await?;
+        self.home_link = Some(link);
+        Ok(link)
+    }
+
     async fn link(&mut self, destination: &Destination) -> Result<LinkId, End> {
         let (link, opened) = self
             .upstreams
