@@ -25,6 +25,8 @@ pub enum Front {
     Unexpected(Option<i32>),
     /// A length prefix no frame may have.
     Bad(FrameError),
+    /// A frame of `len` bytes (length prefix included), too short to hold a correlation id.
+    NoHeader(usize),
 }
 
 /// Most `acks=0` ids remembered per connection: a producer that sends nothing else would
@@ -80,6 +82,10 @@ pub fn front(
         Ok(None) => return Front::NeedMore(HEAD - buf.len()),
         Err(e) => return Front::Bad(e),
     };
+    if len < HEAD {
+        // Its "correlation id" would be the next frame's first bytes (found by fuzzing).
+        return Front::NoHeader(len);
+    }
     let id = response_correlation_id(&buf[4..]);
     if id.is_some() && id == awaited {
         return Front::Answer { len };
@@ -123,6 +129,11 @@ mod tests {
         assert!(matches!(front(&huge, &s, Some(5), &u), Front::Bad(_)));
         u.forget(2);
         assert!(u.is_empty());
+        // Length 3, then another frame: no correlation id is read out of the next one.
+        let mut short = 3i32.to_be_bytes().to_vec();
+        short.extend_from_slice(&[0, 0, 0]);
+        short.extend_from_slice(&answer(5, b""));
+        is(front(&short, &s, Some(0), &u), "NoHeader(7)");
     }
 
     #[test]

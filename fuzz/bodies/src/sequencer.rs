@@ -15,9 +15,14 @@ use crate::input::Input;
 
 /// One request as the model sends it.
 enum Request {
-    Answered { body: usize },
+    Answered {
+        body: usize,
+    },
     /// acks=0; `stray`: the broker answers it anyway.
-    Unanswered { stray: bool, body: usize },
+    Unanswered {
+        stray: bool,
+        body: usize,
+    },
 }
 
 fn frame(id: i32, body: usize, fill: u8) -> Vec<u8> {
@@ -109,7 +114,10 @@ fn model(input: &mut Input) {
                 }
                 Front::NeedMore(n) => {
                     assert!(n > 0, "NeedMore asks for at least a byte");
-                    assert!(feed(&mut buf, input), "more was needed than the stream holds");
+                    assert!(
+                        feed(&mut buf, input),
+                        "more was needed than the stream holds"
+                    );
                 }
                 other => panic!("valid stream misread: {other:?}"),
             }
@@ -149,7 +157,7 @@ fn arbitrary(input: &mut Input) {
                 }
                 buf.extend_from_slice(more);
             }
-            Front::Unexpected(_) | Front::Bad(_) => return,
+            Front::Unexpected(_) | Front::Bad(_) | Front::NoHeader(_) => return,
         }
     }
 }
@@ -166,5 +174,15 @@ pub fn seeds() -> Vec<Vec<u8>> {
     let mut a = vec![1, 0x40, 0x02, 3, 1, 2, 3, 0x40, 0x01];
     a.extend_from_slice(&[0, 0, 0, 8, 0, 0, 0, 1, 9, 9, 9, 9]);
     seeds.push(a);
+    // Found by fuzzing: a frame too short for a correlation id, read as the next one's.
+    seeds.push(vec![
+        1, 0, 0, 0, 0, 0, 9, 0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 4, 0, 0, 0, 1, 1, 1,
+    ]);
+    // The input libFuzzer found it with.
+    seeds.push(vec![
+        1, 255, 189, 247, 255, 254, 255, 8, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 255,
+        255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 255, 255, 255,
+        255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    ]);
     seeds
 }

@@ -130,6 +130,11 @@ impl<W: AsyncWrite + Unpin> Sequencer<W> {
                     ))
                 }
                 Front::Bad(e) => return Err(format!("upstream frame: {e}")),
+                Front::NoHeader(len) => {
+                    return Err(format!(
+                        "upstream sent a frame of {len} bytes, shorter than a header"
+                    ))
+                }
             }
         }
     }
