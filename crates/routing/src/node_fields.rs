@@ -74,9 +74,23 @@ pub struct FieldSpec {
     pub carries: Carries,
 }
 
-/// Every node-id field, one variant per row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeField {
+/// Declares the rows once: the enum and the list of every variant.
+macro_rules! node_fields {
+    ($($field:ident),* $(,)?) => {
+        /// Every node-id field, one variant per row.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum NodeField {
+            $($field),*
+        }
+
+        impl NodeField {
+            /// Every row, in declaration order.
+            pub const ALL: &'static [NodeField] = &[$(NodeField::$field),*];
+        }
+    };
+}
+
+node_fields! {
     MetadataBrokers,
     MetadataController,
     MetadataLeader,
@@ -120,50 +134,6 @@ pub enum NodeField {
 const ALL_VERSIONS: (i16, i16) = (0, i16::MAX);
 
 impl NodeField {
-    pub const ALL: [NodeField; 38] = {
-        use NodeField::*;
-        [
-            MetadataBrokers,
-            MetadataController,
-            MetadataLeader,
-            MetadataReplicas,
-            MetadataIsr,
-            MetadataOfflineReplicas,
-            FindCoordinatorNode,
-            FindCoordinatorCoordinators,
-            DescribeClusterBrokers,
-            DescribeClusterController,
-            ProduceCurrentLeader,
-            ProduceNodeEndpoints,
-            FetchPreferredReadReplica,
-            FetchCurrentLeader,
-            FetchNodeEndpoints,
-            DescribeTopicPartitionsLeader,
-            DescribeTopicPartitionsReplicas,
-            DescribeTopicPartitionsIsr,
-            DescribeTopicPartitionsEligibleLeaders,
-            DescribeTopicPartitionsLastKnownElr,
-            DescribeTopicPartitionsOfflineReplicas,
-            ListPartitionReassignmentsReplicas,
-            ListPartitionReassignmentsAdding,
-            ListPartitionReassignmentsRemoving,
-            DescribeConfigsResultName,
-            AlterConfigsResponseName,
-            IncrementalAlterConfigsResponseName,
-            ListConfigResourcesName,
-            FetchReplicaId,
-            FetchReplicaStateId,
-            ListOffsetsReplicaId,
-            OffsetForLeaderEpochReplicaId,
-            CreateTopicsAssignments,
-            CreatePartitionsAssignments,
-            AlterPartitionReassignmentsReplicas,
-            DescribeConfigsResourceName,
-            AlterConfigsResourceName,
-            IncrementalAlterConfigsResourceName,
-        ]
-    };
-
     pub const fn spec(self) -> FieldSpec {
         use ApiKey as K;
         use Carries::*;

@@ -608,7 +608,7 @@ fn case(f: NodeField) {
 
 #[test]
 fn every_row_of_the_table_maps_both_ways() {
-    for f in NodeField::ALL {
+    for &f in NodeField::ALL {
         case(f);
     }
 }
