@@ -70,14 +70,8 @@ def test_a_route_showing_two_domains_whose_brokers_are_both_node_111(cluster):
     from confluent_kafka.admin import AdminClient
 
     from clients import consume, produce
-    from harness import domain, route
 
-    east, west = cluster.tansu("east"), cluster.tansu("west")
-    port = cluster.ports.block(3)  # bootstrap, east's 111, west's 111 as 1000
-    both = route("both", port, "east")
-    both["additionalStreamingDomains"] = [
-        {"name": "west", "bootstrapServerId": "main", "virtualNodeIdStart": 1000}]
-    g = cluster.gatehouse([domain("east", east.bootstrap), domain("west", west.bootstrap)], routes=[both])
+    g, east, west, port = two_domain_route(cluster)
     east_topic, west_topic = unique("east-only"), unique("west-only")
     create_topic(east.bootstrap, east_topic)
     create_topic(west.bootstrap, west_topic)
@@ -96,4 +90,37 @@ def test_a_route_showing_two_domains_whose_brokers_are_both_node_111(cluster):
     values = [f"w{i}".encode() for i in range(50)]
     produce(g.bootstrap("both"), west_topic, values)
     assert sorted(consume(west.bootstrap, west_topic, unique("direct"), 50)) == sorted(values)
+    assert g.alive()
+
+
+def two_domain_route(cluster):
+    """A gateway with route "both": domain east (node 111) and domain west (node 111, shown
+    as 1000). Returns (gateway, east, west, bootstrap port)."""
+    from harness import domain, route
+
+    east, west = cluster.tansu("east"), cluster.tansu("west")
+    port = cluster.ports.block(3)  # bootstrap, east's 111, west's 111 as 1000
+    both = route("both", port, "east")
+    both["additionalStreamingDomains"] = [
+        {"name": "west", "bootstrapServerId": "main", "virtualNodeIdStart": 1000}]
+    g = cluster.gatehouse([domain("east", east.bootstrap), domain("west", west.bootstrap)], routes=[both])
+    return g, east, west, port
+
+
+def test_a_further_domain_that_is_down_is_left_out_of_the_merged_metadata(cluster):
+    """The second cluster stops: clients of the route still get Metadata, from the route's
+    own cluster alone, and keep producing to it; the gateway says why once."""
+    from confluent_kafka.admin import AdminClient
+
+    from clients import produce
+
+    g, east, west, port = two_domain_route(cluster)
+    east_topic = unique("east-only")
+    create_topic(east.bootstrap, east_topic)
+    west.stop()
+    md = AdminClient({"bootstrap.servers": g.bootstrap("both")}).list_topics(timeout=10)
+    assert [(b.id, b.port) for b in md.brokers.values()] == [(111, port + 1)]
+    assert md.topics[east_topic].partitions[0].leader == 111
+    produce(g.bootstrap("both"), east_topic, [b"still"] * 10)
+    assert "leaving a streaming domain out of a merged Metadata answer" in g.log()
     assert g.alive()

@@ -26,6 +26,7 @@ use gatehouse_protocol::codec::api_versions_too_new;
 use gatehouse_protocol::frame::{FrameError, FrameSplitter, Split, LENGTH_PREFIX};
 use gatehouse_protocol::header::{produce_acks, RequestHeaderPeek};
 use gatehouse_protocol::versions::{admit, Admission};
+use gatehouse_routing::log_limit::{LogLimit, DEFAULT_INTERVAL};
 use gatehouse_routing::upstream::{Login, UpstreamCluster};
 use gatehouse_routing::{Route, Target};
 
@@ -122,6 +123,8 @@ pub(crate) struct RequestPump<'a, R> {
     /// between reads, but the frame has begun.
     mid_frame: bool,
 }
+
+static FAN_OUT_SKIPPED_LOG: LogLimit = LogLimit::new(DEFAULT_INTERVAL);
 
 /// Most of a buffer's allocation kept after a frame larger than this: the rest goes back.
 const KEEP_BUFFER: usize = 64 * 1024;
@@ -358,26 +361,43 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
     /// Sends a Metadata request to every domain of the route (on the session's link to any
     /// broker of each: to all but the client's own destination these are the gateway's own
     /// requests, numbered on their links like any) and queues one slot for the merged answer.
+    ///
+    /// A further domain that is down (its health probe says so, or its link cannot be opened)
+    /// is left out of the answer rather than failing it: its brokers and topics disappear
+    /// until it is back, as they would from a cluster's own metadata. The route's own domain
+    /// must answer.
     async fn fan_out(&mut self, meta: Meta, frame: Bytes) -> Result<(), End> {
         let mut parts = Vec::with_capacity(self.pipe.domains.len());
-        for cluster in self.pipe.domains.clone() {
+        let mut asked = Vec::with_capacity(self.pipe.domains.len());
+        for (i, cluster) in self.pipe.domains.clone().into_iter().enumerate() {
+            let further = i > 0;
+            if further && cluster.reachability().is_err() {
+                continue;
+            }
             let destination = Destination {
-                cluster,
+                cluster: cluster.clone(),
                 broker: Target::Bootstrap,
             };
-            let link = self.link(&destination).await?;
+            let link = match self.link(&destination).await {
+                Ok(link) => link,
+                Err(End::Upstream(why)) if further => {
+                    if let Some(suppressed) = FAN_OUT_SKIPPED_LOG.allow_for(&cluster.domain) {
+                        tracing::warn!(domain = %cluster.domain, suppressed,
+                            "leaving a streaming domain out of a merged Metadata answer: {why}");
+                    }
+                    continue;
+                }
+                Err(end) => return Err(end),
+            };
             let id = (self.upstreams.link(link))
                 .send(vec![frame.clone()])
                 .map_err(upstream)?;
             parts.push((link, id));
+            asked.push(cluster);
         }
-        let (route, domains, version) = (
-            self.pipe.route.clone(),
-            self.pipe.domains.clone(),
-            meta.version,
-        );
+        let (route, version) = (self.pipe.route.clone(), meta.version);
         let merge = Box::new(move |frames: Vec<Bytes>| {
-            let answers: Vec<_> = domains.iter().map(|d| &**d).zip(frames).collect();
+            let answers: Vec<_> = asked.iter().map(|d| &**d).zip(frames).collect();
             gatehouse_routing::merge::merge_metadata_frames(&route, version, &answers)
                 .map_err(|e| e.to_string())
         });
@@ -391,8 +411,6 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         .await
     }
 
-    /// The session's link to `destination`, opened (and announced to the sequencer) if it
-    /// is not open yet.
     /// The link to the session's own destination (kept: nearly every request takes it).
     async fn home_link(&mut self) -> Result<LinkId, End> {
         if let Some(link) = self.home_link {
@@ -403,6 +421,8 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         Ok(link)
     }
 
+    /// The session's link to `destination`, opened (and announced to the sequencer) if it
+    /// is not open yet.
     async fn link(&mut self, destination: &Destination) -> Result<LinkId, End> {
         let (link, opened) = self
             .upstreams
