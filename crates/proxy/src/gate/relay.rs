@@ -97,6 +97,17 @@ impl Gate {
         }
         let (mechanism, name) = (*mechanism, name.clone());
         let principal = Principal::new(name.unwrap_or_default(), PrincipalKind::Delegated);
+        // A re-authentication may renew the session, not change whose it is (as for local
+        // SASL): another user would move the connection into another virtual cluster.
+        if let Some(old) = self.principal.as_ref().filter(|_| self.reauthenticating) {
+            if old.name != principal.name {
+                metrics().client_protocol_error("authentication_failed");
+                return Some(Verdict::Close(format!(
+                    "re-authentication must present the same principal ('{}', not '{}')",
+                    old.name, principal.name
+                )));
+            }
+        }
         if let Err(why) = accept(&principal) {
             return Some(Verdict::Close(why));
         }
@@ -105,6 +116,7 @@ impl Gate {
             "client authenticated by the upstream");
         self.principal = Some(principal);
         self.state = State::Authenticated;
+        self.reauthenticating = false;
         None
     }
 }

@@ -128,3 +128,31 @@ async fn a_mechanism_the_gateway_does_not_know_is_left_to_the_upstream() {
     let (frame, _) = answer_then_close(c.authenticate(b"anything").await);
     assert_eq!(authenticate_answer(frame).error_code, ILLEGAL_SASL_STATE);
 }
+
+/// A delegated re-authentication renews the session of the same user and may not switch to
+/// another one (the upstream would accept either: it checks only the credentials).
+#[tokio::test]
+async fn a_delegated_reauthentication_must_name_the_same_user() {
+    let gw = gateway(None);
+    let mut c = Client::new(&gw, delegated_route(None));
+    passed(c.handshake("PLAIN").await);
+    watched(c.authenticate(&plain("dave", "secret")).await).report(0, 0);
+    passed(c.metadata().await);
+    assert_eq!(c.flags(), AUTHENTICATED);
+
+    // The same user again: renewed.
+    passed(c.handshake("PLAIN").await);
+    watched(c.authenticate(&plain("dave", "secret")).await).report(0, 0);
+    passed(c.metadata().await);
+    assert_eq!(c.offered_names(), ["dave", "dave"]);
+
+    // Another user: closed, and never offered to the session.
+    passed(c.handshake("PLAIN").await);
+    watched(c.authenticate(&plain("erin", "secret")).await).report(0, 0);
+    let why = closed(c.metadata().await);
+    assert!(
+        why.contains("same principal") && why.contains("erin"),
+        "{why}"
+    );
+    assert_eq!(c.offered_names(), ["dave", "dave"]);
+}
