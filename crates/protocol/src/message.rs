@@ -151,20 +151,6 @@ impl<H: Header> Message<H> {
         }
     }
 
-    /// The header, decoding the message on first use (as `T`).
-    pub fn header_mut<T: Decodable + Encodable + Send + 'static>(&mut self) -> CodecResult<&mut H> {
-        self.parse::<T>()?;
-        match &mut self.state {
-            State::Parsed {
-                header, modified, ..
-            } => {
-                *modified = true;
-                Ok(header)
-            }
-            State::Raw => unreachable!("parsed above"),
-        }
-    }
-
     /// Whether some stage changed the decoded message (it will be encoded again).
     pub fn is_modified(&self) -> bool {
         matches!(self.state, State::Parsed { modified: true, .. })

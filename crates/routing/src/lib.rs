@@ -13,15 +13,12 @@
 //! * [`rewrite`]: the response rewrites (broker addresses in Metadata, FindCoordinator,
 //!   DescribeCluster, KIP-951 node endpoints in Produce/Fetch; node ids on multi-domain
 //!   routes; ApiVersions intersection). The request direction is [`NodeMap::rewrite_request`].
-//! * [`edit`]: what the rewriters need of a message (a bare frame, or the pipeline's message
-//!   decoded at most once).
 //! * [`health`]: per-domain reachability from background probes, for `/health/ready`.
 //! * [`metrics`]: counters the admin API exposes; [`log_limit`]: warnings that may repeat,
 //!   written at most once per interval.
 
 pub mod broker_map;
 pub mod domains;
-pub mod edit;
 pub mod health;
 pub mod log_limit;
 pub mod merge;

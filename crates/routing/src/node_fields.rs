@@ -31,7 +31,7 @@
 //! (`AddressRewriter::rewrite_fetch_tail`). `preferred_read_replica` and `current_leader`
 //! sit inside the partitions, before the tail. With the identity map they need no change, so
 //! single-domain routes keep streaming every Fetch. A multi-domain route's Fetch responses are
-//! decoded whole instead (`AddressRewriter::handling` says `Decode`): correct, at the cost of
+//! decoded whole instead (`route_response_handling` says `Decode`): correct, at the cost of
 //! the splice for those routes. (Both fields are fixed-width, so a later step can patch them
 //! in place from the tail finder's walk and stream again.)
 

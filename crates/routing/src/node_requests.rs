@@ -11,9 +11,9 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use gatehouse_protocol::codec::CodecResult;
 
-use crate::edit::{BodyEditor, RequestFrame};
 use crate::node_fields::{needs_request_rewrite, Mapper};
 use crate::nodes::NodeMap;
+use gatehouse_protocol::message::RequestMessage;
 
 impl NodeMap {
     /// Whether requests of this key and version must be handed to [`Self::rewrite_request`]
@@ -33,9 +33,9 @@ impl NodeMap {
         if !self.request_needs_rewrite(key, version) {
             return Ok(frame);
         }
-        let mut message = RequestFrame::new(frame);
+        let mut message = RequestMessage::new(key, version, frame);
         self.map_request(key, version, &mut message)?;
-        Ok(message.into_bytes())
+        message.into_frame()
     }
 
     /// [`Self::rewrite_request`] on a message the pipeline holds (decoded at most once, and
@@ -45,7 +45,7 @@ impl NodeMap {
         &self,
         key: ApiKey,
         version: i16,
-        message: &mut impl BodyEditor,
+        message: &mut RequestMessage,
     ) -> CodecResult<()> {
         if !self.request_needs_rewrite(key, version) {
             return Ok(());
@@ -112,7 +112,7 @@ impl NodeMap {
     /// Maps the body's ids; the message is marked changed only if one did.
     fn each<T: Decodable + Encodable + Send + 'static>(
         &self,
-        message: &mut impl BodyEditor,
+        message: &mut RequestMessage,
         edit: impl FnOnce(&mut T, &mut Mapper<'_>),
     ) -> CodecResult<()> {
         let translate = |id| Some(self.upstream_id(id));

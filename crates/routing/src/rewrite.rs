@@ -1,7 +1,7 @@
 //! Keeping every broker address a client learns a gateway address.
 //!
 //! Only responses that can carry a broker address (or, on a multi-domain route, a node id)
-//! are looked at ([`AddressRewriter::handling`]); all others pass through as raw bytes. Each real address seen is
+//! are looked at ([`route_response_handling`]); all others pass through as raw bytes. Each real address seen is
 //! recorded in the upstream's node directory (so a later connection to that node's virtual
 //! port knows where to go) and replaced with the route's host and the node's gateway port.
 //!
@@ -26,12 +26,12 @@ use gatehouse_protocol::scan::{fetch_tags_offset, produce_has_top_level_tags};
 use gatehouse_protocol::tagged::{parse_tagged_section, tagged_section_of_size};
 use gatehouse_protocol::versions::intersect;
 
-use crate::edit::{BodyEditor, ResponseFrame};
 use crate::metrics::metrics;
 use crate::node_fields::{needs_response_rewrite, Mapper};
 use crate::node_responses as ids;
 use crate::topology::Route;
 use crate::upstream::UpstreamCluster;
+use gatehouse_protocol::message::ResponseMessage;
 
 /// How the routing stage handles a response of this key and version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +61,9 @@ pub fn response_handling(key: ApiKey, version: i16) -> ResponseHandling {
     }
 }
 
-/// How `route` handles a response of this key and version (see [`AddressRewriter::handling`]),
-/// without making a rewriter.
+/// How `route` handles a response of this key and version: [`response_handling`] when its
+/// node map is the identity; `Decode` for every key the node-id table names when it is not
+/// (Fetch included: its partitions carry ids before the streamed tail).
 pub fn route_response_handling(route: &Route, key: ApiKey, version: i16) -> ResponseHandling {
     if !route.nodes.is_identity() && needs_response_rewrite(key, version) {
         return ResponseHandling::Decode;
@@ -92,13 +93,6 @@ impl<'a> AddressRewriter<'a> {
         }
     }
 
-    /// How this route handles a response of this key and version: [`response_handling`] when
-    /// its map is the identity; `Decode` for every key the node-id table names when it is not
-    /// (Fetch included: its partitions carry ids before the streamed tail).
-    pub fn handling(&self, key: ApiKey, version: i16) -> ResponseHandling {
-        route_response_handling(self.route, key, version)
-    }
-
     /// A rewriter whose host string the caller made once (a session keeps one for all its
     /// answers instead of allocating it per answer).
     pub fn with_host(route: &'a Route, upstream: &'a UpstreamCluster, host: StrBytes) -> Self {
@@ -122,9 +116,9 @@ impl<'a> AddressRewriter<'a> {
 
     /// The frame to send the client: the original when nothing needed to change.
     pub fn rewrite(&self, key: ApiKey, version: i16, frame: Bytes) -> CodecResult<Bytes> {
-        let mut message = ResponseFrame::new(key, version, frame);
+        let mut message = ResponseMessage::new(key, version, frame);
         self.rewrite_message(key, version, &mut message)?;
-        Ok(message.into_bytes())
+        message.into_frame()
     }
 
     /// [`Self::rewrite`] on a message the pipeline holds: decoded at most once whatever other
@@ -134,7 +128,7 @@ impl<'a> AddressRewriter<'a> {
         &self,
         key: ApiKey,
         version: i16,
-        msg: &mut impl BodyEditor,
+        msg: &mut ResponseMessage,
     ) -> CodecResult<()> {
         let mapped = self.maps_ids();
         match key {
@@ -257,7 +251,7 @@ impl<'a> AddressRewriter<'a> {
     /// A key whose only node ids are ids (no addresses).
     fn ids_only<T: Decodable + Encodable + Send + 'static>(
         &self,
-        msg: &mut impl BodyEditor,
+        msg: &mut ResponseMessage,
         map: fn(&mut T, &mut Mapper<'_>),
     ) -> CodecResult<()> {
         self.each::<T>(msg, |r, s| {
@@ -321,7 +315,7 @@ impl<'a> AddressRewriter<'a> {
     /// Lets `edit` change the body (it says whether it did); counts the rewrites.
     fn each<T: Decodable + Encodable + Send + 'static>(
         &self,
-        msg: &mut impl BodyEditor,
+        msg: &mut ResponseMessage,
         edit: impl FnOnce(&mut T, &Self) -> bool,
     ) -> CodecResult<()> {
         msg.edit::<T>(|body| {
@@ -375,7 +369,7 @@ impl<'a> AddressRewriter<'a> {
 }
 
 /// Whether a raw Produce response has top-level tagged fields (a decoded one is asked anyway).
-fn has_top_level_tags(msg: &impl BodyEditor, version: i16) -> CodecResult<bool> {
+fn has_top_level_tags(msg: &ResponseMessage, version: i16) -> CodecResult<bool> {
     match msg.raw() {
         Some(frame) => Ok(produce_has_top_level_tags(frame, version)?),
         None => Ok(true),

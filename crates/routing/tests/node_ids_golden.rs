@@ -13,7 +13,9 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use gatehouse_protocol::codec::{decode_request, decode_response, encode_request, encode_response};
 use gatehouse_routing::merge::{merge_metadata, merge_metadata_frames, DomainAnswer};
 use gatehouse_routing::node_fields::{Carries, Direction, NodeField};
-use gatehouse_routing::rewrite::{response_handling, AddressRewriter, ResponseHandling};
+use gatehouse_routing::rewrite::{
+    response_handling, route_response_handling, AddressRewriter, ResponseHandling,
+};
 use gatehouse_routing::upstream::UpstreamCluster;
 use gatehouse_routing::{
     AdditionalDomain, BrokerMap, HostPort, NodeIdRange, NodeMap, Route, Target,
@@ -127,7 +129,7 @@ fn response_row<T: Encodable + Decodable>(
         let rewriter = AddressRewriter::new(route, &up);
         if !route.nodes.is_identity() {
             assert_eq!(
-                rewriter.handling(key, version),
+                route_response_handling(route, key, version),
                 ResponseHandling::Decode,
                 "{f:?} v{version}: a multi-domain route holds it whole"
             );
@@ -791,17 +793,16 @@ fn single_domain_metadata_keeps_ids_ports_and_the_upstream_cluster_id() {
 fn multi_domain_fetch_is_held_whole_and_single_domain_fetch_streams() {
     let multi = two_domains();
     let single = identity();
-    let up = upstream("other");
     assert_eq!(
-        AddressRewriter::new(&multi, &up).handling(ApiKey::Fetch, 16),
+        route_response_handling(&multi, ApiKey::Fetch, 16),
         ResponseHandling::Decode
     );
     assert_eq!(
-        AddressRewriter::new(&single, &up).handling(ApiKey::Fetch, 16),
+        route_response_handling(&single, ApiKey::Fetch, 16),
         ResponseHandling::FetchTail
     );
     assert_eq!(
-        AddressRewriter::new(&multi, &up).handling(ApiKey::OffsetCommit, 8),
+        route_response_handling(&multi, ApiKey::OffsetCommit, 8),
         ResponseHandling::Forward
     );
 }

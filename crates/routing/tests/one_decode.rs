@@ -1,79 +1,16 @@
-//! The rewriters on a message decoded at most once (the pipeline's raw | parsed | modified
-//! message): a stand-in with the same contract counts decodes.
+//! The rewriters on the pipeline's message (raw | parsed | modified): decoded at most once
+//! whatever stages edit it.
 
-use std::any::Any;
 use std::time::Duration;
 
-use bytes::Bytes;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
-use gatehouse_protocol::codec::{decode_response, encode_response, CodecResult};
-use gatehouse_routing::edit::BodyEditor;
+use gatehouse_protocol::codec::{decode_response, encode_response};
+use gatehouse_protocol::message::{decodes_on_this_thread, ResponseMessage};
 use gatehouse_routing::rewrite::AddressRewriter;
 use gatehouse_routing::upstream::UpstreamCluster;
 use gatehouse_routing::{BrokerMap, HostPort, NodeIdRange, NodeMap, Route};
-
-/// Raw until a stage asks for the body; encoded again only if some stage changed it.
-struct Lazy {
-    key: ApiKey,
-    version: i16,
-    frame: Bytes,
-    parsed: Option<(ResponseHeader, Box<dyn Any>)>,
-    decodes: usize,
-    modified: bool,
-}
-
-impl Lazy {
-    fn new(key: ApiKey, version: i16, frame: Bytes) -> Self {
-        Self {
-            key,
-            version,
-            frame,
-            parsed: None,
-            decodes: 0,
-            modified: false,
-        }
-    }
-
-    fn finish<T: Encodable + 'static>(self) -> Bytes {
-        match (self.parsed, self.modified) {
-            (Some((h, body)), true) => encode_response(
-                &h,
-                body.downcast_ref::<T>().unwrap(),
-                self.key,
-                self.version,
-            )
-            .unwrap(),
-            _ => self.frame,
-        }
-    }
-}
-
-impl BodyEditor for Lazy {
-    fn raw(&self) -> Option<&Bytes> {
-        self.parsed.is_none().then_some(&self.frame)
-    }
-
-    fn replace_raw(&mut self, frame: Bytes) {
-        assert!(self.parsed.is_none());
-        self.frame = frame;
-    }
-
-    fn edit<T: Decodable + Encodable + Send + 'static>(
-        &mut self,
-        edit: impl FnOnce(&mut T) -> bool,
-    ) -> CodecResult<()> {
-        if self.parsed.is_none() {
-            let (h, body) = decode_response::<T>(&self.frame, self.key, self.version)?;
-            self.decodes += 1;
-            self.parsed = Some((h, Box::new(body)));
-        }
-        let body = self.parsed.as_mut().unwrap().1.downcast_mut::<T>().unwrap();
-        self.modified |= edit(body);
-        Ok(())
-    }
-}
 
 fn route() -> Route {
     let ranges = vec![NodeIdRange {
@@ -123,7 +60,8 @@ fn metadata_is_decoded_once_for_routing_and_the_next_stage() {
         .with_topics(vec![metadata_response::MetadataResponseTopic::default()
             .with_name(Some(TopicName(s("a.orders"))))]);
     let frame = encode_response(&ResponseHeader::default(), &body, ApiKey::Metadata, 12).unwrap();
-    let mut msg = Lazy::new(ApiKey::Metadata, 12, frame);
+    let before = decodes_on_this_thread();
+    let mut msg = ResponseMessage::new(ApiKey::Metadata, 12, frame);
     let (route, up) = (route(), upstream());
     AddressRewriter::new(&route, &up)
         .rewrite_message(ApiKey::Metadata, 12, &mut msg)
@@ -134,8 +72,8 @@ fn metadata_is_decoded_once_for_routing_and_the_next_stage() {
         true
     })
     .unwrap();
-    assert_eq!(msg.decodes, 1);
-    let out = msg.finish::<MetadataResponse>();
+    assert_eq!(decodes_on_this_thread() - before, 1);
+    let out = msg.into_frame().unwrap();
     let (_, got) = decode_response::<MetadataResponse>(&out, ApiKey::Metadata, 12).unwrap();
     assert_eq!(
         (got.brokers[0].host.to_string(), got.brokers[0].port),
@@ -152,14 +90,15 @@ fn a_fetch_another_stage_decoded_has_its_endpoints_rewritten_in_the_decoded_mess
             .with_host(s("k"))
             .with_port(9092)]);
     let frame = encode_response(&ResponseHeader::default(), &body, ApiKey::Fetch, 17).unwrap();
-    let mut msg = Lazy::new(ApiKey::Fetch, 17, frame);
+    let before = decodes_on_this_thread();
+    let mut msg = ResponseMessage::new(ApiKey::Fetch, 17, frame);
     msg.edit::<FetchResponse>(|_| false).unwrap(); // read by another stage
     let (route, up) = (route(), upstream());
     AddressRewriter::new(&route, &up)
         .rewrite_message(ApiKey::Fetch, 17, &mut msg)
         .unwrap();
-    assert_eq!(msg.decodes, 1);
-    let out = msg.finish::<FetchResponse>();
+    assert_eq!(decodes_on_this_thread() - before, 1);
+    let out = msg.into_frame().unwrap();
     let (_, got) = decode_response::<FetchResponse>(&out, ApiKey::Fetch, 17).unwrap();
     // Decoded whole, the endpoint need not fit the original size: kept, not dropped.
     assert_eq!(
@@ -180,12 +119,13 @@ fn a_response_no_stage_changes_goes_on_as_it_came() {
         8,
     )
     .unwrap();
-    let mut msg = Lazy::new(ApiKey::OffsetCommit, 8, frame.clone());
+    let before = decodes_on_this_thread();
+    let mut msg = ResponseMessage::new(ApiKey::OffsetCommit, 8, frame.clone());
     let (route, up) = (route(), upstream());
     AddressRewriter::new(&route, &up)
         .rewrite_message(ApiKey::OffsetCommit, 8, &mut msg)
         .unwrap();
-    assert_eq!(msg.decodes, 0);
-    let out = msg.finish::<OffsetCommitResponse>();
+    assert_eq!(decodes_on_this_thread() - before, 0);
+    let out = msg.into_frame().unwrap();
     assert_eq!(out.as_ptr(), frame.as_ptr());
 }

@@ -12,7 +12,13 @@ use kafka_protocol::messages::ApiKey;
 pub(crate) struct Interest([u64; 2]);
 
 impl Interest {
-    pub(super) const fn of(keys: &[ApiKey]) -> Self {
+    /// What the gate reads, in every session.
+    pub const GATE: Interest = Interest::of(GATE_KEYS);
+    /// What a session inside a virtual cluster decodes: the gate's keys and the tenancy table's.
+    pub const TENANT: Interest =
+        Self::GATE.union(Interest::of(gatehouse_tenancy::table::MAPPED_KEYS));
+
+    const fn of(keys: &[ApiKey]) -> Self {
         let mut set = [0u64; 2];
         let mut i = 0;
         while i < keys.len() {
@@ -28,13 +34,13 @@ impl Interest {
         k < 128 && self.0[k / 64] & (1 << (k % 64)) != 0
     }
 
-    pub(super) const fn union(self, other: Self) -> Self {
+    const fn union(self, other: Self) -> Self {
         Self([self.0[0] | other.0[0], self.0[1] | other.0[1]])
     }
 }
 
 /// The gate's keys: it reads the SASL exchange (and answers ApiVersions before it).
-pub(super) const GATE_KEYS: &[ApiKey] = &[
+const GATE_KEYS: &[ApiKey] = &[
     ApiKey::ApiVersions,
     ApiKey::SaslHandshake,
     ApiKey::SaslAuthenticate,

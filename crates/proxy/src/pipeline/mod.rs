@@ -28,7 +28,7 @@ use crate::Gateway;
 mod interest;
 mod router;
 
-use interest::{Interest, GATE_KEYS};
+use interest::Interest;
 
 /// A request as the stages see it, its header already peeked at and admitted.
 pub(crate) struct Incoming {
@@ -84,30 +84,26 @@ pub(crate) struct Pipeline<'a> {
     pub route_vc: Option<&'a str>,
     pub gate: Gate,
     pub binding: Binding,
-    interest: Interest,
 }
 
 impl<'a> Pipeline<'a> {
     pub fn new(gateway: &'a Gateway, route: &'a Route, gate: Gate, binding: Binding) -> Self {
         let route_vc = route.virtual_cluster.as_deref();
-        let mut pipeline = Self {
+        Self {
             gateway,
             route,
             route_vc,
             gate,
             binding,
-            interest: Interest::default(),
-        };
-        pipeline.interest = pipeline.compute_interest();
-        pipeline
+        }
     }
 
-    fn compute_interest(&self) -> Interest {
-        const GATE: Interest = Interest::of(GATE_KEYS);
-        const TENANT: Interest = GATE.union(Interest::of(gatehouse_tenancy::table::MAPPED_KEYS));
+    /// Which keys the session's stages decode: it follows the binding (authentication may
+    /// move a session into or out of a virtual cluster), so it is read off it, not kept.
+    fn interest(&self) -> Interest {
         match self.binding.current_session() {
-            Ok(Some(_)) => TENANT,
-            _ => GATE,
+            Ok(Some(_)) => Interest::TENANT,
+            _ => Interest::GATE,
         }
     }
 
@@ -128,7 +124,7 @@ impl<'a> Pipeline<'a> {
 
     /// Whether a stage must decode requests of `key` in this session.
     pub fn interested_in(&self, key: ApiKey) -> bool {
-        self.interest.contains(key)
+        self.interest().contains(key)
     }
 
     /// Runs one request through the stages after admission.
@@ -170,10 +166,6 @@ impl<'a> Pipeline<'a> {
                 }
             }
         };
-        // Authentication (a relayed one is settled at the request after it) may have moved
-        // the session into or out of a virtual cluster.
-        self.interest = self.compute_interest();
-
         // Route state: where a switchover will hold or refuse requests. Every route is
         // active today, so requests pass.
 
@@ -193,7 +185,7 @@ impl<'a> Pipeline<'a> {
             let why = format!("{key:?} cannot be used inside virtual cluster '{vc}'");
             return Step::End(End::BadInput("tenancy", why));
         }
-        if !self.interest.contains(key) {
+        if !Interest::TENANT.contains(key) {
             // A key the tenant may send whose frames carry no names (NAME_FREE_KEYS).
             return self.forward(key, version, vec![body.into_bytes()], None, watch);
         }
@@ -222,7 +214,7 @@ impl<'a> Pipeline<'a> {
                     // The router edits the same message (virtual node ids), then it is
                     // encoded once.
                     Ok((MappedRequest::Message(mut message), plan)) => {
-                        let tenancy = tenant_response(&session, plan);
+                        let tenancy = tenant_response(session, plan);
                         let nodes = &self.route.nodes;
                         let mapped = (nodes.map_request(key, version, &mut message))
                             .and_then(|()| message.into_frame());
@@ -238,7 +230,7 @@ impl<'a> Pipeline<'a> {
         };
         match mapped {
             Ok((pieces, plan)) => {
-                let tenancy = tenant_response(&session, plan);
+                let tenancy = tenant_response(session, plan);
                 self.forward(key, version, pieces, tenancy, watch)
             }
             Err(e) => decode_error(e),
@@ -277,12 +269,9 @@ impl Body {
 }
 
 /// What the sequencer needs to un-map the answer to a tenant's request.
-fn tenant_response(session: &TenantSession, plan: ResponsePlan) -> Option<Box<TenantResponse>> {
+fn tenant_response(session: TenantSession, plan: ResponsePlan) -> Option<Box<TenantResponse>> {
     match plan {
         ResponsePlan::Untouched => None,
-        ResponsePlan::Map(ctx) => Some(Box::new(TenantResponse {
-            session: session.clone(),
-            ctx,
-        })),
+        ResponsePlan::Map(ctx) => Some(Box::new(TenantResponse { session, ctx })),
     }
 }
