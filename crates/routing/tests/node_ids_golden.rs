@@ -1,98 +1,22 @@
-//! Golden cases for virtual node ids: every row of the node-id table, both ways; the Metadata
-//! merge of two domains whose brokers are both node 111; the identity map untouched.
+//! Golden cases for virtual node ids: every row of the node-id table, both ways, and the
+//! identity map untouched. (The Metadata merge: `merge_golden.rs`.)
 //!
 //! The route: home domain `home` (node 111), additional domain `other` (nodes 111, 200, 201)
 //! at virtual ids 1000, 1001, 1002.
 
-use std::time::Duration;
+mod nodes_common;
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use gatehouse_protocol::codec::{decode_request, decode_response, encode_request, encode_response};
-use gatehouse_routing::merge::{merge_metadata, merge_metadata_frames, DomainAnswer};
 use gatehouse_routing::node_fields::{Carries, Direction, NodeField};
 use gatehouse_routing::rewrite::{
     response_handling, route_response_handling, AddressRewriter, ResponseHandling,
 };
-use gatehouse_routing::upstream::UpstreamCluster;
-use gatehouse_routing::{
-    AdditionalDomain, BrokerMap, HostPort, NodeIdRange, NodeMap, Route, Target,
-};
-
-fn range(start: i32, end: i32) -> NodeIdRange {
-    NodeIdRange {
-        name: format!("r{start}"),
-        start,
-        end,
-    }
-}
-
-fn route_with(nodes: NodeMap) -> Route {
-    Route {
-        name: "partners".into(),
-        endpoint: HostPort {
-            host: "gw.example".into(),
-            port: 19092,
-        },
-        bind: "127.0.0.1:19092".parse().unwrap(),
-        domain: nodes.home().into(),
-        bootstrap_server_id: "internal".into(),
-        brokers: BrokerMap::new(19092, nodes.virtual_ranges()),
-        nodes,
-        virtual_cluster: None,
-    }
-}
-
-/// Two domains: both have a node 111.
-fn two_domains() -> Route {
-    route_with(NodeMap::new(
-        "home",
-        "internal",
-        vec![range(111, 111)],
-        vec![AdditionalDomain {
-            domain: "other".into(),
-            listener: "internal".into(),
-            upstream_ranges: vec![range(111, 111), range(200, 201)],
-            virtual_start: 1000,
-        }],
-    ))
-}
-
-/// One domain holding the ids the cases use: the identity.
-fn identity() -> Route {
-    route_with(NodeMap::single(
-        "other",
-        "internal",
-        vec![range(111, 111), range(200, 201)],
-    ))
-}
-
-fn upstream(domain: &str) -> UpstreamCluster {
-    UpstreamCluster::new(
-        domain.into(),
-        "internal".into(),
-        HostPort {
-            host: format!("kafka.{domain}"),
-            port: 9092,
-        },
-        None,
-        Duration::from_secs(1),
-    )
-}
-
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.into())
-}
-
-fn ids(v: &[i32]) -> Vec<BrokerId> {
-    v.iter().map(|&i| BrokerId(i)).collect()
-}
-
-fn raw(v: &[BrokerId]) -> Vec<i32> {
-    v.iter().map(|b| b.0).collect()
-}
+use gatehouse_routing::Route;
+use nodes_common::*;
 
 /// The versions a row is tested at: its first and last that the crate can encode.
 fn versions(f: NodeField) -> [i16; 2] {
@@ -635,174 +559,4 @@ fn a_topic_resource_named_like_a_number_is_not_a_broker() {
         .rewrite_request(ApiKey::DescribeConfigs, 4, input.clone())
         .unwrap();
     assert!(same_bytes(&input, &out));
-}
-
-fn metadata_of(domain: &str, topic: &str, error: i16) -> MetadataResponse {
-    MetadataResponse::default()
-        .with_cluster_id(Some(s(&format!("{domain}-cluster"))))
-        .with_controller_id(BrokerId(111))
-        .with_brokers(vec![metadata_response::MetadataResponseBroker::default()
-            .with_node_id(BrokerId(111))
-            .with_host(s(&format!("kafka.{domain}")))
-            .with_port(9092)])
-        .with_topics(vec![metadata_response::MetadataResponseTopic::default()
-            .with_name(Some(TopicName(s(topic))))
-            .with_error_code(error)
-            .with_partitions(vec![
-                metadata_response::MetadataResponsePartition::default()
-                    .with_leader_id(BrokerId(111))
-                    .with_replica_nodes(ids(&[111]))
-                    .with_isr_nodes(ids(&[111])),
-            ])])
-}
-
-#[test]
-fn two_domains_both_node_111_merge_into_distinct_virtual_brokers() {
-    let route = two_domains();
-    let (home, other) = (upstream("home"), upstream("other"));
-    let mut clash = metadata_of("other", "shared", 0);
-    clash
-        .topics
-        .push(metadata_of("other", "payments", 0).topics.remove(0));
-    // Given in the wrong order: the home domain still comes first.
-    let merged = merge_metadata(
-        &route,
-        vec![
-            DomainAnswer {
-                upstream: &other,
-                response: clash,
-            },
-            DomainAnswer {
-                upstream: &home,
-                response: metadata_of("home", "shared", 3), // UNKNOWN_TOPIC_OR_PARTITION
-            },
-        ],
-    );
-    let brokers: Vec<_> = merged
-        .brokers
-        .iter()
-        .map(|b| (b.node_id.0, b.host.to_string(), b.port))
-        .collect();
-    assert_eq!(
-        brokers,
-        vec![
-            (111, "gw.example".into(), 19093),
-            (1000, "gw.example".into(), 19094)
-        ]
-    );
-    let topics: Vec<_> = merged
-        .topics
-        .iter()
-        .map(|t| {
-            let p = &t.partitions[0];
-            (
-                t.name.as_ref().unwrap().0.to_string(),
-                t.error_code,
-                p.leader_id.0,
-                raw(&p.isr_nodes),
-            )
-        })
-        .collect();
-    assert_eq!(
-        topics,
-        vec![
-            // Home's answer was an error, the other domain's is not: the other's is shown.
-            ("shared".into(), 0, 1000, vec![1000]),
-            ("payments".into(), 0, 1000, vec![1000]),
-        ]
-    );
-    assert_eq!(merged.controller_id.0, 111, "the home domain's controller");
-    let cluster_id = merged.cluster_id.as_ref().unwrap().to_string();
-    assert_eq!(Some(cluster_id.clone()), route.cluster_id());
-    assert!(!cluster_id.contains("cluster"), "no upstream's cluster id");
-    // Each domain's real address was learned in its own directory.
-    assert_eq!(
-        other.state().address_of(111).unwrap().host,
-        "kafka.other",
-        "learned under the upstream id"
-    );
-    assert_eq!(home.state().address_of(111).unwrap().host, "kafka.home");
-
-    // The client's next moves map back: the port of 1000 is the other domain's node 111, and
-    // a request naming 1000 goes upstream as 111.
-    let to = route.nodes.resolve(Target::Node(1000)).unwrap();
-    assert_eq!((to.domain, to.target), ("other", Target::Node(111)));
-    assert_eq!(route.brokers.port_for(1000), Some(19094));
-    let header = RequestHeader::default()
-        .with_request_api_key(ApiKey::ListOffsets as i16)
-        .with_request_api_version(9);
-    let frame = encode_request(
-        &header,
-        &ListOffsetsRequest::default().with_replica_id(BrokerId(1000)),
-    )
-    .unwrap();
-    let out = route
-        .nodes
-        .rewrite_request(ApiKey::ListOffsets, 9, frame)
-        .unwrap();
-    let (_, back) = decode_request::<ListOffsetsRequest>(&out).unwrap();
-    assert_eq!(back.replica_id.0, 111);
-}
-
-#[test]
-fn merging_frames_keeps_the_first_header_and_encodes_once() {
-    let route = two_domains();
-    let (home, other) = (upstream("home"), upstream("other"));
-    let frame = |domain: &str, id: i32| {
-        encode_response(
-            &ResponseHeader::default().with_correlation_id(id),
-            &metadata_of(domain, domain, 0),
-            ApiKey::Metadata,
-            12,
-        )
-        .unwrap()
-    };
-    let out = merge_metadata_frames(
-        &route,
-        12,
-        &[(&home, frame("home", 5)), (&other, frame("other", 6))],
-    )
-    .unwrap();
-    let (h, m) = decode_response::<MetadataResponse>(&out, ApiKey::Metadata, 12).unwrap();
-    assert_eq!(h.correlation_id, 5);
-    assert_eq!(m.brokers.len(), 2);
-    assert_eq!(m.topics.len(), 2);
-}
-
-#[test]
-fn single_domain_metadata_keeps_ids_ports_and_the_upstream_cluster_id() {
-    let route = identity();
-    let up = upstream("other");
-    let input = encode_response(
-        &ResponseHeader::default(),
-        &metadata_of("other", "t", 0),
-        ApiKey::Metadata,
-        12,
-    )
-    .unwrap();
-    let out = AddressRewriter::new(&route, &up)
-        .rewrite(ApiKey::Metadata, 12, input)
-        .unwrap();
-    let (_, m) = decode_response::<MetadataResponse>(&out, ApiKey::Metadata, 12).unwrap();
-    assert_eq!(m.cluster_id.unwrap().to_string(), "other-cluster");
-    assert_eq!((m.brokers[0].node_id.0, m.brokers[0].port), (111, 19093));
-    assert_eq!(m.topics[0].partitions[0].leader_id.0, 111);
-}
-
-#[test]
-fn multi_domain_fetch_is_held_whole_and_single_domain_fetch_streams() {
-    let multi = two_domains();
-    let single = identity();
-    assert_eq!(
-        route_response_handling(&multi, ApiKey::Fetch, 16),
-        ResponseHandling::Decode
-    );
-    assert_eq!(
-        route_response_handling(&single, ApiKey::Fetch, 16),
-        ResponseHandling::FetchTail
-    );
-    assert_eq!(
-        route_response_handling(&multi, ApiKey::OffsetCommit, 8),
-        ResponseHandling::Forward
-    );
 }
