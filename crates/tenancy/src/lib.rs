@@ -19,6 +19,7 @@
 //! The `passthrough` virtual cluster has no tenant: its sessions never enter this stage and
 //! keep the raw-forwarding fast path.
 
+pub mod aliases;
 mod mapper;
 pub mod names;
 pub mod producer_ids;
@@ -31,6 +32,7 @@ mod txn_guard;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use aliases::{Access, Alias, Aliases};
 pub use mapper::ResponseContext;
 pub use names::Tenant;
 pub use producer_ids::ProducerIds;
@@ -69,6 +71,16 @@ impl Catalog {
             .map(|(n, p)| (n.into(), p.into()))
             .filter(|(n, _)| n != PASSTHROUGH)
             .map(|(n, p)| (n.clone(), Arc::new(Tenant::new(n, p))))
+            .collect();
+        Self { tenants }
+    }
+
+    /// Builds a catalog from tenants (with their aliases). `passthrough` is skipped.
+    pub fn from_tenants(tenants: impl IntoIterator<Item = Tenant>) -> Self {
+        let tenants = tenants
+            .into_iter()
+            .filter(|t| t.name != PASSTHROUGH)
+            .map(|t| (t.name.clone(), Arc::new(t)))
             .collect();
         Self { tenants }
     }

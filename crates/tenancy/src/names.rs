@@ -6,6 +6,8 @@
 
 use kafka_protocol::protocol::StrBytes;
 
+use crate::aliases::Aliases;
+
 /// Kafka's limit on a topic name.
 pub const MAX_TOPIC_NAME: usize = 249;
 
@@ -22,6 +24,8 @@ pub enum Entity {
 pub struct Tenant {
     pub name: String,
     pub prefix: String,
+    /// Its alias topics (empty for most tenants).
+    pub aliases: Aliases,
 }
 
 /// Why a tenant's name cannot be used upstream.
@@ -33,7 +37,14 @@ impl Tenant {
         Self {
             name: name.into(),
             prefix: prefix.into(),
+            aliases: Aliases::default(),
         }
+    }
+
+    /// The same tenant with these alias topics.
+    pub fn with_aliases(mut self, aliases: Aliases) -> Self {
+        self.aliases = aliases;
+        self
     }
 
     /// The upstream name of a tenant's name.
