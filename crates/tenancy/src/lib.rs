@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 pub use aliases::{Access, Alias, Aliases};
 pub use mapper::ResponseContext;
-pub use names::Tenant;
+pub use names::{Domain, Tenant};
 pub use producer_ids::ProducerIds;
 pub use session::{MappedRequest, ResponsePlan, TenantSession};
 pub use topic_ids::TopicIds;

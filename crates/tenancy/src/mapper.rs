@@ -12,7 +12,8 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
-use crate::names::{Entity, Tenant};
+use crate::aliases::Access;
+use crate::names::{Domain, Entity, Tenant};
 use crate::producer_ids::ProducerIds;
 use crate::topic_ids::TopicIds;
 
@@ -43,6 +44,8 @@ pub struct Refused {
     /// The name as the client wrote it.
     pub name: StrBytes,
     pub resource_type: i8,
+    /// The partitions it named, for answers that list them (Produce, DeleteRecords).
+    pub partitions: Vec<i32>,
     pub error: ResponseError,
     pub message: String,
 }
@@ -74,6 +77,8 @@ fn stand_in_id() -> Uuid {
 
 pub(crate) struct RequestMapper<'a> {
     pub tenant: &'a Tenant,
+    /// The domain the request goes to.
+    pub domain: Domain<'a>,
     pub ids: &'a TopicIds,
     pub ctx: ResponseContext,
 }
@@ -88,7 +93,63 @@ impl<'a> RequestMapper<'a> {
     /// Maps a name in place. An empty name is a field absent at this version: left alone.
     pub fn name(&mut self, entity: Entity, name: &mut StrBytes) {
         if !name.is_empty() {
-            *name = self.tenant.map(entity, name);
+            *name = self.tenant.map_on(self.domain, entity, name);
+        }
+    }
+
+    /// The tenant's name of a topic named by name or, when the name is empty (by-id
+    /// versions), by an id the directory knows: to ask whether it is an alias.
+    fn tenant_topic(&self, name: &StrBytes, id: &Uuid) -> Option<String> {
+        if !name.is_empty() {
+            return Some(name.to_string());
+        }
+        let upstream = self.ids.name(*id)?;
+        let own = self
+            .tenant
+            .strip_on(self.domain, Entity::Topic, &upstream)?;
+        Some(own.to_string())
+    }
+
+    /// Refuses a write to an alias topic the tenant may only read.
+    pub fn may_produce(&self, name: &StrBytes, id: &Uuid) -> Result<(), Refusal> {
+        match self.tenant_topic(name, id).and_then(|n| self.tenant.alias(&n).cloned()) {
+            Some(a) if a.access == Access::Read => Err(Refusal {
+                error: ResponseError::TopicAuthorizationFailed,
+                message: format!(
+                    "'{}' is a READ alias topic of virtual cluster '{}': it may be consumed, not produced to",
+                    a.name, self.tenant.name
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses creating a topic under an alias's name (it exists: the alias is it).
+    pub fn not_an_alias(&self, name: &StrBytes) -> Result<(), Refusal> {
+        match self.tenant.alias(name) {
+            Some(_) => Err(Refusal {
+                error: ResponseError::TopicAlreadyExists,
+                message: format!(
+                    "'{name}' is an alias topic of virtual cluster '{}'; choose another name",
+                    self.tenant.name
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses deleting, repartitioning or reconfiguring an alias topic: it is a topic the
+    /// tenant was given access to, not one it owns.
+    pub fn owned_topic(&self, name: &StrBytes, id: &Uuid) -> Result<(), Refusal> {
+        match self.tenant_topic(name, id).filter(|n| self.tenant.alias(n).is_some()) {
+            Some(n) => Err(Refusal {
+                error: ResponseError::TopicAuthorizationFailed,
+                message: format!(
+                    "'{n}' is an alias topic of virtual cluster '{}': only its records may be used, the topic itself cannot be deleted, repartitioned or reconfigured",
+                    self.tenant.name
+                ),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -146,7 +207,7 @@ impl<'a> RequestMapper<'a> {
         let owned = self
             .ids
             .name(*id)
-            .is_some_and(|n| self.tenant.owns(Entity::Topic, &n));
+            .is_some_and(|n| self.tenant.owns_on(self.domain, Entity::Topic, &n));
         if !owned {
             let stand_in = stand_in_id();
             self.ctx.stand_ins.push((stand_in, *id));
@@ -190,19 +251,45 @@ impl<'a> RequestMapper<'a> {
     pub fn admit<T>(
         &mut self,
         list: &mut Vec<T>,
-        mut check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
+        check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
         describe: impl Fn(&mut T) -> (StrBytes, i8),
+    ) {
+        self.admit_parts(list, check, |t| {
+            let (name, resource_type) = describe(t);
+            (name, resource_type, Vec::new())
+        })
+    }
+
+    /// [`Self::admit`] for topic entries whose answers list their partitions.
+    pub fn admit_topics<T>(
+        &mut self,
+        list: &mut Vec<T>,
+        check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
+        describe: impl Fn(&mut T) -> (StrBytes, Vec<i32>),
+    ) {
+        self.admit_parts(list, check, |t| {
+            let (name, partitions) = describe(t);
+            (name, resource::TOPIC, partitions)
+        })
+    }
+
+    fn admit_parts<T>(
+        &mut self,
+        list: &mut Vec<T>,
+        mut check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
+        describe: impl Fn(&mut T) -> (StrBytes, i8, Vec<i32>),
     ) {
         let entries = std::mem::take(list);
         for (index, mut entry) in entries.into_iter().enumerate() {
             // Described before `check` maps it: the answer names what the client wrote.
-            let (name, resource_type) = describe(&mut entry);
+            let (name, resource_type, partitions) = describe(&mut entry);
             match check(self, &mut entry) {
                 Ok(()) => list.push(entry),
                 Err(r) => self.ctx.refused.push(Refused {
                     index,
                     name,
                     resource_type,
+                    partitions,
                     error: r.error,
                     message: r.message,
                 }),
@@ -232,6 +319,9 @@ impl<'a> RequestMapper<'a> {
             list,
             |m, res| {
                 let (resource_type, name) = parts(res);
+                if resource_type == resource::TOPIC {
+                    m.owned_topic(name, &Uuid::nil())?;
+                }
                 if m.config_resource(resource_type, name) {
                     Ok(())
                 } else {
@@ -257,17 +347,18 @@ impl<'a> RequestMapper<'a> {
         name: &mut StrBytes,
         pattern_type: &mut i8,
     ) -> bool {
-        let entity = match resource_type {
-            resource::TOPIC | resource::ANY => Entity::Topic,
-            resource::GROUP => Entity::Group,
-            resource::TRANSACTIONAL_ID => Entity::TransactionalId,
-            _ => return false,
-        };
+        // ACL patterns are prefixed whatever they name (see `Tenant::prefixed`).
+        if !matches!(
+            resource_type,
+            resource::TOPIC | resource::ANY | resource::GROUP | resource::TRANSACTIONAL_ID
+        ) {
+            return false;
+        }
         if *pattern_type == pattern::LITERAL && &**name == "*" {
             *name = StrBytes::from_string(self.tenant.prefix.clone());
             *pattern_type = pattern::PREFIXED;
         } else {
-            *name = self.tenant.map(entity, name);
+            *name = self.tenant.prefixed(name);
         }
         true
     }
@@ -275,6 +366,8 @@ impl<'a> RequestMapper<'a> {
 
 pub(crate) struct ResponseMapper<'a> {
     pub tenant: &'a Tenant,
+    /// The domain the answer came from.
+    pub domain: Domain<'a>,
     pub ids: &'a TopicIds,
     pub producers: &'a ProducerIds,
     pub ctx: &'a ResponseContext,
@@ -287,7 +380,7 @@ impl<'a> ResponseMapper<'a> {
         if name.is_empty() {
             return true;
         }
-        match self.tenant.unmap(entity, name) {
+        match self.tenant.unmap_on(self.domain, entity, name) {
             Some(n) => {
                 *name = n;
                 true
@@ -326,7 +419,7 @@ impl<'a> ResponseMapper<'a> {
         }
         self.ids
             .name(*id)
-            .is_none_or(|n| self.tenant.owns(Entity::Topic, &n))
+            .is_none_or(|n| self.tenant.owns_on(self.domain, Entity::Topic, &n))
     }
 
     /// A topic entry carrying both name and id: the pair is learned before the name is
@@ -362,18 +455,26 @@ impl<'a> ResponseMapper<'a> {
         name: &mut StrBytes,
         pattern_type: &mut i8,
     ) -> bool {
-        let entity = match resource_type {
-            resource::TOPIC => Entity::Topic,
-            resource::GROUP => Entity::Group,
-            resource::TRANSACTIONAL_ID => Entity::TransactionalId,
-            _ => return false,
-        };
+        if !matches!(
+            resource_type,
+            resource::TOPIC | resource::GROUP | resource::TRANSACTIONAL_ID
+        ) {
+            return false;
+        }
         if *pattern_type == pattern::PREFIXED && **name == *self.tenant.prefix {
             *name = StrBytes::from_static_str("*");
             *pattern_type = pattern::LITERAL;
             return true;
         }
-        !name.is_empty() && self.name(entity, name)
+        // Only prefixed names, as the request side maps them: an upstream ACL on an alias's
+        // physical topic is not the tenant's.
+        match name.strip_prefix(self.tenant.prefix.as_str()) {
+            Some(rest) if !rest.is_empty() => {
+                *name = StrBytes::from_string(rest.to_string());
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Un-maps config results and answers the refused ones (see

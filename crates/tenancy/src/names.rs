@@ -6,7 +6,7 @@
 
 use kafka_protocol::protocol::StrBytes;
 
-use crate::aliases::Aliases;
+use crate::aliases::{Alias, Aliases};
 
 /// Kafka's limit on a topic name.
 pub const MAX_TOPIC_NAME: usize = 249;
@@ -17,6 +17,30 @@ pub enum Entity {
     Topic,
     Group,
     TransactionalId,
+}
+
+/// Starts every name [`Tenant::map_on`] gives a topic that does not exist on the domain asked:
+/// `!` is not a legal character of a Kafka topic name, so brokers refuse it and never create it.
+pub const UNREACHABLE: &str = "!gatehouse-not-on-this-domain!";
+
+/// Which streaming domain a request goes to, or an answer came from, as the tenant sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Domain<'a> {
+    /// The tenant's home domain: its own topics, groups, transactional ids, WRITE aliases.
+    #[default]
+    Home,
+    /// Another domain of the route: only the tenant's aliases there exist for it.
+    Further(&'a str),
+}
+
+impl<'a> Domain<'a> {
+    /// The domain's name when it is not the home domain (as [`Alias::domain`] holds it).
+    pub fn further(self) -> Option<&'a str> {
+        match self {
+            Domain::Home => None,
+            Domain::Further(d) => Some(d),
+        }
+    }
 }
 
 /// A virtual cluster as the data plane sees it.
@@ -47,27 +71,103 @@ impl Tenant {
         self
     }
 
-    /// The upstream name of a tenant's name.
-    pub fn map(&self, _entity: Entity, name: &str) -> StrBytes {
+    /// The upstream name of a tenant's name on its home domain.
+    pub fn map(&self, entity: Entity, name: &str) -> StrBytes {
+        self.map_on(Domain::Home, entity, name)
+    }
+
+    /// The upstream name of a tenant's name on `domain`. A topic that is an alias is its
+    /// physical name on the alias's domain; any other topic exists only on the home domain,
+    /// under the prefix, and on another domain becomes a name no broker accepts (Kafka's
+    /// topic names cannot hold `!`), so a tenant cannot reach a further domain's topics by
+    /// naming them.
+    pub fn map_on(&self, domain: Domain<'_>, entity: Entity, name: &str) -> StrBytes {
+        if entity == Entity::Topic {
+            match (self.aliases.get(name), domain) {
+                (Some(a), _) if a.domain.as_deref() == domain.further() => {
+                    return StrBytes::from_string(a.physical.clone())
+                }
+                (Some(_), _) | (None, Domain::Further(_)) => {
+                    return StrBytes::from_string(format!("{UNREACHABLE}{name}"))
+                }
+                (None, Domain::Home) => {}
+            }
+        }
+        self.prefixed(name)
+    }
+
+    /// `<prefix><name>`, whatever the name (ACL patterns, which never follow aliases: an ACL
+    /// on an alias would grant rights on a topic the tenant does not own).
+    pub fn prefixed(&self, name: &str) -> StrBytes {
         let mut s = String::with_capacity(self.prefix.len() + name.len());
         s.push_str(&self.prefix);
         s.push_str(name);
         StrBytes::from_string(s)
     }
 
-    /// The tenant's name for an upstream name, or None when the tenant does not own it.
+    /// The tenant's name for an upstream name of its home domain, or None when the tenant
+    /// does not own it.
     pub fn unmap(&self, entity: Entity, upstream: &StrBytes) -> Option<StrBytes> {
-        self.strip(entity, upstream)
+        self.unmap_on(Domain::Home, entity, upstream)
+    }
+
+    pub fn unmap_on(
+        &self,
+        domain: Domain<'_>,
+        entity: Entity,
+        upstream: &StrBytes,
+    ) -> Option<StrBytes> {
+        self.strip_on(domain, entity, upstream)
             .map(|rest| StrBytes::from_string(rest.to_string()))
     }
 
-    /// [`Tenant::unmap`] without allocating: the tenant's name as a slice of the upstream's.
-    pub fn strip<'a>(&self, _entity: Entity, upstream: &'a str) -> Option<&'a str> {
-        upstream.strip_prefix(self.prefix.as_str())
+    /// [`Tenant::unmap`] without allocating: the tenant's name as a slice of the upstream's
+    /// (or of the alias's).
+    pub fn strip<'a>(&'a self, entity: Entity, upstream: &'a str) -> Option<&'a str> {
+        self.strip_on(Domain::Home, entity, upstream)
     }
 
-    pub fn owns(&self, _entity: Entity, upstream: &str) -> bool {
-        upstream.starts_with(self.prefix.as_str())
+    /// The tenant's name for an upstream name of `domain`. On the home domain a prefixed
+    /// topic whose name an alias also has is not shown (the alias is): one name, one topic.
+    pub fn strip_on<'a>(
+        &'a self,
+        domain: Domain<'_>,
+        entity: Entity,
+        upstream: &'a str,
+    ) -> Option<&'a str> {
+        if entity != Entity::Topic || self.aliases.is_empty() {
+            return match domain {
+                Domain::Home => upstream.strip_prefix(self.prefix.as_str()),
+                // Groups and transactional ids: a group's offsets for a further domain's
+                // partitions are committed there under the same prefixed name.
+                Domain::Further(_) if entity != Entity::Topic => {
+                    upstream.strip_prefix(self.prefix.as_str())
+                }
+                Domain::Further(_) => None,
+            };
+        }
+        if let Some(name) = self.aliases.name_of(domain.further(), upstream) {
+            return Some(name);
+        }
+        match domain {
+            Domain::Home => upstream
+                .strip_prefix(self.prefix.as_str())
+                .filter(|rest| self.aliases.get(rest).is_none()),
+            Domain::Further(_) => None,
+        }
+    }
+
+    pub fn owns(&self, entity: Entity, upstream: &str) -> bool {
+        self.strip(entity, upstream).is_some()
+    }
+
+    pub fn owns_on(&self, domain: Domain<'_>, entity: Entity, upstream: &str) -> bool {
+        self.strip_on(domain, entity, upstream).is_some()
+    }
+
+    /// The alias a tenant's topic name denotes, if it is one.
+    pub fn alias(&self, name: &str) -> Option<&Alias> {
+        self.aliases.get(name)
     }
 
     /// Whether a tenant's topic name is a legal Kafka topic name once prefixed. Brokers check

@@ -13,7 +13,7 @@ use gatehouse_protocol::name_spans::{
 };
 
 use crate::mapper::{RequestMapper, ResponseContext, ResponseMapper};
-use crate::names::{Entity, Tenant};
+use crate::names::{Domain, Entity, Tenant};
 use crate::producer_ids::ProducerIds;
 use crate::respell;
 use crate::table::{self, tenant_may_send};
@@ -24,6 +24,8 @@ use crate::topic_ids::TopicIds;
 #[derive(Debug, Clone)]
 pub struct TenantSession {
     tenant: Arc<Tenant>,
+    /// The further domain this session's requests go to; `None`: the tenant's home domain.
+    further: Option<Arc<str>>,
     ids: Arc<TopicIds>,
     producers: Arc<ProducerIds>,
 }
@@ -61,8 +63,28 @@ impl TenantSession {
     pub fn new(tenant: Arc<Tenant>, ids: Arc<TopicIds>, producers: Arc<ProducerIds>) -> Self {
         Self {
             tenant,
+            further: None,
             ids,
             producers,
+        }
+    }
+
+    /// The same tenant's view of a further domain of its route (one of its aliases' domains),
+    /// whose topic ids are `ids`: only the aliases there exist.
+    pub fn on_further_domain(&self, domain: Arc<str>, ids: Arc<TopicIds>) -> Self {
+        Self {
+            tenant: self.tenant.clone(),
+            further: Some(domain),
+            ids,
+            producers: self.producers.clone(),
+        }
+    }
+
+    /// The domain this session's requests go to.
+    pub fn domain(&self) -> Domain<'_> {
+        match &self.further {
+            None => Domain::Home,
+            Some(d) => Domain::Further(d),
         }
     }
 
@@ -114,12 +136,15 @@ impl TenantSession {
         if key == ApiKey::Produce && version <= 12 {
             if let Some(frame) = message.raw().cloned() {
                 let names = produce_names(&frame, version)?;
-                let (pieces, plan) = self.produce_head(version, frame, names)?;
-                return Ok((MappedRequest::Pieces(pieces), plan));
+                // (None: a topic is refused, which takes the decoding path below.)
+                if let Some((pieces, plan)) = self.produce_head(version, frame, names)? {
+                    return Ok((MappedRequest::Pieces(pieces), plan));
+                }
             }
         }
         let mut mapper = RequestMapper {
             tenant: &self.tenant,
+            domain: self.domain(),
             ids: &self.ids,
             ctx: ResponseContext::default(),
         };
@@ -140,13 +165,16 @@ impl TenantSession {
     /// every name in it: the pieces then map that beginning, and the rest of the frame follows
     /// them unchanged (the new length prefix already counts it).
     ///
+    /// None when a topic is a READ alias: such a Produce is decoded whole, so that its other
+    /// topics go upstream and that one is answered TOPIC_AUTHORIZATION_FAILED.
+    ///
     /// [`produce_head_names`]: gatehouse_protocol::name_spans::produce_head_names
     pub fn produce_head(
         &self,
         version: i16,
         frame: Bytes,
         names: ProduceNames,
-    ) -> CodecResult<(Vec<Bytes>, ResponsePlan)> {
+    ) -> CodecResult<Option<(Vec<Bytes>, ResponsePlan)>> {
         let compact = version >= 9;
         let spans = std::iter::once((names.transactional_id, Entity::TransactionalId))
             .chain(names.topics.into_iter().map(|r| (r, Entity::Topic)));
@@ -155,7 +183,11 @@ impl TenantSession {
             let name = respell::text(&frame, &span, compact)?;
             if !name.is_empty() {
                 // (null or empty: nothing to map)
-                let mapped = self.tenant.map(entity, name);
+                let read_only = |a: &crate::Alias| a.access == crate::Access::Read;
+                if entity == Entity::Topic && self.tenant.alias(name).is_some_and(read_only) {
+                    return Ok(None);
+                }
+                let mapped = self.tenant.map_on(self.domain(), entity, name);
                 edits.push((span, mapped));
             }
         }
@@ -163,7 +195,7 @@ impl TenantSession {
             true => vec![frame],
             false => respell::respell(&frame, &edits, compact)?,
         };
-        Ok((pieces, ResponsePlan::Map(Box::default())))
+        Ok(Some((pieces, ResponsePlan::Map(Box::default()))))
     }
 
     /// Un-maps and filters a response for the client. The result is the frame to send, in
@@ -200,6 +232,7 @@ impl TenantSession {
         }
         let mapper = ResponseMapper {
             tenant: &self.tenant,
+            domain: self.domain(),
             ids: &self.ids,
             producers: &self.producers,
             ctx,
@@ -220,7 +253,7 @@ impl TenantSession {
         let mut edits = Vec::with_capacity(spans.len());
         for span in spans {
             let name = respell::text(frame, &span, compact)?;
-            let Some(name) = self.tenant.strip(Entity::Topic, name) else {
+            let Some(name) = self.tenant.strip_on(self.domain(), Entity::Topic, name) else {
                 return Ok(None);
             };
             edits.push((span, name));

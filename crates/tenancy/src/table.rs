@@ -135,14 +135,27 @@ tenancy_table! {
     Produce(ProduceRequest => ProduceResponse) {
         request: |r, m| {
             m.txn_opt(&mut r.transactional_id);
-            for t in &mut r.topic_data {
+            m.admit_topics(&mut r.topic_data, |m, t| {
+                m.may_produce(&t.name.0, &t.topic_id)?;
                 m.topic(&mut t.name);
                 m.topic_id(&mut t.topic_id);
-            }
+                Ok(())
+            }, |t| (t.name.0.clone(), t.partition_data.iter().map(|p| p.index).collect()));
         }
         response_names: |_v| true,
         response: |r, m| {
             m.retain(&mut r.responses, |m, t| m.topic(&mut t.name) && m.topic_id(&mut t.topic_id));
+            m.readmit(&mut r.responses, |x| produce_response::TopicProduceResponse::default()
+                .with_name(TopicName(x.name.clone()))
+                .with_partition_responses(x.partitions.iter().map(|&p| {
+                    produce_response::PartitionProduceResponse::default()
+                        .with_index(p)
+                        .with_error_code(x.error.code())
+                        .with_base_offset(-1)
+                        .with_log_append_time_ms(-1)
+                        .with_log_start_offset(-1)
+                        .with_error_message(message(x))
+                }).collect()));
         }
     }
     Fetch(FetchRequest => FetchResponse) {
@@ -276,7 +289,10 @@ tenancy_table! {
     }
     CreateTopics(CreateTopicsRequest => CreateTopicsResponse) {
         request: |r, m| {
-            m.admit(&mut r.topics, |m, t| m.legal_topic(&mut t.name), |t| topic_name(&t.name));
+            m.admit(&mut r.topics, |m, t| {
+                m.not_an_alias(&t.name.0)?;
+                m.legal_topic(&mut t.name)
+            }, |t| topic_name(&t.name));
         }
         response_names: |_v| true,
         response: |r, m| {
@@ -289,21 +305,47 @@ tenancy_table! {
     }
     DeleteTopics(DeleteTopicsRequest => DeleteTopicsResponse) {
         request: |r, m| {
-            m.topics(&mut r.topic_names);
-            for t in &mut r.topics {
+            m.admit(&mut r.topic_names, |m, t| {
+                m.owned_topic(&t.0, &uuid::Uuid::nil())?;
+                m.topic(t);
+                Ok(())
+            }, |t| topic_name(t));
+            m.admit(&mut r.topics, |m, t| {
+                m.owned_topic(t.name.as_ref().map(|n| &n.0).unwrap_or(&StrBytes::default()), &t.topic_id)?;
                 m.topic_opt(&mut t.name);
                 m.topic_id(&mut t.topic_id);
-            }
+                Ok(())
+            }, |t| t.name.as_ref().map(topic_name).unwrap_or_default());
         }
         response_names: |_v| true,
         response: |r, m| {
             m.retain(&mut r.responses, |m, t| m.topic_opt_with_id(&mut t.name, &mut t.topic_id));
+            m.readmit(&mut r.responses, |x| delete_topics_response::DeletableTopicResult::default()
+                .with_name(Some(TopicName(x.name.clone())))
+                .with_error_code(x.error.code())
+                .with_error_message(message(x)));
         }
     }
     DeleteRecords(DeleteRecordsRequest => DeleteRecordsResponse) {
-        request: |r, m| { r.topics.iter_mut().for_each(|t| m.topic(&mut t.name)); }
+        request: |r, m| {
+            m.admit_topics(&mut r.topics, |m, t| {
+                m.owned_topic(&t.name.0, &uuid::Uuid::nil())?;
+                m.topic(&mut t.name);
+                Ok(())
+            }, |t| (t.name.0.clone(), t.partitions.iter().map(|p| p.partition_index).collect()));
+        }
         response_names: |_v| true,
-        response: |r, m| { m.retain(&mut r.topics, |m, t| m.topic(&mut t.name)); }
+        response: |r, m| {
+            m.retain(&mut r.topics, |m, t| m.topic(&mut t.name));
+            m.readmit(&mut r.topics, |x| delete_records_response::DeleteRecordsTopicResult::default()
+                .with_name(TopicName(x.name.clone()))
+                .with_partitions(x.partitions.iter().map(|&p| {
+                    delete_records_response::DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p)
+                        .with_low_watermark(-1)
+                        .with_error_code(x.error.code())
+                }).collect()));
+        }
     }
     InitProducerId(InitProducerIdRequest => InitProducerIdResponse) {
         request: |r, m| {
@@ -452,9 +494,21 @@ tenancy_table! {
         }
     }
     CreatePartitions(CreatePartitionsRequest => CreatePartitionsResponse) {
-        request: |r, m| { r.topics.iter_mut().for_each(|t| m.topic(&mut t.name)); }
+        request: |r, m| {
+            m.admit(&mut r.topics, |m, t| {
+                m.owned_topic(&t.name.0, &uuid::Uuid::nil())?;
+                m.topic(&mut t.name);
+                Ok(())
+            }, |t| topic_name(&t.name));
+        }
         response_names: |_v| true,
-        response: |r, m| { m.retain(&mut r.results, |m, t| m.topic(&mut t.name)); }
+        response: |r, m| {
+            m.retain(&mut r.results, |m, t| m.topic(&mut t.name));
+            m.readmit(&mut r.results, |x| create_partitions_response::CreatePartitionsTopicResult::default()
+                .with_name(TopicName(x.name.clone()))
+                .with_error_code(x.error.code())
+                .with_error_message(message(x)));
+        }
     }
     DeleteGroups(DeleteGroupsRequest => DeleteGroupsResponse) {
         request: |r, m| { m.groups(&mut r.groups_names); }

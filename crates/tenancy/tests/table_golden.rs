@@ -601,7 +601,11 @@ fn a_produce_mapped_from_its_head_equals_one_mapped_whole() {
             let ProduceHead::Names(names) = produce_head_names(&head, version) else {
                 panic!("v{version} cut {cut}: names not found in the head");
             };
-            let (pieces, plan) = c.session.produce_head(version, head, names).unwrap();
+            let (pieces, plan) = c
+                .session
+                .produce_head(version, head, names)
+                .unwrap()
+                .unwrap();
             assert!(matches!(plan, ResponsePlan::Map(_)), "v{version}");
             let mut got = pieces.concat();
             got.extend_from_slice(&frame[cut..]);

@@ -200,7 +200,12 @@ impl<'a> Pipeline<'a> {
                 bytes,
                 names: Some(names),
                 ..
-            } => session.produce_head(version, bytes, names),
+            } => match session.produce_head(version, bytes, names) {
+                // A READ alias among its topics: decoded whole, to answer that one.
+                Ok(None) => return Step::NeedWhole,
+                Ok(Some(mapped)) => Ok(mapped),
+                Err(e) => Err(e),
+            },
             Body::Whole(frame) => {
                 // A transactional request with another producer id than its own is
                 // answered here (INVALID_PRODUCER_ID_MAPPING), never forwarded.

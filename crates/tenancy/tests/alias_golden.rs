@@ -1,0 +1,439 @@
+//! Golden cases for alias topics: tenant `a` (prefix `a.`) with a READ alias `orders` → home
+//! `sales.orders`, a WRITE alias `feedback` → home `partner-feedback`, and a READ alias
+//! `returns` → `returns` on the further domain `d2`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use gatehouse_protocol::codec::{decode_request, decode_response, encode_request, encode_response};
+use gatehouse_protocol::message::ResponseMessage;
+use gatehouse_protocol::name_spans::produce_names;
+use gatehouse_tenancy::names::UNREACHABLE;
+use gatehouse_tenancy::{
+    Access, Alias, Aliases, ProducerIds, ResponseContext, ResponsePlan, Tenant, TenantSession,
+    TopicIds,
+};
+
+fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+fn topic(v: &str) -> TopicName {
+    TopicName(s(v))
+}
+fn alias(name: &str, physical: &str, domain: Option<&str>, access: Access) -> Alias {
+    Alias {
+        name: name.into(),
+        physical: physical.into(),
+        domain: domain.map(str::to_string),
+        access,
+    }
+}
+
+fn tenant() -> Arc<Tenant> {
+    Arc::new(Tenant::new("a", "a.").with_aliases(Aliases::new([
+        alias("orders", "sales.orders", None, Access::Read),
+        alias("feedback", "partner-feedback", None, Access::Write),
+        alias("returns", "returns", Some("d2"), Access::Read),
+    ])))
+}
+
+struct Case {
+    session: TenantSession,
+    ids: Arc<TopicIds>,
+}
+
+impl Case {
+    fn home() -> Self {
+        let ids = Arc::new(TopicIds::default());
+        let session = TenantSession::new(tenant(), ids.clone(), Arc::new(ProducerIds::default()));
+        Self { session, ids }
+    }
+
+    fn on_d2() -> Self {
+        let home = Self::home();
+        let ids = Arc::new(TopicIds::default());
+        let session = home.session.on_further_domain("d2".into(), ids.clone());
+        Self { session, ids }
+    }
+
+    fn up<T: Encodable + Decodable>(
+        &self,
+        key: ApiKey,
+        version: i16,
+        body: T,
+    ) -> (T, Option<Box<ResponseContext>>) {
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(9);
+        let frame = encode_request(&header, &body).unwrap();
+        let (chunks, plan) = self.session.request(key, version, frame).unwrap();
+        let (_, mapped) = decode_request::<T>(&chunks.concat().into()).unwrap();
+        let ctx = match plan {
+            ResponsePlan::Untouched => None,
+            ResponsePlan::Map(ctx) => Some(ctx),
+        };
+        (mapped, ctx)
+    }
+
+    fn down<T: Encodable + Decodable>(
+        &self,
+        key: ApiKey,
+        version: i16,
+        ctx: Option<&ResponseContext>,
+        body: T,
+    ) -> T {
+        let header = ResponseHeader::default().with_correlation_id(9);
+        let frame: Bytes = encode_response(&header, &body, key, version).unwrap();
+        let empty = ResponseContext::default();
+        let pieces = self
+            .session
+            .response(
+                ctx.unwrap_or(&empty),
+                ResponseMessage::new(key, version, frame),
+            )
+            .unwrap();
+        decode_response::<T>(&pieces.concat().into(), key, version)
+            .unwrap()
+            .1
+    }
+}
+
+fn id(n: u64) -> Uuid {
+    Uuid::from_u64_pair(0x4000_0000_0000_4000, n)
+}
+
+fn metadata_topic(name: &str, id: Uuid) -> metadata_response::MetadataResponseTopic {
+    metadata_response::MetadataResponseTopic::default()
+        .with_name(Some(topic(name)))
+        .with_topic_id(id)
+}
+
+#[test]
+fn metadata_shows_aliases_under_their_names_and_nothing_else() {
+    let c = Case::home();
+    let names = ["inbox", "orders", "feedback", "returns"];
+    let req = MetadataRequest::default().with_topics(Some(
+        names
+            .iter()
+            .map(|n| metadata_request::MetadataRequestTopic::default().with_name(Some(topic(n))))
+            .collect(),
+    ));
+    let (up, ctx) = c.up(ApiKey::Metadata, 12, req);
+    let up: Vec<String> = up
+        .topics
+        .unwrap()
+        .iter()
+        .map(|t| t.name.as_ref().unwrap().0.to_string())
+        .collect();
+    // `returns` lives on d2: on the home domain it is a name no broker has.
+    assert_eq!(
+        up,
+        [
+            "a.inbox",
+            "sales.orders",
+            "partner-feedback",
+            &format!("{UNREACHABLE}returns")
+        ]
+    );
+
+    let (orders_id, secret_id) = (id(1), id(2));
+    let resp = MetadataResponse::default().with_topics(vec![
+        metadata_topic("a.inbox", id(4)),
+        metadata_topic("sales.orders", orders_id),
+        metadata_topic("partner-feedback", id(5)),
+        // Physical topics neither the tenant's nor aliased, and a prefixed topic an alias
+        // shadows: none of them is shown.
+        metadata_topic("sales.secret", secret_id),
+        metadata_topic("a.orders", id(6)),
+        metadata_topic("returns", id(7)),
+    ]);
+    let down = c.down(ApiKey::Metadata, 12, ctx.as_deref(), resp);
+    let shown: Vec<String> = down
+        .topics
+        .iter()
+        .map(|t| t.name.as_ref().unwrap().0.to_string())
+        .collect();
+    assert_eq!(shown, ["inbox", "orders", "feedback"]);
+
+    // The alias's topic id was learned with its name: a Fetch by that id goes through, one by
+    // the hidden topic's id does not.
+    let fetch = FetchRequest::default().with_topics(vec![
+        fetch_request::FetchTopic::default().with_topic_id(orders_id),
+        fetch_request::FetchTopic::default().with_topic_id(secret_id),
+    ]);
+    let (up, _) = c.up(ApiKey::Fetch, 13, fetch);
+    assert_eq!(up.topics[0].topic_id, orders_id);
+    assert_ne!(
+        up.topics[1].topic_id, secret_id,
+        "a hidden topic's id must never reach the upstream"
+    );
+    assert!(c.ids.name(orders_id).is_some());
+}
+
+fn produce(topics: &[&str]) -> ProduceRequest {
+    ProduceRequest::default().with_acks(-1).with_topic_data(
+        topics
+            .iter()
+            .map(|n| {
+                produce_request::TopicProduceData::default()
+                    .with_name(topic(n))
+                    .with_partition_data(vec![produce_request::PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(Bytes::from_static(b"records")))])
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn producing_to_a_read_alias_is_refused_per_topic_and_a_write_alias_goes_to_its_physical_topic() {
+    let c = Case::home();
+    for version in [3, 9, 12] {
+        let (up, ctx) = c.up(
+            ApiKey::Produce,
+            version,
+            produce(&["inbox", "orders", "feedback"]),
+        );
+        let up: Vec<String> = up.topic_data.iter().map(|t| t.name.0.to_string()).collect();
+        assert_eq!(up, ["a.inbox", "partner-feedback"], "v{version}");
+
+        let answer = |name: &str| {
+            produce_response::TopicProduceResponse::default()
+                .with_name(topic(name))
+                .with_partition_responses(vec![
+                    produce_response::PartitionProduceResponse::default(),
+                ])
+        };
+        let resp = ProduceResponse::default()
+            .with_responses(vec![answer("a.inbox"), answer("partner-feedback")]);
+        let down = c.down(ApiKey::Produce, version, ctx.as_deref(), resp);
+        let got: Vec<(String, i16)> = down
+            .responses
+            .iter()
+            .map(|t| (t.name.0.to_string(), t.partition_responses[0].error_code))
+            .collect();
+        let refused = ResponseError::TopicAuthorizationFailed.code();
+        assert_eq!(
+            got,
+            [
+                ("inbox".into(), 0),
+                ("orders".into(), refused),
+                ("feedback".into(), 0)
+            ],
+            "v{version}"
+        );
+    }
+}
+
+#[test]
+fn a_produce_head_with_a_read_alias_asks_for_the_whole_frame_one_without_does_not() {
+    let c = Case::home();
+    let header = RequestHeader::default()
+        .with_request_api_key(ApiKey::Produce as i16)
+        .with_request_api_version(9);
+    for (topics, respelled) in [
+        (&["feedback", "inbox"][..], true),
+        (&["inbox", "orders"][..], false),
+    ] {
+        let frame = encode_request(&header, &produce(topics)).unwrap();
+        let names = produce_names(&frame, 9).unwrap();
+        let mapped = c.session.produce_head(9, frame, names).unwrap();
+        assert_eq!(mapped.is_some(), respelled, "{topics:?}");
+    }
+}
+
+#[test]
+fn an_alias_cannot_be_created_deleted_repartitioned_or_reconfigured() {
+    let c = Case::home();
+    let (up, ctx) = c.up(
+        ApiKey::CreateTopics,
+        5,
+        CreateTopicsRequest::default().with_topics(vec![
+            create_topics_request::CreatableTopic::default().with_name(topic("orders")),
+            create_topics_request::CreatableTopic::default().with_name(topic("fresh")),
+        ]),
+    );
+    assert_eq!(up.topics.len(), 1);
+    assert_eq!(&*up.topics[0].name.0, "a.fresh");
+    let down = c.down(
+        ApiKey::CreateTopics,
+        5,
+        ctx.as_deref(),
+        CreateTopicsResponse::default().with_topics(vec![
+            create_topics_response::CreatableTopicResult::default().with_name(topic("a.fresh")),
+        ]),
+    );
+    assert_eq!(&*down.topics[0].name.0, "orders");
+    assert_eq!(
+        down.topics[0].error_code,
+        ResponseError::TopicAlreadyExists.code()
+    );
+
+    let refused = ResponseError::TopicAuthorizationFailed.code();
+    let (up, ctx) = c.up(
+        ApiKey::DeleteTopics,
+        6,
+        DeleteTopicsRequest::default()
+            .with_topics(vec![delete_topics_request::DeleteTopicState::default()
+                .with_name(Some(topic("feedback")))]),
+    );
+    assert!(up.topics.is_empty());
+    let down = c.down(
+        ApiKey::DeleteTopics,
+        6,
+        ctx.as_deref(),
+        DeleteTopicsResponse::default(),
+    );
+    assert_eq!(down.responses[0].error_code, refused);
+    assert_eq!(
+        down.responses[0].name.as_ref().unwrap().0.as_str(),
+        "feedback"
+    );
+
+    let (up, ctx) = c.up(
+        ApiKey::DeleteRecords,
+        2,
+        DeleteRecordsRequest::default().with_topics(vec![
+            delete_records_request::DeleteRecordsTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![
+                    delete_records_request::DeleteRecordsPartition::default()
+                        .with_partition_index(3),
+                ]),
+        ]),
+    );
+    assert!(up.topics.is_empty());
+    let down = c.down(
+        ApiKey::DeleteRecords,
+        2,
+        ctx.as_deref(),
+        DeleteRecordsResponse::default(),
+    );
+    assert_eq!(down.topics[0].partitions[0].partition_index, 3);
+    assert_eq!(down.topics[0].partitions[0].error_code, refused);
+
+    let (up, ctx) = c.up(
+        ApiKey::CreatePartitions,
+        3,
+        CreatePartitionsRequest::default().with_topics(vec![
+            create_partitions_request::CreatePartitionsTopic::default().with_name(topic("orders")),
+        ]),
+    );
+    assert!(up.topics.is_empty());
+    let down = c.down(
+        ApiKey::CreatePartitions,
+        3,
+        ctx.as_deref(),
+        CreatePartitionsResponse::default(),
+    );
+    assert_eq!(down.results[0].error_code, refused);
+
+    let (up, ctx) = c.up(
+        ApiKey::IncrementalAlterConfigs,
+        1,
+        IncrementalAlterConfigsRequest::default().with_resources(vec![
+            incremental_alter_configs_request::AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(s("orders")),
+        ]),
+    );
+    assert!(up.resources.is_empty());
+    let down = c.down(
+        ApiKey::IncrementalAlterConfigs,
+        1,
+        ctx.as_deref(),
+        IncrementalAlterConfigsResponse::default(),
+    );
+    assert_eq!(down.responses[0].error_code, refused);
+}
+
+#[test]
+fn on_a_further_domain_only_its_aliases_exist() {
+    let c = Case::on_d2();
+    let fetch = FetchRequest::default().with_topics(vec![
+        fetch_request::FetchTopic::default().with_topic(topic("returns")),
+        fetch_request::FetchTopic::default().with_topic(topic("inbox")),
+        fetch_request::FetchTopic::default().with_topic(topic("orders")),
+    ]);
+    let (up, ctx) = c.up(ApiKey::Fetch, 12, fetch);
+    let up: Vec<String> = up.topics.iter().map(|t| t.topic.0.to_string()).collect();
+    assert_eq!(
+        up,
+        [
+            "returns".to_string(),
+            format!("{UNREACHABLE}inbox"),
+            format!("{UNREACHABLE}orders")
+        ]
+    );
+
+    let resp = FetchResponse::default().with_responses(
+        ["returns", "a.inbox", "sales.orders", "other"]
+            .iter()
+            .map(|n| fetch_response::FetchableTopicResponse::default().with_topic(topic(n)))
+            .collect(),
+    );
+    let down = c.down(ApiKey::Fetch, 12, ctx.as_deref(), resp);
+    let shown: Vec<&str> = down.responses.iter().map(|t| t.topic.0.as_str()).collect();
+    assert_eq!(shown, ["returns"]);
+
+    // The group is the tenant's there too: offsets of d2's partitions are committed on d2
+    // under the prefixed group name.
+    let (up, _) = c.up(
+        ApiKey::OffsetCommit,
+        8,
+        OffsetCommitRequest::default()
+            .with_group_id(GroupId(s("readers")))
+            .with_topics(vec![
+                offset_commit_request::OffsetCommitRequestTopic::default()
+                    .with_name(topic("returns")),
+            ]),
+    );
+    assert_eq!(&*up.group_id.0, "a.readers");
+    assert_eq!(&*up.topics[0].name.0, "returns");
+}
+
+#[test]
+fn acls_never_follow_an_alias_to_its_physical_topic() {
+    let c = Case::home();
+    let (up, _) = c.up(
+        ApiKey::CreateAcls,
+        3,
+        CreateAclsRequest::default().with_creations(vec![
+            create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(s("orders"))
+                .with_resource_pattern_type(3),
+        ]),
+    );
+    assert_eq!(&*up.creations[0].resource_name, "a.orders");
+
+    let (_, ctx) = c.up(
+        ApiKey::DescribeAcls,
+        3,
+        DescribeAclsRequest::default().with_resource_type_filter(2),
+    );
+    let acl = |name: &str| {
+        describe_acls_response::DescribeAclsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(s(name))
+            .with_pattern_type(3)
+    };
+    let down = c.down(
+        ApiKey::DescribeAcls,
+        3,
+        ctx.as_deref(),
+        DescribeAclsResponse::default().with_resources(vec![acl("sales.orders"), acl("a.orders")]),
+    );
+    let shown: Vec<&str> = down
+        .resources
+        .iter()
+        .map(|r| r.resource_name.as_str())
+        .collect();
+    assert_eq!(shown, ["orders"]);
+}
