@@ -16,10 +16,16 @@ use crate::identity::resolve_virtual_cluster;
 use crate::Gateway;
 
 pub(crate) struct Binding {
+    /// The route's domain: a tenant's home.
     domain: String,
+    /// The domain of the broker this connection reaches, when it is another of the route's
+    /// (a virtual broker port of a further domain).
+    destination: Option<Arc<str>>,
     virtual_cluster: Option<String>,
     seen: Arc<Catalog>,
     session: Option<TenantSession>,
+    /// The tenant's view of `destination` (only its aliases there exist).
+    further: Option<TenantSession>,
 }
 
 /// Why a connection cannot be served in its virtual cluster.
@@ -27,21 +33,30 @@ pub(crate) struct Unbound(pub String);
 
 impl Binding {
     /// Binds a new connection on a route.
+    /// `destination` is the domain of the broker the connection reaches.
     pub fn new(
         gateway: &Gateway,
         virtual_cluster: Option<&str>,
         domain: &str,
+        destination: &str,
     ) -> Result<Self, Unbound> {
         let seen = gateway.catalog();
         let session = match virtual_cluster {
             None => None,
             Some(name) => resolve(gateway, &seen, name, domain)?,
         };
+        let destination: Option<Arc<str>> = (destination != domain).then(|| destination.into());
+        let further = match (&session, &destination) {
+            (Some(s), Some(d)) => Some(s.on_further_domain(d.clone(), gateway.topic_ids(d))),
+            _ => None,
+        };
         Ok(Self {
             domain: domain.to_string(),
+            destination,
             virtual_cluster: virtual_cluster.map(str::to_string),
             seen,
             session,
+            further,
         })
     }
 
@@ -52,7 +67,12 @@ impl Binding {
         gateway: &Gateway,
         virtual_cluster: Option<&str>,
     ) -> Result<(), Unbound> {
-        *self = Self::new(gateway, virtual_cluster, &self.domain.clone())?;
+        let destination = self
+            .destination
+            .as_deref()
+            .unwrap_or(&self.domain)
+            .to_string();
+        *self = Self::new(gateway, virtual_cluster, &self.domain.clone(), &destination)?;
         Ok(())
     }
 
@@ -82,9 +102,11 @@ impl Binding {
         let now = gateway.catalog();
         if !Arc::ptr_eq(&now, &self.seen) {
             let fresh = resolve(gateway, &now, name, &self.domain)?;
+            // The same names (prefix): the session goes on with the fresh view, so alias
+            // topics added or deleted reach open connections with their next request.
             let same = match (&fresh, &self.session) {
                 (None, None) => true,
-                (Some(a), Some(b)) => a.tenant() == b.tenant(),
+                (Some(a), Some(b)) => a.tenant().prefix == b.tenant().prefix,
                 _ => false,
             };
             if !same {
@@ -92,9 +114,20 @@ impl Binding {
                     "virtual cluster '{name}' changed while the connection was open"
                 )));
             }
+            self.further = match (&fresh, &self.destination) {
+                (Some(s), Some(d)) => Some(s.on_further_domain(d.clone(), gateway.topic_ids(d))),
+                _ => None,
+            };
+            self.session = fresh;
             self.seen = now;
         }
         Ok(self.session.as_ref())
+    }
+
+    /// The tenant's view of the further domain this connection reaches, if it reaches one
+    /// (after [`Binding::current`] checked the catalog).
+    pub fn further(&self) -> Option<&TenantSession> {
+        self.further.as_ref()
     }
 }
 

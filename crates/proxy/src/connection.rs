@@ -179,7 +179,8 @@ impl Conn<'_> {
             _ => Ok(route_vc.map(str::to_string)),
         };
         let binding = match initial.and_then(|vc| {
-            Binding::new(gateway, vc.as_deref(), &route.domain).map_err(|Unbound(why)| why)
+            Binding::new(gateway, vc.as_deref(), &route.domain, &self.upstream.domain)
+                .map_err(|Unbound(why)| why)
         }) {
             Ok(b) => b,
             Err(why) => return self.refuse("unknown_virtual_cluster", &why),

@@ -124,6 +124,22 @@ impl<'a> RequestMapper<'a> {
         }
     }
 
+    /// Keeps an alias of another domain out of a Metadata request: the gateway asks that
+    /// domain for it. Its answer replaces this placeholder, which stands (LEADER_NOT_AVAILABLE,
+    /// retriable) when that domain does not answer.
+    pub fn on_this_domain(&self, name: &StrBytes) -> Result<(), Refusal> {
+        match self.tenant.alias(name) {
+            Some(a) if a.domain.as_deref() != self.domain.further() => Err(Refusal {
+                error: ResponseError::LeaderNotAvailable,
+                message: format!(
+                    "alias topic '{name}' is on streaming domain '{}', which did not answer",
+                    a.domain.as_deref().unwrap_or("(home)")
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses creating a topic under an alias's name (it exists: the alias is it).
     pub fn not_an_alias(&self, name: &StrBytes) -> Result<(), Refusal> {
         match self.tenant.alias(name) {

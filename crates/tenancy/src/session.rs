@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::StrBytes;
 
 use gatehouse_protocol::codec::{edit_api_versions, CodecResult};
 use gatehouse_protocol::message::{RequestMessage, ResponseMessage};
@@ -155,6 +156,58 @@ impl TenantSession {
             ResponsePlan::Untouched
         };
         Ok((MappedRequest::Message(message), plan))
+    }
+
+    /// The further streaming domains whose alias topics a Metadata request asks about, each
+    /// with the Metadata request the gateway sends there: the aliases' physical names (all of
+    /// the domain's aliases when the client asked for every topic), never creating a topic.
+    /// Their answers are un-mapped by [`Self::on_further_domain`] views and merged with the
+    /// home domain's.
+    pub fn alias_metadata_requests(
+        &self,
+        version: i16,
+        frame: &Bytes,
+    ) -> CodecResult<Vec<(String, Bytes)>> {
+        use kafka_protocol::messages::{metadata_request::MetadataRequestTopic, MetadataRequest};
+        use std::collections::BTreeMap;
+        let further = |a: &&crate::Alias| a.domain.is_some();
+        if !self.tenant.aliases.iter().any(|a| further(&a)) {
+            return Ok(Vec::new());
+        }
+        let (header, request) =
+            gatehouse_protocol::codec::decode_request::<MetadataRequest>(frame)?;
+        let wanted: Vec<&crate::Alias> = match &request.topics {
+            // Null: every topic (v1+; v0's empty list means the same).
+            None => self.tenant.aliases.iter().filter(further).collect(),
+            Some(ts) if ts.is_empty() && version == 0 => {
+                self.tenant.aliases.iter().filter(further).collect()
+            }
+            Some(ts) => ts
+                .iter()
+                .filter_map(|t| t.name.as_ref().and_then(|n| self.tenant.alias(&n.0)))
+                .filter(further)
+                .collect(),
+        };
+        let mut by_domain: BTreeMap<&str, Vec<MetadataRequestTopic>> = BTreeMap::new();
+        for a in wanted {
+            let name =
+                kafka_protocol::messages::TopicName(StrBytes::from_string(a.physical.clone()));
+            (by_domain
+                .entry(a.domain.as_deref().expect("further"))
+                .or_default())
+            .push(MetadataRequestTopic::default().with_name(Some(name)));
+        }
+        by_domain
+            .into_iter()
+            .map(|(domain, topics)| {
+                let body = request
+                    .clone()
+                    .with_topics(Some(topics))
+                    .with_allow_auto_topic_creation(false);
+                let frame = gatehouse_protocol::codec::encode_request(&header, &body)?;
+                Ok((domain.to_string(), frame))
+            })
+            .collect()
     }
 
     /// A Produce request (v3–12) with its names mapped, as slices of the original frame around

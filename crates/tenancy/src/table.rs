@@ -187,7 +187,10 @@ tenancy_table! {
                 m.admit(topics, |m, t| {
                     m.topic_id(&mut t.topic_id);
                     match &mut t.name {
-                        Some(n) => m.legal_topic(n),
+                        Some(n) => {
+                            m.on_this_domain(&n.0)?;
+                            m.legal_topic(n)
+                        }
                         None => Ok(()),
                     }
                 }, |t| t.name.as_ref().map(topic_name).unwrap_or_default());

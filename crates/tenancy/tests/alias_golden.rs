@@ -131,16 +131,9 @@ fn metadata_shows_aliases_under_their_names_and_nothing_else() {
         .iter()
         .map(|t| t.name.as_ref().unwrap().0.to_string())
         .collect();
-    // `returns` lives on d2: on the home domain it is a name no broker has.
-    assert_eq!(
-        up,
-        [
-            "a.inbox",
-            "sales.orders",
-            "partner-feedback",
-            &format!("{UNREACHABLE}returns")
-        ]
-    );
+    // `returns` lives on d2: the gateway asks d2 for it (alias_metadata_requests), and the
+    // home domain's answer holds a retriable placeholder for it.
+    assert_eq!(up, ["a.inbox", "sales.orders", "partner-feedback"]);
 
     let (orders_id, secret_id) = (id(1), id(2));
     let resp = MetadataResponse::default().with_topics(vec![
@@ -154,12 +147,49 @@ fn metadata_shows_aliases_under_their_names_and_nothing_else() {
         metadata_topic("returns", id(7)),
     ]);
     let down = c.down(ApiKey::Metadata, 12, ctx.as_deref(), resp);
-    let shown: Vec<String> = down
-        .topics
-        .iter()
-        .map(|t| t.name.as_ref().unwrap().0.to_string())
+    let shown: Vec<(String, i16)> = (down.topics.iter())
+        .map(|t| (t.name.as_ref().unwrap().0.to_string(), t.error_code))
         .collect();
-    assert_eq!(shown, ["inbox", "orders", "feedback"]);
+    let placeholder = ResponseError::LeaderNotAvailable.code();
+    let expected = [
+        ("inbox", 0),
+        ("orders", 0),
+        ("feedback", 0),
+        ("returns", placeholder),
+    ];
+    assert_eq!(shown, expected.map(|(n, e)| (n.to_string(), e)));
+    // What the gateway asks d2: the physical name, never creating it; nothing else.
+    let request = |topics: Option<Vec<metadata_request::MetadataRequestTopic>>| {
+        let header = RequestHeader::default()
+            .with_request_api_key(ApiKey::Metadata as i16)
+            .with_request_api_version(12);
+        let body = MetadataRequest::default()
+            .with_topics(topics)
+            .with_allow_auto_topic_creation(true);
+        encode_request(&header, &body).unwrap()
+    };
+    let named = names
+        .iter()
+        .map(|n| metadata_request::MetadataRequestTopic::default().with_name(Some(topic(n))));
+    let asked = (c.session)
+        .alias_metadata_requests(12, &request(Some(named.collect())))
+        .unwrap();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].0, "d2");
+    let (_, d2) = decode_request::<MetadataRequest>(&asked[0].1).unwrap();
+    assert!(!d2.allow_auto_topic_creation);
+    let d2: Vec<&str> = (d2.topics.iter().flatten())
+        .map(|t| t.name.as_ref().unwrap().0.as_str())
+        .collect();
+    assert_eq!(d2, ["returns"]);
+    // Every topic asked for: every alias of d2. Only home topics asked for: nothing.
+    let all = c.session.alias_metadata_requests(12, &request(None));
+    assert_eq!(all.unwrap().len(), 1);
+    let inbox = metadata_request::MetadataRequestTopic::default().with_name(Some(topic("inbox")));
+    let home_only = c
+        .session
+        .alias_metadata_requests(12, &request(Some(vec![inbox])));
+    assert!(home_only.unwrap().is_empty());
 
     // The alias's topic id was learned with its name: a Fetch by that id goes through, one by
     // the hidden topic's id does not.

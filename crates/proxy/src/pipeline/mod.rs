@@ -60,10 +60,16 @@ pub(crate) enum Step {
         pieces: Vec<Bytes>,
         tenancy: Option<Box<TenantResponse>>,
         watch: Option<Watch>,
+        /// To any broker of the route's own domain instead of the connection's broker: a
+        /// tenant's group, transaction and cluster-wide requests arriving on a connection to
+        /// a further domain (they belong to its home domain).
+        to_home_domain: bool,
     },
-    /// Send the frame to every streaming domain of the route and answer with the answers
-    /// merged (a passthrough session's Metadata on a route that shows several domains).
-    FanOut(Bytes),
+    /// Send one request to each of several streaming domains of the route and answer with
+    /// the answers merged: a passthrough session's Metadata on a route that shows several
+    /// domains, or a tenant's whose alias topics live on several. The first part is the
+    /// route's own domain, which must answer; a further one that is down is left out.
+    FanOut(Vec<FanOutPart>),
     /// Answered by the gateway.
     Answer(Bytes),
     /// Nothing goes anywhere (a refused `acks=0` Produce, which gets no answer either way).
@@ -73,6 +79,14 @@ pub(crate) enum Step {
     /// A head some stage must see whole: read the rest into the buffer first.
     NeedWhole,
     End(End),
+}
+
+/// One domain's part of a fanned-out request.
+pub(crate) struct FanOutPart {
+    pub domain: String,
+    pub frame: Bytes,
+    /// How the tenancy stage un-maps this part's answer before the merge.
+    pub tenancy: Option<Box<TenantResponse>>,
 }
 
 /// One session's stages and their state.
@@ -180,6 +194,40 @@ impl<'a> Pipeline<'a> {
         let Some(session) = session else {
             return self.forward(key, version, vec![body.into_bytes()], None, watch);
         };
+        // On a connection to a further domain's broker only requests about its partitions
+        // stay there (in the tenant's view of that domain); the rest go home.
+        let (session, to_home_domain) = match self.binding.further() {
+            Some(further) if router::PARTITION_LED.contains(&key) => (further.clone(), false),
+            Some(_) => (session, true),
+            None => (session, false),
+        };
+        let step = self.tenant_step(session, key, version, expects_response, body, watch);
+        match step {
+            Step::Forward {
+                pieces,
+                tenancy,
+                watch,
+                ..
+            } => Step::Forward {
+                pieces,
+                tenancy,
+                watch,
+                to_home_domain,
+            },
+            other => other,
+        }
+    }
+
+    /// The tenancy stage and the router, for a request of a session in a virtual cluster.
+    fn tenant_step(
+        &self,
+        session: TenantSession,
+        key: ApiKey,
+        version: i16,
+        expects_response: bool,
+        body: Body,
+        watch: Option<Watch>,
+    ) -> Step {
         if !session.may_send(key) {
             let vc = &session.tenant().name;
             let why = format!("{key:?} cannot be used inside virtual cluster '{vc}'");
@@ -214,6 +262,11 @@ impl<'a> Pipeline<'a> {
                     Ok(Some(answer)) => return Step::Answer(answer),
                     Ok(None) => {}
                     Err(e) => return decode_error(e),
+                }
+                if key == ApiKey::Metadata {
+                    if let Some(step) = self.tenant_fan_out(&session, version, &frame) {
+                        return step;
+                    }
                 }
                 match session.request_message(RequestMessage::new(key, version, frame)) {
                     // The router edits the same message (virtual node ids), then it is

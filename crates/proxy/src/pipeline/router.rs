@@ -5,10 +5,27 @@ use kafka_protocol::messages::{ApiKey, MetadataRequest};
 
 use gatehouse_protocol::message::RequestMessage;
 
-use super::{Pipeline, Step};
+use gatehouse_routing::log_limit::{LogLimit, DEFAULT_INTERVAL};
+use gatehouse_tenancy::TenantSession;
+
+use super::{FanOutPart, Pipeline, Step};
 use crate::gate::Watch;
 use crate::reader::End;
 use crate::sequencer::TenantResponse;
+
+/// Keys a client sends to a partition's leader: on a connection to a further domain's broker
+/// they are about that domain's partitions and stay there. Every other key of a tenant belongs
+/// to its home domain (groups, transactions, topic administration, Metadata).
+pub(super) const PARTITION_LED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::OffsetForLeaderEpoch,
+    ApiKey::DeleteRecords,
+];
+
+/// An alias topic on a domain its route does not show is left out, once per interval.
+static ALIAS_DOMAIN_NOT_ON_ROUTE: LogLimit = LogLimit::new(DEFAULT_INTERVAL);
 
 impl Pipeline<'_> {
     /// The router: a request goes to the session's one destination, except the Metadata of a
@@ -31,7 +48,16 @@ impl Pipeline<'_> {
             // stays on its home domain: alias topics on other domains come next.)
             let frame = pieces.pop().expect("one piece");
             return match no_auto_creation(version, frame) {
-                Ok(frame) => Step::FanOut(frame),
+                Ok(frame) => {
+                    let domains = std::iter::once(nodes.home())
+                        .chain(nodes.additional().iter().map(|d| d.domain.as_str()));
+                    let parts = domains.map(|domain| FanOutPart {
+                        domain: domain.to_string(),
+                        frame: frame.clone(),
+                        tenancy: None,
+                    });
+                    Step::FanOut(parts.collect())
+                }
                 Err(e) => Step::End(End::BadInput("decode", format!("Metadata v{version}: {e}"))),
             };
         }
@@ -59,7 +85,78 @@ impl Pipeline<'_> {
             pieces,
             tenancy,
             watch,
+            to_home_domain: false,
         }
+    }
+
+    /// A tenant's Metadata when some of the alias topics it asks about live on further
+    /// domains of the route: the home domain gets the client's request (mapped: those aliases
+    /// are placeholders there), each further domain the gateway's own request for its
+    /// aliases' physical topics, and the answers, each un-mapped in its domain's view, are
+    /// merged. None when every alias asked about is on the home domain.
+    pub(super) fn tenant_fan_out(
+        &self,
+        session: &TenantSession,
+        version: i16,
+        frame: &Bytes,
+    ) -> Option<Step> {
+        let nodes = &self.route.nodes;
+        let asked = match session.alias_metadata_requests(version, frame) {
+            Ok(asked) if asked.is_empty() => return None,
+            Ok(asked) => asked,
+            Err(e) => {
+                let why = format!("Metadata v{version}: {e}");
+                return Some(Step::End(End::BadInput("decode", why)));
+            }
+        };
+        let mut further = Vec::with_capacity(asked.len());
+        for (domain, frame) in asked {
+            if !nodes.additional().iter().any(|d| d.domain == domain) {
+                if let Some(suppressed) = ALIAS_DOMAIN_NOT_ON_ROUTE.allow_for(&domain) {
+                    tracing::warn!(route = %self.route.name, %domain, suppressed,
+                        "alias topics on a streaming domain this route does not show are left out \
+                         (add it to routes[].additionalStreamingDomains)");
+                }
+                continue;
+            }
+            let view =
+                session.on_further_domain(domain.as_str().into(), self.gateway.topic_ids(&domain));
+            let tenancy = Box::new(TenantResponse {
+                session: view,
+                ctx: Box::default(),
+            });
+            further.push(FanOutPart {
+                domain,
+                frame,
+                tenancy: Some(tenancy),
+            });
+        }
+        let message = RequestMessage::new(ApiKey::Metadata, version, frame.clone());
+        let home = match session.request_message(message) {
+            Ok((gatehouse_tenancy::MappedRequest::Message(m), plan)) => {
+                m.into_frame().map(|f| (f, plan))
+            }
+            Ok((gatehouse_tenancy::MappedRequest::Pieces(p), plan)) => {
+                Ok((p.concat().into(), plan))
+            }
+            Err(e) => Err(e),
+        };
+        let (home, plan) = match home {
+            Ok(home) => home,
+            Err(e) => {
+                return Some(Step::End(End::BadInput(
+                    "decode",
+                    format!("Metadata v{version}: {e}"),
+                )))
+            }
+        };
+        let tenancy = super::tenant_response(session.clone(), plan);
+        let home = FanOutPart {
+            domain: nodes.home().to_string(),
+            frame: home,
+            tenancy,
+        };
+        Some(Step::FanOut(std::iter::once(home).chain(further).collect()))
     }
 }
 

@@ -26,7 +26,6 @@ use gatehouse_protocol::codec::api_versions_too_new;
 use gatehouse_protocol::frame::{FrameError, FrameSplitter, Split, LENGTH_PREFIX};
 use gatehouse_protocol::header::{produce_acks, RequestHeaderPeek};
 use gatehouse_protocol::versions::{admit, Admission};
-use gatehouse_routing::log_limit::{LogLimit, DEFAULT_INTERVAL};
 use gatehouse_routing::upstream::{Login, UpstreamCluster};
 use gatehouse_routing::{Route, Target};
 
@@ -35,9 +34,10 @@ use crate::deadlines::{Deadlines, Expired, Phase};
 use crate::drain::StopSignal;
 use crate::io::reserve_for_read;
 use crate::pipeline::{Body, Incoming, Pipeline, Step};
-use crate::sequencer::{Expect, Fanout, Slot};
+use crate::sequencer::{Expect, Slot};
 use crate::upstreams::{Destination, LinkError, LinkId, UpstreamSet};
 
+mod fan_out;
 mod head;
 
 /// Most bytes a read that starts a frame takes: enough for any Produce header, `acks` and
@@ -123,8 +123,6 @@ pub(crate) struct RequestPump<'a, R> {
     /// between reads, but the frame has begun.
     mid_frame: bool,
 }
-
-static FAN_OUT_SKIPPED_LOG: LogLimit = LogLimit::new(DEFAULT_INTERVAL);
 
 /// Most of a buffer's allocation kept after a frame larger than this: the rest goes back.
 const KEEP_BUFFER: usize = 64 * 1024;
@@ -328,8 +326,12 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 pieces,
                 tenancy,
                 watch,
+                to_home_domain,
             } => {
-                let link = self.home_link().await?;
+                let link = match to_home_domain {
+                    false => self.home_link().await?,
+                    true => self.home_domain_link().await?,
+                };
                 let id = self.upstreams.link(link).send(pieces).map_err(upstream)?;
                 let slot = match meta.expects_response {
                     true => Slot::One(Expect {
@@ -345,7 +347,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 };
                 self.enqueue(slot).await
             }
-            Step::FanOut(frame) => self.fan_out(meta, frame).await,
+            Step::FanOut(parts) => self.fan_out(meta, parts).await,
             Step::Answer(answer) => self.enqueue(Slot::Local(answer)).await,
             Step::Nothing => Ok(()),
             Step::AnswerThenClose(answer, why) => {
@@ -358,57 +360,13 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         }
     }
 
-    /// Sends a Metadata request to every domain of the route (on the session's link to any
-    /// broker of each: to all but the client's own destination these are the gateway's own
-    /// requests, numbered on their links like any) and queues one slot for the merged answer.
-    ///
-    /// A further domain that is down (its health probe says so, or its link cannot be opened)
-    /// is left out of the answer rather than failing it: its brokers and topics disappear
-    /// until it is back, as they would from a cluster's own metadata. The route's own domain
-    /// must answer.
-    async fn fan_out(&mut self, meta: Meta, frame: Bytes) -> Result<(), End> {
-        let mut parts = Vec::with_capacity(self.pipe.domains.len());
-        let mut asked = Vec::with_capacity(self.pipe.domains.len());
-        for (i, cluster) in self.pipe.domains.clone().into_iter().enumerate() {
-            let further = i > 0;
-            if further && cluster.reachability().is_err() {
-                continue;
-            }
-            let destination = Destination {
-                cluster: cluster.clone(),
-                broker: Target::Bootstrap,
-            };
-            let link = match self.link(&destination).await {
-                Ok(link) => link,
-                Err(End::Upstream(why)) if further => {
-                    if let Some(suppressed) = FAN_OUT_SKIPPED_LOG.allow_for(&cluster.domain) {
-                        tracing::warn!(domain = %cluster.domain, suppressed,
-                            "leaving a streaming domain out of a merged Metadata answer: {why}");
-                    }
-                    continue;
-                }
-                Err(end) => return Err(end),
-            };
-            let id = (self.upstreams.link(link))
-                .send(vec![frame.clone()])
-                .map_err(upstream)?;
-            parts.push((link, id));
-            asked.push(cluster);
-        }
-        let (route, version) = (self.pipe.route.clone(), meta.version);
-        let merge = Box::new(move |frames: Vec<Bytes>| {
-            let answers: Vec<_> = asked.iter().map(|d| &**d).zip(frames).collect();
-            gatehouse_routing::merge::merge_metadata_frames(&route, version, &answers)
-                .map_err(|e| e.to_string())
-        });
-        self.enqueue(Slot::Merged(Box::new(Fanout {
-            client_id: meta.correlation_id,
-            key: meta.key,
-            version,
-            parts,
-            merge,
-        })))
-        .await
+    /// The link to any broker of the route's own domain.
+    async fn home_domain_link(&mut self) -> Result<LinkId, End> {
+        let destination = Destination {
+            cluster: self.pipe.domains[0].clone(),
+            broker: Target::Bootstrap,
+        };
+        self.link(&destination).await
     }
 
     /// The link to the session's own destination (kept: nearly every request takes it).
