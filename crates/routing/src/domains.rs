@@ -28,6 +28,10 @@ pub struct DomainState {
     pub(crate) directory: DashMap<i32, HostPort>,
     /// The upstream's API versions, narrowed to what the gateway forwards; asked once.
     pub(crate) api_versions: Mutex<Versions>,
+    /// Group coordinators found for the gateway's own requests (a tenant's offsets of a
+    /// further domain's partitions), by upstream group name; forgotten when one says it is
+    /// not the coordinator.
+    pub(crate) coordinators: DashMap<String, i32>,
 }
 
 /// One ask's outcome as its waiters receive it (an `io::Error` is not `Clone`).
@@ -49,6 +53,7 @@ impl DomainState {
             bootstrap,
             directory: DashMap::new(),
             api_versions: Mutex::new(Versions::Unknown),
+            coordinators: DashMap::new(),
         }
     }
 

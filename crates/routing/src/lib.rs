@@ -18,6 +18,7 @@
 //!   written at most once per interval.
 
 pub mod broker_map;
+mod coordinators;
 pub mod domains;
 pub mod health;
 pub mod log_limit;

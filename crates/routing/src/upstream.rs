@@ -122,7 +122,7 @@ impl UpstreamCluster {
 
     /// Records how an exchange of the gateway's own with the bootstrap server went; logs a
     /// change of reachability once, not per attempt.
-    fn record<T>(&self, result: &io::Result<T>) {
+    pub(crate) fn record<T>(&self, result: &io::Result<T>) {
         let outcome = result.as_ref().map(drop).map_err(|e| e.to_string());
         let error = outcome.as_ref().err().cloned();
         if self.reachable.record(outcome) {
@@ -233,7 +233,10 @@ impl UpstreamCluster {
     }
 
     /// One ApiVersions v0 exchange on a connection of the gateway's own, under the timeout.
-    async fn ask_versions_on(&self, conn: &mut UpstreamStream) -> io::Result<Vec<ApiVersion>> {
+    pub(crate) async fn ask_versions_on(
+        &self,
+        conn: &mut UpstreamStream,
+    ) -> io::Result<Vec<ApiVersion>> {
         let request = ApiVersionsRequest::default();
         let exchange = exchange::<_, ApiVersionsResponse>(conn, ApiKey::ApiVersions, 0, &request);
         let response = self
@@ -250,7 +253,7 @@ impl UpstreamCluster {
     }
 
     /// Runs one exchange of the gateway's own under the request timeout.
-    async fn answered_within<T>(
+    pub(crate) async fn answered_within<T>(
         &self,
         step: impl std::future::Future<Output = io::Result<T>>,
         what: &str,
@@ -303,7 +306,7 @@ impl UpstreamCluster {
         Ok(conn)
     }
 
-    async fn log_in(&self, conn: &mut UpstreamStream) -> io::Result<()> {
+    pub(crate) async fn log_in(&self, conn: &mut UpstreamStream) -> io::Result<()> {
         if let Some(credentials) = &self.sasl {
             let login = crate::upstream_auth::login(conn, credentials, &self.domain);
             let result = self
@@ -331,7 +334,7 @@ impl UpstreamCluster {
     }
 
     /// Connects (and handshakes TLS); every failure is counted per domain.
-    async fn connect_to(&self, addr: &HostPort) -> io::Result<UpstreamStream> {
+    pub(crate) async fn connect_to(&self, addr: &HostPort) -> io::Result<UpstreamStream> {
         let result = self.try_connect_to(addr).await;
         if result.is_err() {
             metrics().upstream_connect_failure(&self.domain);

@@ -22,6 +22,7 @@
 pub mod aliases;
 mod mapper;
 pub mod names;
+pub mod offsets;
 pub mod producer_ids;
 mod respell;
 pub mod session;

@@ -467,3 +467,154 @@ fn acls_never_follow_an_alias_to_its_physical_topic() {
         .collect();
     assert_eq!(shown, ["orders"]);
 }
+
+#[test]
+fn a_groups_offsets_are_split_per_domain_and_merged_back() {
+    let c = Case::home();
+    let view = |d: &str| {
+        c.session
+            .on_further_domain(d.into(), Arc::new(TopicIds::default()))
+    };
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("readers")))
+        .with_generation_id_or_member_epoch(7)
+        .with_member_id(s("member-1"))
+        .with_topics(
+            ["inbox", "returns", "orders"]
+                .iter()
+                .map(|n| {
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(topic(n))
+                        .with_partitions(vec![
+                            offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_committed_offset(42),
+                        ])
+                })
+                .collect(),
+        );
+    let header = RequestHeader::default()
+        .with_request_api_key(ApiKey::OffsetCommit as i16)
+        .with_request_api_version(8)
+        .with_correlation_id(5);
+    let frame = encode_request(&header, &commit).unwrap();
+    let parts = (c.session)
+        .split_offsets(ApiKey::OffsetCommit, 8, &frame, |d| d == "d2", view)
+        .unwrap()
+        .expect("topics on two domains");
+    assert_eq!(parts.len(), 2);
+    let (_, home) = decode_request::<OffsetCommitRequest>(&parts[0].frame).unwrap();
+    assert_eq!(parts[0].domain, None);
+    assert_eq!(&*home.group_id.0, "a.readers");
+    assert_eq!(home.generation_id_or_member_epoch, 7);
+    let names: Vec<&str> = home.topics.iter().map(|t| t.name.0.as_str()).collect();
+    assert_eq!(names, ["a.inbox", "sales.orders"]);
+    let (_, d2) = decode_request::<OffsetCommitRequest>(&parts[1].frame).unwrap();
+    assert_eq!(parts[1].domain.as_deref(), Some("d2"));
+    assert_eq!(&*parts[1].group, "a.readers");
+    assert_eq!(&*d2.group_id.0, "a.readers");
+    // d2's coordinator has no members of the group: a simple commit there.
+    assert_eq!(
+        (d2.generation_id_or_member_epoch, d2.member_id.as_str()),
+        (-1, "")
+    );
+    let names: Vec<&str> = d2.topics.iter().map(|t| t.name.0.as_str()).collect();
+    assert_eq!(names, ["returns"]);
+
+    // Each answer un-mapped in its part's view (d2's "a.inbox" is not the tenant's there),
+    // then merged.
+    let answer = |names: &[&str]| {
+        let body = OffsetCommitResponse::default().with_topics(
+            names
+                .iter()
+                .map(|n| {
+                    offset_commit_response::OffsetCommitResponseTopic::default().with_name(topic(n))
+                })
+                .collect(),
+        );
+        encode_response(
+            &ResponseHeader::default().with_correlation_id(1),
+            &body,
+            ApiKey::OffsetCommit,
+            8,
+        )
+        .unwrap()
+    };
+    let answers = [
+        answer(&["a.inbox", "sales.orders"]),
+        answer(&["returns", "a.inbox"]),
+    ];
+    let unmapped: Vec<Bytes> = parts
+        .iter()
+        .zip(answers)
+        .map(|(p, a)| {
+            let pieces = p
+                .session
+                .response(&p.ctx, ResponseMessage::new(ApiKey::OffsetCommit, 8, a))
+                .unwrap();
+            Bytes::from(pieces.concat())
+        })
+        .collect();
+    let merged =
+        gatehouse_tenancy::offsets::merge_offsets(ApiKey::OffsetCommit, 8, &unmapped).unwrap();
+    let (_, merged) =
+        decode_response::<OffsetCommitResponse>(&merged, ApiKey::OffsetCommit, 8).unwrap();
+    let names: Vec<&str> = merged.topics.iter().map(|t| t.name.0.as_str()).collect();
+    assert_eq!(names, ["inbox", "orders", "returns"]);
+
+    // Only home topics: not split.
+    let home_only = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s("readers")))
+        .with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default().with_name(topic("inbox")),
+        ]);
+    let frame = encode_request(&header, &home_only).unwrap();
+    let split = c
+        .session
+        .split_offsets(ApiKey::OffsetCommit, 8, &frame, |d| d == "d2", view);
+    assert!(split.unwrap().is_none());
+    // A domain the route does not show: not split either (the home broker answers for it).
+    let frame = encode_request(&header, &commit).unwrap();
+    let split = c
+        .session
+        .split_offsets(ApiKey::OffsetCommit, 8, &frame, |_| false, view);
+    assert!(split.unwrap().is_none());
+}
+
+#[test]
+fn fetching_every_committed_offset_asks_every_domain() {
+    let c = Case::home();
+    let view = |d: &str| {
+        c.session
+            .on_further_domain(d.into(), Arc::new(TopicIds::default()))
+    };
+    for version in [7, 9] {
+        let body = match version {
+            7 => OffsetFetchRequest::default()
+                .with_group_id(GroupId(s("readers")))
+                .with_topics(None),
+            _ => OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(GroupId(s("readers")))
+                    .with_member_epoch(3)
+                    .with_topics(None),
+            ]),
+        };
+        let header = RequestHeader::default()
+            .with_request_api_key(ApiKey::OffsetFetch as i16)
+            .with_request_api_version(version);
+        let frame = encode_request(&header, &body).unwrap();
+        let parts = (c.session)
+            .split_offsets(ApiKey::OffsetFetch, version, &frame, |d| d == "d2", view)
+            .unwrap()
+            .expect("every domain");
+        let domains: Vec<Option<&str>> = parts.iter().map(|p| p.domain.as_deref()).collect();
+        assert_eq!(domains, [None, Some("d2")], "v{version}");
+        let (_, d2) = decode_request::<OffsetFetchRequest>(&parts[1].frame).unwrap();
+        if version >= 8 {
+            assert_eq!(&*d2.groups[0].group_id.0, "a.readers");
+            assert_eq!(d2.groups[0].member_epoch, -1);
+        } else {
+            assert_eq!(&*d2.group_id.0, "a.readers");
+        }
+    }
+}

@@ -69,7 +69,7 @@ pub(crate) enum Step {
     /// the answers merged: a passthrough session's Metadata on a route that shows several
     /// domains, or a tenant's whose alias topics live on several. The first part is the
     /// route's own domain, which must answer; a further one that is down is left out.
-    FanOut(Vec<FanOutPart>),
+    FanOut(FanOut),
     /// Answered by the gateway.
     Answer(Bytes),
     /// Nothing goes anywhere (a refused `acks=0` Produce, which gets no answer either way).
@@ -81,12 +81,38 @@ pub(crate) enum Step {
     End(End),
 }
 
+/// A request sent to several domains, and how their answers become one.
+pub(crate) struct FanOut {
+    pub parts: Vec<FanOutPart>,
+    pub merge: Merge,
+}
+
+/// How a fan-out's answers are merged.
+#[derive(Clone, Copy)]
+pub(crate) enum Merge {
+    /// Brokers of every domain at their virtual ids, topics of each (`routing::merge`).
+    Metadata,
+    /// A group's offsets from each domain (`tenancy::offsets`).
+    Offsets,
+}
+
 /// One domain's part of a fanned-out request.
 pub(crate) struct FanOutPart {
     pub domain: String,
     pub frame: Bytes,
     /// How the tenancy stage un-maps this part's answer before the merge.
     pub tenancy: Option<Box<TenantResponse>>,
+    pub toward: Toward,
+}
+
+/// Which broker of its domain a part goes to.
+pub(crate) enum Toward {
+    /// Any (the session's link to the domain's bootstrap server).
+    AnyBroker,
+    /// The one the client's connection is for (a group's home coordinator).
+    ThisConnection,
+    /// The coordinator of this upstream group, found by the gateway.
+    GroupCoordinator(String),
 }
 
 /// One session's stages and their state.
@@ -214,6 +240,16 @@ impl<'a> Pipeline<'a> {
                 watch,
                 to_home_domain,
             },
+            // A part for "this connection" means the home domain's broker the client chose;
+            // on a connection to a further domain's broker, any of the home domain's.
+            Step::FanOut(mut fan_out) if to_home_domain => {
+                for part in &mut fan_out.parts {
+                    if matches!(part.toward, Toward::ThisConnection) {
+                        part.toward = Toward::AnyBroker;
+                    }
+                }
+                Step::FanOut(fan_out)
+            }
             other => other,
         }
     }
@@ -265,6 +301,11 @@ impl<'a> Pipeline<'a> {
                 }
                 if key == ApiKey::Metadata {
                     if let Some(step) = self.tenant_fan_out(&session, version, &frame) {
+                        return step;
+                    }
+                }
+                if gatehouse_tenancy::offsets::OFFSET_KEYS.contains(&key) {
+                    if let Some(step) = self.offsets_fan_out(&session, key, version, &frame) {
                         return step;
                     }
                 }

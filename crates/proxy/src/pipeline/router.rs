@@ -8,7 +8,7 @@ use gatehouse_protocol::message::RequestMessage;
 use gatehouse_routing::log_limit::{LogLimit, DEFAULT_INTERVAL};
 use gatehouse_tenancy::TenantSession;
 
-use super::{FanOutPart, Pipeline, Step};
+use super::{FanOut, FanOutPart, Merge, Pipeline, Step, Toward};
 use crate::gate::Watch;
 use crate::reader::End;
 use crate::sequencer::TenantResponse;
@@ -55,8 +55,12 @@ impl Pipeline<'_> {
                         domain: domain.to_string(),
                         frame: frame.clone(),
                         tenancy: None,
+                        toward: Toward::AnyBroker,
                     });
-                    Step::FanOut(parts.collect())
+                    Step::FanOut(FanOut {
+                        parts: parts.collect(),
+                        merge: Merge::Metadata,
+                    })
                 }
                 Err(e) => Step::End(End::BadInput("decode", format!("Metadata v{version}: {e}"))),
             };
@@ -129,6 +133,7 @@ impl Pipeline<'_> {
                 domain,
                 frame,
                 tenancy: Some(tenancy),
+                toward: Toward::AnyBroker,
             });
         }
         let message = RequestMessage::new(ApiKey::Metadata, version, frame.clone());
@@ -155,8 +160,54 @@ impl Pipeline<'_> {
             domain: nodes.home().to_string(),
             frame: home,
             tenancy,
+            toward: Toward::AnyBroker,
         };
-        Some(Step::FanOut(std::iter::once(home).chain(further).collect()))
+        Some(Step::FanOut(FanOut {
+            parts: std::iter::once(home).chain(further).collect(),
+            merge: Merge::Metadata,
+        }))
+    }
+
+    /// A group's offsets request naming topics of further domains: each domain's part goes to
+    /// that domain's coordinator for the group (the home part where the client sent it), and
+    /// the answers are merged. None when every topic is on the home domain.
+    pub(super) fn offsets_fan_out(
+        &self,
+        session: &TenantSession,
+        key: ApiKey,
+        version: i16,
+        frame: &Bytes,
+    ) -> Option<Step> {
+        let nodes = &self.route.nodes;
+        let on_route = |d: &str| nodes.additional().iter().any(|a| a.domain == d);
+        let view = |d: &str| session.on_further_domain(d.into(), self.gateway.topic_ids(d));
+        let parts = match session.split_offsets(key, version, frame, on_route, view) {
+            Ok(None) => return None,
+            Ok(Some(parts)) => parts,
+            Err(e) => {
+                let why = format!("{key:?} v{version}: {e}");
+                return Some(Step::End(End::BadInput("decode", why)));
+            }
+        };
+        let parts = parts.into_iter().map(|p| {
+            let toward = match p.domain {
+                None => Toward::ThisConnection,
+                Some(_) => Toward::GroupCoordinator(p.group.to_string()),
+            };
+            FanOutPart {
+                domain: p.domain.unwrap_or_else(|| nodes.home().to_string()),
+                frame: p.frame,
+                tenancy: Some(Box::new(TenantResponse {
+                    session: p.session,
+                    ctx: p.ctx,
+                })),
+                toward,
+            }
+        });
+        Some(Step::FanOut(FanOut {
+            parts: parts.collect(),
+            merge: Merge::Offsets,
+        }))
     }
 }
 

@@ -3,7 +3,6 @@
 //! tenant whose alias topics live on several).
 
 use bytes::Bytes;
-use kafka_protocol::messages::ApiKey;
 use tokio::io::AsyncRead;
 
 use gatehouse_protocol::message::ResponseMessage;
@@ -11,7 +10,7 @@ use gatehouse_routing::log_limit::{LogLimit, DEFAULT_INTERVAL};
 use gatehouse_routing::Target;
 
 use super::{upstream, End, Meta, RequestPump};
-use crate::pipeline::FanOutPart;
+use crate::pipeline::{FanOut, Merge, Toward};
 use crate::sequencer::{Fanout, Slot};
 use crate::upstreams::Destination;
 
@@ -27,7 +26,8 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
     /// down (its health probe says so, or its link cannot be opened) is left out of the answer
     /// rather than failing it: its brokers and topics disappear until it is back, as they
     /// would from a cluster's own metadata.
-    pub(super) async fn fan_out(&mut self, meta: Meta, parts: Vec<FanOutPart>) -> Result<(), End> {
+    pub(super) async fn fan_out(&mut self, meta: Meta, fan_out: FanOut) -> Result<(), End> {
+        let FanOut { parts, merge: kind } = fan_out;
         let mut sent = Vec::with_capacity(parts.len());
         let mut asked = Vec::with_capacity(parts.len());
         for (i, part) in parts.into_iter().enumerate() {
@@ -43,16 +43,33 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
             if further && cluster.reachability().is_err() {
                 continue;
             }
-            let destination = Destination {
-                cluster: cluster.clone(),
-                broker: Target::Bootstrap,
+            let link = match part.toward {
+                Toward::ThisConnection => self.home_link().await,
+                Toward::AnyBroker => {
+                    let destination = Destination {
+                        cluster: cluster.clone(),
+                        broker: Target::Bootstrap,
+                    };
+                    self.link(&destination).await
+                }
+                Toward::GroupCoordinator(ref group) => match cluster.group_coordinator(group).await
+                {
+                    Ok(node) => {
+                        let destination = Destination {
+                            cluster: cluster.clone(),
+                            broker: Target::Node(node),
+                        };
+                        self.link(&destination).await
+                    }
+                    Err(e) => Err(End::Upstream(e.to_string())),
+                },
             };
-            let link = match self.link(&destination).await {
+            let link = match link {
                 Ok(link) => link,
                 Err(End::Upstream(why)) if further => {
                     if let Some(suppressed) = FAN_OUT_SKIPPED_LOG.allow_for(&cluster.domain) {
                         tracing::warn!(domain = %cluster.domain, suppressed,
-                            "leaving a streaming domain out of a merged Metadata answer: {why}");
+                            "leaving a streaming domain out of a merged answer: {why}");
                     }
                     continue;
                 }
@@ -64,7 +81,7 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
             sent.push((link, id));
             asked.push((cluster, part.tenancy));
         }
-        let (route, version) = (self.pipe.route.clone(), meta.version);
+        let (route, key, version) = (self.pipe.route.clone(), meta.key, meta.version);
         let merge = Box::new(move |frames: Vec<Bytes>| {
             let mut answers = Vec::with_capacity(frames.len());
             for ((cluster, tenancy), frame) in asked.iter().zip(frames) {
@@ -73,7 +90,7 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
                 let frame = match tenancy {
                     None => frame,
                     Some(t) => {
-                        let message = ResponseMessage::new(ApiKey::Metadata, version, frame);
+                        let message = ResponseMessage::new(key, version, frame);
                         let pieces =
                             (t.session.response(&t.ctx, message)).map_err(|e| e.to_string())?;
                         Bytes::from(pieces.concat())
@@ -81,8 +98,16 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
                 };
                 answers.push((&**cluster, frame));
             }
-            gatehouse_routing::merge::merge_metadata_frames(&route, version, &answers)
-                .map_err(|e| e.to_string())
+            match kind {
+                Merge::Metadata => {
+                    gatehouse_routing::merge::merge_metadata_frames(&route, version, &answers)
+                }
+                Merge::Offsets => {
+                    let frames: Vec<Bytes> = answers.into_iter().map(|(_, f)| f).collect();
+                    gatehouse_tenancy::offsets::merge_offsets(key, version, &frames)
+                }
+            }
+            .map_err(|e| e.to_string())
         });
         self.enqueue(Slot::Merged(Box::new(Fanout {
             client_id: meta.correlation_id,
