@@ -140,6 +140,21 @@ impl<'a> RequestMapper<'a> {
         }
     }
 
+    /// Refuses an alias of a further domain where only the home domain can act (a
+    /// transaction's offsets).
+    pub fn on_home_domain(&self, name: &StrBytes) -> Result<(), Refusal> {
+        match self.tenant.alias(name).and_then(|a| a.domain.as_deref()) {
+            Some(domain) => Err(Refusal {
+                error: ResponseError::TopicAuthorizationFailed,
+                message: format!(
+                    "'{name}' is an alias topic on streaming domain '{domain}': transactions of virtual cluster '{}' run on its home domain only",
+                    self.tenant.name
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Refuses creating a topic under an alias's name (it exists: the alias is it).
     pub fn not_an_alias(&self, name: &StrBytes) -> Result<(), Refusal> {
         match self.tenant.alias(name) {

@@ -618,3 +618,73 @@ fn fetching_every_committed_offset_asks_every_domain() {
         }
     }
 }
+
+#[test]
+fn transactions_take_no_read_alias_and_no_offsets_of_a_further_domain() {
+    let c = Case::home();
+    let refused = ResponseError::TopicAuthorizationFailed.code();
+    let add = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(TransactionalId(s("tx")))
+        .with_v3_and_below_topics(vec![
+            add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(topic("orders"))
+                .with_partitions(vec![0, 1]),
+            add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                .with_name(topic("feedback"))
+                .with_partitions(vec![0]),
+        ]);
+    let (up, ctx) = c.up(ApiKey::AddPartitionsToTxn, 3, add);
+    let names: Vec<&str> = up
+        .v3_and_below_topics
+        .iter()
+        .map(|t| t.name.0.as_str())
+        .collect();
+    assert_eq!(names, ["partner-feedback"]);
+    let down = c.down(
+        ApiKey::AddPartitionsToTxn,
+        3,
+        ctx.as_deref(),
+        AddPartitionsToTxnResponse::default(),
+    );
+    let orders = &down.results_by_topic_v3_and_below[0];
+    assert_eq!(&*orders.name.0, "orders");
+    let codes: Vec<(i32, i16)> = (orders.results_by_partition.iter())
+        .map(|p| (p.partition_index, p.partition_error_code))
+        .collect();
+    assert_eq!(codes, [(0, refused), (1, refused)]);
+
+    let commit = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(s("tx")))
+        .with_group_id(GroupId(s("g")))
+        .with_topics(vec![
+            txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                .with_name(topic("returns"))
+                .with_partitions(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(2),
+                ]),
+            txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                .with_name(topic("orders")),
+        ]);
+    let (up, ctx) = c.up(ApiKey::TxnOffsetCommit, 3, commit);
+    let names: Vec<&str> = up.topics.iter().map(|t| t.name.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["sales.orders"],
+        "a home READ alias's offsets may be committed in a transaction"
+    );
+    let down = c.down(
+        ApiKey::TxnOffsetCommit,
+        3,
+        ctx.as_deref(),
+        TxnOffsetCommitResponse::default(),
+    );
+    assert_eq!(&*down.topics[0].name.0, "returns");
+    assert_eq!(
+        (
+            down.topics[0].partitions[0].partition_index,
+            down.topics[0].partitions[0].error_code
+        ),
+        (2, refused)
+    );
+}

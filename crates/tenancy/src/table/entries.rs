@@ -1,135 +1,15 @@
-//! The tenancy table: for each API key a tenant may send, which fields name a topic, a group,
-//! a transactional id or a topic id, on the way up and on the way down.
-//!
-//! This is the single place a new API key is added. An entry says only where the names are;
-//! [`crate::mapper`] decides what happens to them. `response_names` says at which versions the
-//! response carries anything to un-map or filter: a response without (a Heartbeat, a Fetch by
-//! topic id) passes through untouched unless its request left something to answer.
-//!
-//! Review checklist for a new key or version: every name and topic-id field of the request
-//! and response (including nested ones and those only present at some versions); lists the
-//! tenant may only partly see (filter them); entries that must not reach the upstream
-//! (refuse them with `admit`, answer with `readmit`).
+//! The entries of the tenancy table (see the parent module for what an entry says).
 
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use gatehouse_protocol::codec::CodecResult;
-
 use gatehouse_protocol::message::{RequestMessage, ResponseMessage};
 
-use crate::mapper::{pattern, Refusal, RequestMapper, ResponseMapper, NOT_A_TENANT_RESOURCE};
+use super::{edit_request, edit_response, message, refuse, topic_name};
+use crate::mapper::{pattern, RequestMapper, ResponseMapper, NOT_A_TENANT_RESOURCE};
 use crate::names::Entity;
-
-/// API keys that name nothing a tenant owns and are safe for tenants as they are.
-pub const NAME_FREE_KEYS: &[ApiKey] = &[
-    ApiKey::ApiVersions,
-    ApiKey::SaslHandshake,
-    ApiKey::SaslAuthenticate,
-    ApiKey::DescribeCluster,
-    ApiKey::GetTelemetrySubscriptions,
-    ApiKey::PushTelemetry,
-];
-
-/// Whether a tenant may send this key at all: in the table or name-free. Everything else
-/// (log dirs, reassignments, quotas, SCRAM users, features, delegation tokens, leader
-/// elections) acts on the whole cluster and cannot be confined to a tenant.
-pub fn tenant_may_send(key: ApiKey) -> bool {
-    MAPPED_KEYS.contains(&key) || NAME_FREE_KEYS.contains(&key)
-}
-
-/// Narrows an ApiVersions list to what a tenant may send.
-pub fn retain_tenant_keys(
-    keys: &mut Vec<kafka_protocol::messages::api_versions_response::ApiVersion>,
-) {
-    keys.retain(|k| ApiKey::try_from(k.api_key).is_ok_and(tenant_may_send));
-}
-
-macro_rules! tenancy_table {
-    ($(
-        $key:ident($req:ty => $resp:ty) {
-            request: |$rq:ident, $rm:ident| $request:block
-            response_names: |$v:ident| $names:expr,
-            response: |$rs:ident, $sm:ident| $response:block
-        }
-    )*) => {
-        /// API keys whose names the tenancy stage maps.
-        pub const MAPPED_KEYS: &[ApiKey] = &[$(ApiKey::$key),*];
-
-        /// Whether a response of this key and version carries names or ids to un-map or filter.
-        pub fn response_carries_names(key: ApiKey, version: i16) -> bool {
-            match key {
-                $(ApiKey::$key => {
-                    let $v = version;
-                    $names
-                })*
-                _ => false,
-            }
-        }
-
-        pub(crate) fn map_request(
-            message: &mut RequestMessage,
-            m: &mut RequestMapper<'_>,
-        ) -> CodecResult<()> {
-            match message.key() {
-                $(ApiKey::$key => edit_request::<$req>(message, m, |$rq, $rm| $request),)*
-                key => anyhow::bail!("{key:?} is not in the tenancy table"),
-            }
-        }
-
-        pub(crate) fn map_response(
-            message: &mut ResponseMessage,
-            m: &ResponseMapper<'_>,
-        ) -> CodecResult<()> {
-            match message.key() {
-                $(ApiKey::$key => edit_response::<$resp>(message, m, |$rs, $sm| $response),)*
-                _ => Ok(()),
-            }
-        }
-    };
-}
-
-/// Maps a request through the message every stage shares: decoded once, encoded once by
-/// whoever sends it.
-fn edit_request<T: Decodable + Encodable + Send + 'static>(
-    message: &mut RequestMessage,
-    m: &mut RequestMapper<'_>,
-    edit: impl FnOnce(&mut T, &mut RequestMapper<'_>),
-) -> CodecResult<()> {
-    message.edit::<T>(|body| {
-        edit(body, m);
-        true
-    })
-}
-
-/// Un-maps a response through the message every stage shares: decoded once (the routing
-/// stage may have decoded it already), encoded once at the end.
-fn edit_response<T: Decodable + Encodable + Send + 'static>(
-    message: &mut ResponseMessage,
-    m: &ResponseMapper<'_>,
-    edit: impl FnOnce(&mut T, &ResponseMapper<'_>),
-) -> CodecResult<()> {
-    message.edit::<T>(|body| {
-        edit(body, m);
-        true
-    })
-}
-
-fn topic_name(n: &TopicName) -> (StrBytes, i8) {
-    (n.0.clone(), crate::mapper::resource::TOPIC)
-}
-
-fn message(r: &crate::mapper::Refused) -> Option<StrBytes> {
-    Some(StrBytes::from_string(r.message.clone()))
-}
-
-fn refuse(error: ResponseError, message: &str) -> Refusal {
-    Refusal {
-        error,
-        message: message.into(),
-    }
-}
 
 tenancy_table! {
     Produce(ProduceRequest => ProduceResponse) {
@@ -366,7 +246,12 @@ tenancy_table! {
     AddPartitionsToTxn(AddPartitionsToTxnRequest => AddPartitionsToTxnResponse) {
         request: |r, m| {
             m.txn(&mut r.v3_and_below_transactional_id);
-            r.v3_and_below_topics.iter_mut().for_each(|t| m.topic(&mut t.name));
+            // A READ alias (on any domain) cannot join a transaction: it cannot be written.
+            m.admit_topics(&mut r.v3_and_below_topics, |m, t| {
+                m.may_produce(&t.name.0, &uuid::Uuid::nil())?;
+                m.topic(&mut t.name);
+                Ok(())
+            }, |t| (t.name.0.clone(), t.partitions.clone()));
             for tx in &mut r.transactions {
                 m.txn(&mut tx.transactional_id);
                 tx.topics.iter_mut().for_each(|t| m.topic(&mut t.name));
@@ -375,6 +260,15 @@ tenancy_table! {
         response_names: |_v| true,
         response: |r, m| {
             m.retain(&mut r.results_by_topic_v3_and_below, |m, t| m.topic(&mut t.name));
+            m.readmit(&mut r.results_by_topic_v3_and_below, |x| {
+                add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::default()
+                    .with_name(TopicName(x.name.clone()))
+                    .with_results_by_partition(x.partitions.iter().map(|&p| {
+                        add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::default()
+                            .with_partition_index(p)
+                            .with_partition_error_code(x.error.code())
+                    }).collect())
+            });
             m.retain(&mut r.results_by_transaction, |m, tx| {
                 m.retain(&mut tx.topic_results, |m, t| m.topic(&mut t.name));
                 m.txn(&mut tx.transactional_id)
@@ -398,10 +292,25 @@ tenancy_table! {
         request: |r, m| {
             m.txn(&mut r.transactional_id);
             m.group(&mut r.group_id);
-            r.topics.iter_mut().for_each(|t| m.topic(&mut t.name));
+            // Transactions live on the home domain: offsets of a further domain's alias
+            // cannot be committed in one.
+            m.admit_topics(&mut r.topics, |m, t| {
+                m.on_home_domain(&t.name.0)?;
+                m.topic(&mut t.name);
+                Ok(())
+            }, |t| (t.name.0.clone(), t.partitions.iter().map(|p| p.partition_index).collect()));
         }
         response_names: |_v| true,
-        response: |r, m| { m.retain(&mut r.topics, |m, t| m.topic(&mut t.name)); }
+        response: |r, m| {
+            m.retain(&mut r.topics, |m, t| m.topic(&mut t.name));
+            m.readmit(&mut r.topics, |x| txn_offset_commit_response::TxnOffsetCommitResponseTopic::default()
+                .with_name(TopicName(x.name.clone()))
+                .with_partitions(x.partitions.iter().map(|&p| {
+                    txn_offset_commit_response::TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_error_code(x.error.code())
+                }).collect()));
+        }
     }
     DescribeAcls(DescribeAclsRequest => DescribeAclsResponse) {
         request: |r, m| {
