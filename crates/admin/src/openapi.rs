@@ -4,7 +4,8 @@
 //! described here and nothing else is.
 
 use gatehouse_store::resource::{
-    MAX_PREFIX_LEN, MAX_PRINCIPAL_LEN, MAX_SEPARATOR_LEN, MAX_VCLUSTER_NAME_LEN,
+    MAX_DOMAIN_NAME_LEN, MAX_PREFIX_LEN, MAX_PRINCIPAL_LEN, MAX_SEPARATOR_LEN, MAX_TOPIC_NAME_LEN,
+    MAX_VCLUSTER_NAME_LEN,
 };
 use gatehouse_store::Kind;
 
@@ -102,7 +103,7 @@ fn kind_paths(kind: Kind, paths: &mut Map<String, Value>) {
                     ok("the resource as stored, and what happened", schema_ref("UpsertResponse")),
                     &[("400", "invalid resource; msg starts with the field path"),
                       ("404", "unknown kind"),
-                      ("409", "conflicts with other resources (prefix overlap, external name in use)")],
+                      ("409", "conflicts with other resources (prefix overlap, external name in use, an alias topic rule); msg starts with the field at fault")],
                 ),
             },
         }),
@@ -125,7 +126,7 @@ fn kind_paths(kind: Kind, paths: &mut Map<String, Value>) {
                     ok("the deleted resource", json!({"type": "object", "required": ["resource"], "properties": {"resource": schema}})),
                     &[("400", "the built-in passthrough virtual cluster cannot be deleted"),
                       ("404", "no such resource"),
-                      ("409", "still referenced (by service accounts or a route of the configuration)")],
+                      ("409", "still referenced (by service accounts, alias topics or a route of the configuration)")],
                 ),
             },
         }),
@@ -246,7 +247,7 @@ pub fn document() -> Value {
         json!({"post": {
             "operationId": "apply",
             "summary": "Upsert several resources in one transaction: all of them or none",
-            "description": "Resources are applied in dependency order (VirtualCluster before GatewayServiceAccount, otherwise as given), each against the state the previous ones left. Errors name the resource by its index: resources[i].",
+            "description": "Resources are applied in dependency order (every VirtualCluster, then every GatewayServiceAccount, then every AliasTopic; within a kind as given), each against the state the previous ones left. Errors name the resource by its index: resources[i].",
             "parameters": [dry_mode()],
             "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref("ApplyRequest")}}},
             "responses": responses(
@@ -259,18 +260,26 @@ pub fn document() -> Value {
     for kind in Kind::ALL {
         kind_paths(kind, &mut paths);
     }
-    let metadata = |scoped: bool| {
+    let metadata = |kind: Kind| {
         let mut props = json!({
             "name": {"type": "string"},
         });
         let mut required = vec!["name"];
-        if scoped {
-            props["vCluster"] = json!({"type": "string", "default": "passthrough"});
-            props["name"] =
-                json!({"type": "string", "minLength": 1, "maxLength": MAX_PRINCIPAL_LEN});
-        } else {
-            props["name"] = json!({"type": "string", "minLength": 1, "maxLength": MAX_VCLUSTER_NAME_LEN, "pattern": "^[a-zA-Z0-9._-]+$"});
-            required = vec!["name"];
+        match kind {
+            Kind::VirtualCluster => {
+                props["name"] = json!({"type": "string", "minLength": 1, "maxLength": MAX_VCLUSTER_NAME_LEN, "pattern": "^[a-zA-Z0-9._-]+$"});
+            }
+            Kind::GatewayServiceAccount => {
+                props["vCluster"] = json!({"type": "string", "default": "passthrough"});
+                props["name"] =
+                    json!({"type": "string", "minLength": 1, "maxLength": MAX_PRINCIPAL_LEN});
+            }
+            Kind::AliasTopic => {
+                props["vCluster"] = json!({"type": "string", "description": "the virtual cluster the alias belongs to (not passthrough, which has no aliases)"});
+                props["name"] = json!({"type": "string", "minLength": 1, "maxLength": MAX_TOPIC_NAME_LEN, "pattern": "^[a-zA-Z0-9._-]+$",
+                                       "description": "the topic name the tenant sees; a legal Kafka topic name, not '.' or '..'"});
+                required = vec!["name", "vCluster"];
+            }
         }
         json!({"type": "object", "additionalProperties": false, "required": required, "properties": props})
     };
@@ -286,7 +295,7 @@ pub fn document() -> Value {
             "properties": {
                 "apiVersion": {"type": "string", "enum": ["gateway/v2"]},
                 "kind": {"type": "string", "enum": [kind.name()]},
-                "metadata": metadata(kind.scoped()),
+                "metadata": metadata(kind),
                 "spec": spec,
             },
         })
@@ -296,7 +305,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Gatehouse admin API",
             "version": "v2",
-            "description": "Tenant resources and gateway tokens of the Gatehouse Kafka gateway. Every call needs HTTP basic auth. {kind} path segments also accept the kind names (VirtualCluster, GatewayServiceAccount).",
+            "description": "Tenant resources and gateway tokens of the Gatehouse Kafka gateway. Every call needs HTTP basic auth. {kind} path segments also accept the kind names (VirtualCluster, GatewayServiceAccount, AliasTopic).",
         },
         "security": [{"basic": []}],
         "paths": paths,
@@ -314,8 +323,24 @@ pub fn document() -> Value {
                         "superUsers": {"type": "array", "items": {"type": "string"}, "default": []},
                         "type": {"type": "string", "enum": ["Standard", "Partner"], "default": "Standard",
                                  "description": "Partner needs aclEnabled: true and at least one super user"},
+                        "homeDomain": {"type": "string", "minLength": 1, "maxLength": MAX_DOMAIN_NAME_LEN,
+                                       "description": "a configured streaming domain: holds the tenant's own prefixed topics, consumer groups, transactional ids and WRITE aliases. Unset: the domain of the route the client connects through. A route binding this virtual cluster must be on this domain. Cannot change while it would move an alias topic whose physicalCluster is unset"},
                     },
                 }), false),
+                "AliasTopic": envelope(Kind::AliasTopic, json!({
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["physicalName"],
+                    "description": "a name in a virtual cluster for a physical topic outside its prefix. Refused (409, msg naming the field): a physicalName that is another alias's name of the virtual cluster, or a name that is another alias's physicalName (an alias of an alias); a physicalName under the virtual cluster's own prefix; two aliases of one virtual cluster pointing at the same topic of the same domain; a WRITE alias off the home domain; a changed domain (delete and recreate)",
+                    "properties": {
+                        "physicalName": {"type": "string", "minLength": 1, "maxLength": MAX_TOPIC_NAME_LEN, "pattern": "^[a-zA-Z0-9._-]+$",
+                                         "description": "the topic's name on its streaming domain (a legal Kafka topic name, not '.' or '..')"},
+                        "physicalCluster": {"type": "string", "minLength": 1, "maxLength": MAX_DOMAIN_NAME_LEN,
+                                            "description": "the configured streaming domain holding the topic; unset: the virtual cluster's home domain. A WRITE alias must leave it unset or name the declared homeDomain. Cannot be changed: delete the alias and create it again"},
+                        "access": {"type": "string", "enum": ["READ", "WRITE"], "default": "READ",
+                                   "description": "READ: consume, describe, commit offsets; WRITE: also produce"},
+                    },
+                }), true),
                 "GatewayServiceAccount": envelope(Kind::GatewayServiceAccount, json!({
                     "type": "object",
                     "additionalProperties": false,
@@ -326,7 +351,7 @@ pub fn document() -> Value {
                                           "description": "required (non-empty) for EXTERNAL, empty for LOCAL; each maps to one account in the whole store"},
                     },
                 }), true),
-                "Resource": {"oneOf": [schema_ref("VirtualCluster"), schema_ref("GatewayServiceAccount")]},
+                "Resource": {"oneOf": [schema_ref("VirtualCluster"), schema_ref("GatewayServiceAccount"), schema_ref("AliasTopic")]},
                 "UpsertResponse": {
                     "type": "object",
                     "required": ["resource", "upsertResult"],

@@ -13,10 +13,11 @@
 //! | POST | `/gateway/v2/drain` | stop taking traffic: readiness answers 503 "draining" from now on |
 //! | GET | `/gateway/v2/openapi.json` | the OpenAPI 3 document of all of the above |
 //!
-//! `{kind}` is `virtual-cluster` or `service-account` (the kind names `VirtualCluster` and
-//! `GatewayServiceAccount` are accepted too). Every call needs HTTP basic auth. Errors are
-//! `{"title", "msg", "cause"}` with 400 (invalid resource; `msg` starts with the field path),
-//! 404 (unknown kind or name), 409 (conflict with other resources), 503 (no token key, for
+//! `{kind}` is `virtual-cluster`, `service-account` or `alias-topic` (the kind names
+//! `VirtualCluster`, `GatewayServiceAccount` and `AliasTopic` are accepted too). Every call
+//! needs HTTP basic auth. Errors are `{"title", "msg", "cause"}` with 400 (invalid resource;
+//! `msg` starts with the field path), 404 (unknown kind or name), 409 (conflict with other
+//! resources; `msg` starts with the field at fault), 503 (no token key, for
 //! `POST /gateway/v2/token`), 429 (too many wrong logins from the client's address) or 401.
 //! Names in paths follow the same rule as names in documents
 //! ([`gatehouse_store::resource::name_problem`]). Every call that may change something is

@@ -51,10 +51,12 @@ enum Command {
     },
     /// Print resources as YAML (or JSON) that `apply` accepts.
     Get {
-        /// virtual-cluster or service-account (or VirtualCluster, GatewayServiceAccount).
+        /// virtual-cluster, service-account or alias-topic (or VirtualCluster,
+        /// GatewayServiceAccount, AliasTopic).
         kind: String,
         name: Option<String>,
-        /// The virtual cluster of a service account (default passthrough); filters a list.
+        /// The virtual cluster of a service account or alias topic (default passthrough); filters
+        /// a list.
         #[arg(long)]
         vcluster: Option<String>,
         #[arg(long, short, value_enum, default_value = "yaml")]
@@ -77,7 +79,7 @@ enum Command {
     Delete {
         kind: String,
         name: String,
-        /// The virtual cluster of a service account (default passthrough).
+        /// The virtual cluster of a service account or alias topic (default passthrough).
         #[arg(long)]
         vcluster: Option<String>,
         #[command(flatten)]

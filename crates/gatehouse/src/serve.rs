@@ -14,10 +14,9 @@ pub fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let ready = gatehouse_admin::Readiness::default();
-        let store =
-            gatehouse_store::Store::open(&config.store.url, pinned_virtual_clusters(&config))
-                .await
-                .map_err(|e| anyhow::anyhow!("store: {e}"))?;
+        let store = gatehouse_store::Store::open_configured(&config.store.url, configured(&config))
+            .await
+            .map_err(|e| anyhow::anyhow!("store: {e}"))?;
         let _refresher = store.spawn_refresher();
         match config.auth.token_key_source {
             Some(source) => tracing::info!(?source, "gateway token key configured"),
@@ -188,25 +187,47 @@ fn connection_limits(g: &gatehouse_config::GatewaySettings) -> ConnectionLimits 
     }
 }
 
-/// Virtual clusters the process configuration refers to (routes bound to a virtual cluster):
-/// the store refuses to delete them while the configuration names them.
-fn pinned_virtual_clusters(config: &GatewayConfig) -> BTreeSet<String> {
-    config
-        .topology
-        .routes
-        .values()
-        .filter_map(|r| r.virtual_cluster.clone())
-        .collect()
+/// What the store checks writes against: the virtual clusters the configuration's routes bind
+/// (it refuses to delete them while the configuration names them) and the streaming domains a
+/// home domain or an alias topic may name.
+fn configured(config: &GatewayConfig) -> gatehouse_store::Configured {
+    gatehouse_store::Configured {
+        virtual_clusters: config
+            .topology
+            .routes
+            .values()
+            .filter_map(|r| r.virtual_cluster.clone())
+            .collect(),
+        streaming_domains: Some(
+            config
+                .topology
+                .domains
+                .keys()
+                .cloned()
+                .collect::<BTreeSet<_>>(),
+        ),
+    }
 }
 
-/// The data plane's view of the tenant resources.
+/// The data plane's view of the tenant resources: each virtual cluster's prefix, declared home
+/// domain and alias topics.
 fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
-    gatehouse_tenancy::Catalog::new(
-        snapshot
-            .virtual_clusters
-            .values()
-            .map(|vc| (vc.name.clone(), vc.prefix.clone())),
-    )
+    use gatehouse_tenancy::aliases::{Access, Alias, Aliases};
+    gatehouse_tenancy::Catalog::from_tenants(snapshot.virtual_clusters.values().map(|vc| {
+        let home = vc.home_domain.as_deref();
+        let aliases = snapshot.alias_topics_in(&vc.name).map(|a| Alias {
+            name: a.name.clone(),
+            physical: a.physical_name.clone(),
+            domain: a.off_home_domain(home).map(str::to_string),
+            access: match a.access {
+                gatehouse_store::AliasAccess::Read => Access::Read,
+                gatehouse_store::AliasAccess::Write => Access::Write,
+            },
+        });
+        gatehouse_tenancy::Tenant::new(vc.name.clone(), vc.prefix.clone())
+            .with_home_domain(vc.home_domain.clone())
+            .with_aliases(Aliases::new(aliases))
+    }))
 }
 
 /// Principal mappings (EXTERNAL service accounts) and revoked tokens, for authentication.
@@ -257,7 +278,7 @@ async fn follow_store(
     gateway: Arc<Gateway>,
 ) {
     while snapshots.changed().await.is_ok() {
-        let (revision, vclusters, accounts) = {
+        let (revision, vclusters, accounts, aliases) = {
             let s = snapshots.borrow_and_update();
             gateway.set_catalog(catalog(&s));
             gateway.set_identity(identity(&s));
@@ -265,12 +286,14 @@ async fn follow_store(
                 s.revision,
                 s.virtual_clusters.len(),
                 s.service_accounts.len(),
+                s.alias_topics.len(),
             )
         };
         tracing::info!(
             revision,
             virtual_clusters = vclusters,
             service_accounts = accounts,
+            alias_topics = aliases,
             "tenant resources changed"
         );
     }
@@ -282,5 +305,74 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_tenancy::{Access, Resolution};
+    use serde_json::json;
+
+    fn resource(doc: serde_json::Value) -> gatehouse_store::Resource {
+        gatehouse_store::Resource::from_document(&doc).unwrap()
+    }
+
+    fn alias(name: &str, physical: &str, spec: serde_json::Value) -> gatehouse_store::Resource {
+        let mut spec = spec;
+        spec["physicalName"] = json!(physical);
+        resource(json!({"apiVersion": "gateway/v2", "kind": "AliasTopic",
+            "metadata": {"name": name, "vCluster": "partner-a"}, "spec": spec}))
+    }
+
+    /// The data plane gets each alias under the tenant's name, with no domain for the home
+    /// domain (unset, or naming the declared home) and the domain otherwise.
+    #[test]
+    fn the_catalog_carries_home_domains_and_aliases() {
+        let snapshot = gatehouse_store::Snapshot::from_resources(
+            1,
+            [
+                resource(json!({"apiVersion": "gateway/v2", "kind": "VirtualCluster",
+                    "metadata": {"name": "partner-a"}, "spec": {"homeDomain": "d1"}})),
+                resource(json!({"apiVersion": "gateway/v2", "kind": "VirtualCluster",
+                    "metadata": {"name": "team-b"}})),
+                alias("orders", "sales.orders", json!({})),
+                alias("mirror", "sales.mirror", json!({"physicalCluster": "d1"})),
+                alias("returns", "returns", json!({"physicalCluster": "d2"})),
+                alias("feedback", "partner-feedback", json!({"access": "WRITE"})),
+            ],
+        )
+        .unwrap();
+        let catalog = catalog(&snapshot);
+        let Resolution::Tenant(t) = catalog.resolve("partner-a") else {
+            panic!("partner-a is not a tenant");
+        };
+        assert_eq!(t.prefix, "partner-a.");
+        assert_eq!(t.home_domain.as_deref(), Some("d1"));
+        assert_eq!(t.aliases.len(), 4);
+        let orders = t.aliases.get("orders").unwrap();
+        assert_eq!(
+            (
+                orders.physical.as_str(),
+                orders.domain.as_deref(),
+                orders.access
+            ),
+            ("sales.orders", None, Access::Read)
+        );
+        assert_eq!(t.aliases.get("mirror").unwrap().domain, None);
+        assert_eq!(
+            t.aliases.get("returns").unwrap().domain.as_deref(),
+            Some("d2")
+        );
+        assert_eq!(t.aliases.name_of(Some("d2"), "returns"), Some("returns"));
+        assert_eq!(t.aliases.get("feedback").unwrap().access, Access::Write);
+        let Resolution::Tenant(b) = catalog.resolve("team-b") else {
+            panic!("team-b is not a tenant");
+        };
+        assert!(b.aliases.is_empty() && b.home_domain.is_none());
+        assert!(matches!(
+            catalog.resolve("passthrough"),
+            Resolution::Passthrough
+        ));
     }
 }

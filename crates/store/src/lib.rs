@@ -1,5 +1,5 @@
-//! Persistence of tenant resources (virtual clusters, service accounts) and the in-memory
-//! snapshot of them the data plane reads.
+//! Persistence of tenant resources (virtual clusters, service accounts, alias topics) and the
+//! in-memory snapshot of them the data plane reads.
 //!
 //! * SQLite is the embedded default (`sqlite://<dataDir>/gatehouse.db?mode=rwc`); PostgreSQL
 //!   (`postgres://...`) lets several gateway processes share one set of resources.
@@ -19,8 +19,9 @@
 //! Where the code is: `connect` opens the database and `migrate` brings its schema up to date;
 //! `load` reads it into a [`Snapshot`]; `write` holds the write path (every change is one
 //! transaction), `refresh` the refresher; `snapshot` and `resource` the rules the resources
-//! follow.
+//! follow, `configured` the names of the process configuration they must agree with.
 
+mod configured;
 mod connect;
 mod load;
 mod migrate;
@@ -39,12 +40,13 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
 use tokio::sync::watch;
 
+pub use configured::Configured;
 pub use connect::ACQUIRE_TIMEOUT;
 pub use migrate::latest_version;
 pub use refresh::REFRESH_INTERVAL;
 pub use resource::{
-    Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType, VirtualCluster,
-    VirtualClusterType, API_VERSION, PASSTHROUGH,
+    AliasAccess, AliasTopic, Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType,
+    VirtualCluster, VirtualClusterType, API_VERSION, PASSTHROUGH,
 };
 pub use revocation::{Revoked, RevokedToken};
 pub use snapshot::{AccountKey, Snapshot, UpsertResult};
@@ -142,7 +144,7 @@ pub struct Store {
 struct Inner {
     pool: AnyPool,
     backend: Backend,
-    pinned: BTreeSet<String>,
+    configured: Configured,
     snapshot: watch::Sender<Arc<Snapshot>>,
     /// Why the store is unavailable, since the last failed operation; `None` once a refresh
     /// succeeded. Never held across an `.await`.
@@ -158,8 +160,15 @@ impl Store {
     /// Opens (creating a SQLite file and its directory if needed) the database at `url`,
     /// refuses a schema newer than this binary, applies missing migrations and loads the first
     /// snapshot. `pinned` names the virtual clusters the process configuration refers to
-    /// (routes): they cannot be deleted.
+    /// (routes): they cannot be deleted. Streaming domain names are not checked: see
+    /// [`Store::open_configured`].
     pub async fn open(url: &str, pinned: BTreeSet<String>) -> Result<Store, StoreError> {
+        Self::open_configured(url, Configured::pinning(pinned)).await
+    }
+
+    /// [`Store::open`] checking writes against the gateway configuration's names: pinned
+    /// virtual clusters and, when known, the streaming domains resources may name.
+    pub async fn open_configured(url: &str, configured: Configured) -> Result<Store, StoreError> {
         let backend = Backend::of_url(url)?;
         if backend == Backend::Sqlite {
             if let Some(dir) = sqlite_file(url).as_deref().and_then(Path::parent) {
@@ -180,6 +189,7 @@ impl Store {
             revision = first.revision,
             virtual_clusters = first.virtual_clusters.len() - 1,
             service_accounts = first.service_accounts.len(),
+            alias_topics = first.alias_topics.len(),
             revoked_tokens = first.revoked_tokens.len(),
             "store opened"
         );
@@ -188,7 +198,7 @@ impl Store {
             inner: Arc::new(Inner {
                 pool,
                 backend,
-                pinned,
+                configured,
                 snapshot,
                 failure: Mutex::new(None),
                 stale: AtomicBool::new(false),

@@ -1,13 +1,16 @@
 //! The state of every resource at one store revision, and the rules that need more than one
-//! resource (prefix overlaps, references, unique external names).
+//! resource (prefix overlaps, references, unique external names; the alias topic rules are in
+//! `aliases`).
+
+mod aliases;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::resource::{
-    passthrough_is_built_in, Kind, Resource, ResourceKey, ServiceAccount, VirtualCluster,
-    PASSTHROUGH,
+    passthrough_is_built_in, AliasTopic, Kind, Resource, ResourceKey, ServiceAccount,
+    VirtualCluster, PASSTHROUGH,
 };
 use crate::revocation::RevokedToken;
 use crate::StoreError;
@@ -37,6 +40,8 @@ pub struct Snapshot {
     /// Always holds [`PASSTHROUGH`].
     pub virtual_clusters: BTreeMap<String, VirtualCluster>,
     pub service_accounts: BTreeMap<AccountKey, ServiceAccount>,
+    /// Alias topics by (virtual cluster, alias name).
+    pub alias_topics: BTreeMap<(String, String), AliasTopic>,
     /// Revoked gateway tokens by id (`jti`). Verification asks [`Snapshot::is_token_revoked`]
     /// (or uses the snapshot as a `gatehouse_auth::tokens::Revocations`).
     pub revoked_tokens: BTreeMap<String, RevokedToken>,
@@ -57,6 +62,7 @@ impl Snapshot {
             revision,
             virtual_clusters: BTreeMap::from([(PASSTHROUGH.into(), VirtualCluster::passthrough())]),
             service_accounts: BTreeMap::new(),
+            alias_topics: BTreeMap::new(),
             revoked_tokens: BTreeMap::new(),
             external_names: BTreeMap::new(),
         }
@@ -111,6 +117,22 @@ impl Snapshot {
             .filter(move |a| a.vcluster == vcluster)
     }
 
+    pub fn alias_topic(&self, vcluster: &str, name: &str) -> Option<&AliasTopic> {
+        self.alias_topics
+            .get(&(vcluster.to_string(), name.to_string()))
+    }
+
+    /// The alias topics of one virtual cluster, by name.
+    pub fn alias_topics_in<'a>(
+        &'a self,
+        vcluster: &'a str,
+    ) -> impl Iterator<Item = &'a AliasTopic> + 'a {
+        self.alias_topics
+            .range((vcluster.to_string(), String::new())..)
+            .take_while(move |((v, _), _)| v == vcluster)
+            .map(|(_, a)| a)
+    }
+
     pub fn get(&self, key: &ResourceKey) -> Option<Resource> {
         match key.kind {
             Kind::VirtualCluster => self
@@ -122,6 +144,10 @@ impl Snapshot {
                 .service_account(&key.vcluster, &key.name)
                 .cloned()
                 .map(Resource::ServiceAccount),
+            Kind::AliasTopic => self
+                .alias_topic(&key.vcluster, &key.name)
+                .cloned()
+                .map(Resource::AliasTopic),
         }
     }
 
@@ -142,6 +168,12 @@ impl Snapshot {
                 .cloned()
                 .map(Resource::ServiceAccount)
                 .collect(),
+            Kind::AliasTopic => self
+                .alias_topics
+                .values()
+                .cloned()
+                .map(Resource::AliasTopic)
+                .collect(),
         }
     }
 
@@ -158,6 +190,10 @@ impl Snapshot {
                 }
                 self.service_accounts.insert(key, a);
             }
+            Resource::AliasTopic(a) => {
+                self.alias_topics
+                    .insert((a.vcluster.clone(), a.name.clone()), a);
+            }
         }
     }
 
@@ -173,6 +209,7 @@ impl Snapshot {
                 if v.is_passthrough() {
                     return Err(passthrough_is_built_in("metadata.name"));
                 }
+                self.check_aliases_under(&v)?;
                 if let Some(other) = self.virtual_clusters.values().find(|o| {
                     !o.is_passthrough()
                         && o.name != v.name
@@ -208,6 +245,10 @@ impl Snapshot {
                 }
                 self.insert_loaded(Resource::ServiceAccount(a));
             }
+            Resource::AliasTopic(a) => {
+                self.check_alias(&a)?;
+                self.insert_loaded(Resource::AliasTopic(a));
+            }
         }
         Ok(result)
     }
@@ -230,9 +271,16 @@ impl Snapshot {
                     .service_accounts_in(&key.name)
                     .map(|a| a.name.as_str())
                     .collect();
+                let aliases: Vec<&str> = self
+                    .alias_topics_in(&key.name)
+                    .map(|a| a.name.as_str())
+                    .collect();
                 let mut referrers = Vec::new();
                 if !accounts.is_empty() {
                     referrers.push(format!("service accounts {}", quoted(&accounts)));
+                }
+                if !aliases.is_empty() {
+                    referrers.push(format!("alias topics {}", quoted(&aliases)));
                 }
                 if pinned.contains(&key.name) {
                     referrers.push("a route of the gateway configuration".into());
@@ -255,6 +303,10 @@ impl Snapshot {
                         self.external_names.remove(n);
                     }
                 }
+            }
+            Kind::AliasTopic => {
+                self.alias_topics
+                    .remove(&(key.vcluster.clone(), key.name.clone()));
             }
         }
         Ok(existing)

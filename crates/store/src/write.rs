@@ -2,7 +2,6 @@
 //! that bumps the store revision, validates against the committed state, writes the rows it
 //! changed and publishes the new snapshot once it committed.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
@@ -11,8 +10,8 @@ use sqlx::Any;
 
 use crate::load::load_rows;
 use crate::{
-    revocation, Resource, ResourceKey, Revoked, RevokedToken, Snapshot, Store, StoreError,
-    UpsertResult,
+    revocation, Configured, Resource, ResourceKey, Revoked, RevokedToken, Snapshot, Store,
+    StoreError, UpsertResult,
 };
 
 /// The result of one upsert.
@@ -40,8 +39,8 @@ impl Store {
     }
 
     /// Applies resources in one transaction: all of them or none. They are applied in
-    /// dependency order (every VirtualCluster before any GatewayServiceAccount, otherwise in
-    /// the order given), each against the state the previous ones left; results come back in
+    /// dependency order (every VirtualCluster, then every GatewayServiceAccount, then every
+    /// AliasTopic; within a kind in the order given), each against the state the previous ones left; results come back in
     /// that order. Errors name the resource by its index in `resources`.
     pub async fn apply(
         &self,
@@ -51,17 +50,20 @@ impl Store {
         let batch = resources.len() > 1;
         let mut ordered: Vec<(usize, Resource)> = resources.into_iter().enumerate().collect();
         ordered.sort_by_key(|(i, r)| (r.kind(), *i));
-        self.write(dry_run, move |state, _| {
+        self.write(dry_run, move |state, configured| {
             let mut results = Vec::with_capacity(ordered.len());
             let mut changes = Vec::new();
             for (i, r) in ordered {
-                let result = state.upsert(r.clone()).map_err(|e| {
-                    if batch {
-                        e.in_batch(i, Some(&r.key()))
-                    } else {
-                        e
-                    }
-                })?;
+                let result = configured
+                    .check(&r)
+                    .and_then(|()| state.upsert(r.clone()))
+                    .map_err(|e| {
+                        if batch {
+                            e.in_batch(i, Some(&r.key()))
+                        } else {
+                            e
+                        }
+                    })?;
                 if result != UpsertResult::NotChanged {
                     changes.push(Change::Put(r.clone()));
                 }
@@ -78,8 +80,8 @@ impl Store {
     /// Deletes one resource if nothing refers to it. Returns what was deleted.
     pub async fn delete(&self, key: &ResourceKey) -> Result<Resource, StoreError> {
         let key = key.clone();
-        self.write(false, move |state, pinned| {
-            let old = state.delete(&key, pinned)?;
+        self.write(false, move |state, configured| {
+            let old = state.delete(&key, &configured.virtual_clusters)?;
             Ok((old, vec![Change::Delete(key)]))
         })
         .await
@@ -163,7 +165,7 @@ impl Store {
     async fn write<T>(
         &self,
         dry_run: bool,
-        f: impl FnOnce(&mut Snapshot, &BTreeSet<String>) -> Result<(T, Vec<Change>), StoreError>,
+        f: impl FnOnce(&mut Snapshot, &Configured) -> Result<(T, Vec<Change>), StoreError>,
     ) -> Result<T, StoreError> {
         if self.inner.stale.load(Ordering::Acquire) {
             self.refresh().await?;
@@ -196,7 +198,7 @@ impl Store {
         &self,
         conn: &mut PoolConnection<Any>,
         dry_run: bool,
-        f: impl FnOnce(&mut Snapshot, &BTreeSet<String>) -> Result<(T, Vec<Change>), StoreError>,
+        f: impl FnOnce(&mut Snapshot, &Configured) -> Result<(T, Vec<Change>), StoreError>,
     ) -> Result<(T, Option<Snapshot>), StoreError> {
         use sqlx::Connection;
         let inner = &self.inner;
@@ -209,7 +211,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let mut state = load_rows(&mut tx, revision - 1).await?;
-        let (out, changes) = match f(&mut state, &inner.pinned) {
+        let (out, changes) = match f(&mut state, &inner.configured) {
             Ok(done) => done,
             Err(refused) => {
                 tx.rollback().await?;

@@ -50,6 +50,9 @@ pub struct Tenant {
     pub prefix: String,
     /// Its alias topics (empty for most tenants).
     pub aliases: Aliases,
+    /// The streaming domain its virtual cluster declares as home (its own topics, groups,
+    /// transactional ids and WRITE aliases); `None`: the domain of the route it is reached by.
+    pub home_domain: Option<String>,
 }
 
 /// Why a tenant's name cannot be used upstream.
@@ -62,7 +65,14 @@ impl Tenant {
             name: name.into(),
             prefix: prefix.into(),
             aliases: Aliases::default(),
+            home_domain: None,
         }
+    }
+
+    /// The same tenant with this declared home domain.
+    pub fn with_home_domain(mut self, domain: Option<String>) -> Self {
+        self.home_domain = domain;
+        self
     }
 
     /// The same tenant with these alias topics.

@@ -2,8 +2,14 @@
 //! validation that needs no other resource, and the normalised document a resource is stored
 //! and served as (every default written out, so what `GET` returns is valid `PUT` input).
 
+mod alias;
 #[cfg(test)]
 mod tests;
+
+pub use alias::{
+    topic_name_problem, AliasAccess, AliasTopic, MAX_DOMAIN_NAME_LEN, MAX_TOPIC_NAME_LEN,
+    TOPIC_NAME_RULE,
+};
 
 use std::fmt;
 
@@ -34,16 +40,22 @@ pub const MAX_PRINCIPAL_LEN: usize = 255;
 pub enum Kind {
     VirtualCluster,
     GatewayServiceAccount,
+    AliasTopic,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::VirtualCluster, Kind::GatewayServiceAccount];
+    pub const ALL: [Kind; 3] = [
+        Kind::VirtualCluster,
+        Kind::GatewayServiceAccount,
+        Kind::AliasTopic,
+    ];
 
     /// The `kind` field of a document.
     pub fn name(self) -> &'static str {
         match self {
             Kind::VirtualCluster => "VirtualCluster",
             Kind::GatewayServiceAccount => "GatewayServiceAccount",
+            Kind::AliasTopic => "AliasTopic",
         }
     }
 
@@ -52,12 +64,13 @@ impl Kind {
         match self {
             Kind::VirtualCluster => "virtual-cluster",
             Kind::GatewayServiceAccount => "service-account",
+            Kind::AliasTopic => "alias-topic",
         }
     }
 
     /// Whether resources of this kind live inside a virtual cluster (`metadata.vCluster`).
     pub fn scoped(self) -> bool {
-        matches!(self, Kind::GatewayServiceAccount)
+        matches!(self, Kind::GatewayServiceAccount | Kind::AliasTopic)
     }
 
     /// Accepts the path form (`virtual-cluster`) or the kind name (`VirtualCluster`, any case).
@@ -105,13 +118,21 @@ impl ResourceKey {
         }
     }
 
+    pub fn alias_topic(vcluster: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            kind: Kind::AliasTopic,
+            vcluster: vcluster.into(),
+            name: name.into(),
+        }
+    }
+
     /// The key of `name` of `kind`; `vcluster` (default passthrough) is used for scoped kinds only.
     pub fn new(kind: Kind, vcluster: Option<&str>, name: impl Into<String>) -> Self {
+        let vcluster = vcluster.unwrap_or(PASSTHROUGH);
         match kind {
             Kind::VirtualCluster => Self::virtual_cluster(name),
-            Kind::GatewayServiceAccount => {
-                Self::service_account(vcluster.unwrap_or(PASSTHROUGH), name)
-            }
+            Kind::GatewayServiceAccount => Self::service_account(vcluster, name),
+            Kind::AliasTopic => Self::alias_topic(vcluster, name),
         }
     }
 }
@@ -149,6 +170,9 @@ pub struct VirtualCluster {
     pub acl_enabled: bool,
     pub super_users: Vec<String>,
     pub cluster_type: VirtualClusterType,
+    /// The streaming domain holding the tenant's own topics, groups, transactional ids and
+    /// WRITE aliases; `None`: the domain of the route the client connects through.
+    pub home_domain: Option<String>,
 }
 
 impl VirtualCluster {
@@ -161,6 +185,7 @@ impl VirtualCluster {
             acl_enabled: false,
             super_users: Vec::new(),
             cluster_type: VirtualClusterType::Standard,
+            home_domain: None,
         }
     }
 
@@ -194,6 +219,7 @@ pub struct ServiceAccount {
 pub enum Resource {
     VirtualCluster(VirtualCluster),
     ServiceAccount(ServiceAccount),
+    AliasTopic(AliasTopic),
 }
 
 impl Resource {
@@ -201,6 +227,7 @@ impl Resource {
         match self {
             Resource::VirtualCluster(_) => Kind::VirtualCluster,
             Resource::ServiceAccount(_) => Kind::GatewayServiceAccount,
+            Resource::AliasTopic(_) => Kind::AliasTopic,
         }
     }
 
@@ -208,6 +235,7 @@ impl Resource {
         match self {
             Resource::VirtualCluster(v) => ResourceKey::virtual_cluster(&v.name),
             Resource::ServiceAccount(a) => ResourceKey::service_account(&a.vcluster, &a.name),
+            Resource::AliasTopic(a) => ResourceKey::alias_topic(&a.vcluster, &a.name),
         }
     }
 
@@ -241,24 +269,36 @@ impl Resource {
                 check_api_version(&d.api_version)?;
                 d.build().map(Resource::ServiceAccount)
             }
+            Kind::AliasTopic => {
+                let d: alias::AliasTopicDoc = deserialize(doc)?;
+                check_api_version(&d.api_version)?;
+                d.build().map(Resource::AliasTopic)
+            }
         }
     }
 
     /// The normalised document: every default written out. Valid input for [`Resource::from_document`].
     pub fn to_document(&self) -> Value {
         match self {
-            Resource::VirtualCluster(v) => json!({
-                "apiVersion": API_VERSION,
-                "kind": Kind::VirtualCluster.name(),
-                "metadata": { "name": v.name },
-                "spec": {
-                    "prefix": v.prefix,
-                    "separator": v.separator,
-                    "aclEnabled": v.acl_enabled,
-                    "superUsers": v.super_users,
-                    "type": v.cluster_type,
-                },
-            }),
+            Resource::VirtualCluster(v) => {
+                let mut doc = json!({
+                    "apiVersion": API_VERSION,
+                    "kind": Kind::VirtualCluster.name(),
+                    "metadata": { "name": v.name },
+                    "spec": {
+                        "prefix": v.prefix,
+                        "separator": v.separator,
+                        "aclEnabled": v.acl_enabled,
+                        "superUsers": v.super_users,
+                        "type": v.cluster_type,
+                    },
+                });
+                // Unset has no value to write out: it means "the route's domain".
+                if let Some(d) = &v.home_domain {
+                    doc["spec"]["homeDomain"] = json!(d);
+                }
+                doc
+            }
             Resource::ServiceAccount(a) => json!({
                 "apiVersion": API_VERSION,
                 "kind": Kind::GatewayServiceAccount.name(),
@@ -268,6 +308,22 @@ impl Resource {
                     "externalNames": a.external_names,
                 },
             }),
+            Resource::AliasTopic(a) => {
+                let mut doc = json!({
+                    "apiVersion": API_VERSION,
+                    "kind": Kind::AliasTopic.name(),
+                    "metadata": { "name": a.name, "vCluster": a.vcluster },
+                    "spec": {
+                        "physicalName": a.physical_name,
+                        "access": a.access,
+                    },
+                });
+                // Unset: the virtual cluster's home domain, which may itself be unset.
+                if let Some(d) = &a.physical_cluster {
+                    doc["spec"]["physicalCluster"] = json!(d);
+                }
+                doc
+            }
         }
     }
 }
@@ -335,6 +391,8 @@ pub fn name_problem(kind: Kind, name: &str) -> Option<String> {
     let (max, rule) = match kind {
         Kind::VirtualCluster => (MAX_VCLUSTER_NAME_LEN, VCLUSTER_NAME_RULE),
         Kind::GatewayServiceAccount => (MAX_PRINCIPAL_LEN, PRINCIPAL_RULE),
+        // An alias's name is a topic name in the tenant's view.
+        Kind::AliasTopic => return topic_name_problem(name),
     };
     let shown = name.escape_debug();
     let problem = if name.is_empty() {
@@ -409,6 +467,7 @@ struct VirtualClusterSpecDoc {
     super_users: Vec<String>,
     #[serde(rename = "type", default)]
     cluster_type: VirtualClusterType,
+    home_domain: Option<String>,
 }
 
 impl VirtualClusterDoc {
@@ -458,6 +517,9 @@ impl VirtualClusterDoc {
                 ));
             }
         }
+        if let Some(d) = &s.home_domain {
+            alias::check_domain_name("spec.homeDomain", d)?;
+        }
         Ok(VirtualCluster {
             name,
             prefix,
@@ -465,6 +527,7 @@ impl VirtualClusterDoc {
             acl_enabled: s.acl_enabled,
             super_users: s.super_users,
             cluster_type: s.cluster_type,
+            home_domain: s.home_domain,
         })
     }
 }
@@ -481,9 +544,9 @@ struct ServiceAccountDoc {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ScopedMetadata {
-    name: String,
-    v_cluster: Option<String>,
+pub(crate) struct ScopedMetadata {
+    pub(crate) name: String,
+    pub(crate) v_cluster: Option<String>,
 }
 
 #[derive(Deserialize)]

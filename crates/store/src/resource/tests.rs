@@ -183,3 +183,92 @@ fn kinds_parse_by_path_and_name() {
     );
     assert_eq!(Kind::parse("topics"), None);
 }
+
+fn alias(metadata: Value, spec: Value) -> Result<Resource, StoreError> {
+    Resource::from_document(&json!({
+        "apiVersion": "gateway/v2", "kind": "AliasTopic", "metadata": metadata, "spec": spec,
+    }))
+}
+
+#[test]
+fn alias_topic_defaults_and_round_trip() {
+    let r = alias(
+        json!({"name": "orders", "vCluster": "partner-a"}),
+        json!({"physicalName": "sales.orders"}),
+    )
+    .unwrap();
+    assert_eq!(r.key(), ResourceKey::alias_topic("partner-a", "orders"));
+    let doc = r.to_document();
+    assert_eq!(
+        doc,
+        json!({
+            "apiVersion": "gateway/v2", "kind": "AliasTopic",
+            "metadata": {"name": "orders", "vCluster": "partner-a"},
+            "spec": {"physicalName": "sales.orders", "access": "READ"},
+        })
+    );
+    assert_eq!(Resource::from_document(&doc).unwrap(), r);
+    let r = alias(
+        json!({"name": "fb", "vCluster": "partner-a"}),
+        json!({"physicalName": "fb", "physicalCluster": "d1", "access": "WRITE"}),
+    )
+    .unwrap();
+    let doc = r.to_document();
+    assert_eq!(doc["spec"]["physicalCluster"], "d1");
+    assert_eq!(doc["spec"]["access"], "WRITE");
+    assert_eq!(Resource::from_document(&doc).unwrap(), r);
+    assert_eq!(Kind::parse("alias-topic"), Some(Kind::AliasTopic));
+    assert_eq!(Kind::parse("AliasTopic"), Some(Kind::AliasTopic));
+}
+
+#[test]
+fn alias_topic_fields_are_checked_and_named() {
+    let meta = json!({"name": "orders", "vCluster": "partner-a"});
+    for bad in ["", ".", "..", "a b", "a/b", "ü", &"x".repeat(250)] {
+        let e = alias(meta.clone(), json!({ "physicalName": bad })).unwrap_err();
+        assert_eq!(field_of(e), "spec.physicalName", "{bad:?}");
+        let e = alias(
+            json!({"name": bad, "vCluster": "partner-a"}),
+            json!({"physicalName": "p"}),
+        )
+        .unwrap_err();
+        assert_eq!(field_of(e), "metadata.name", "{bad:?}");
+        assert!(name_problem(Kind::AliasTopic, bad).is_some(), "{bad:?}");
+    }
+    assert!(alias(meta.clone(), json!({ "physicalName": "x".repeat(249) })).is_ok());
+    assert!(alias(meta.clone(), json!({ "physicalName": "..." })).is_ok());
+    let e = alias(meta.clone(), json!({"physicalName": "p", "access": "ALL"})).unwrap_err();
+    assert_eq!(field_of(e), "spec.access");
+    let e = alias(
+        meta.clone(),
+        json!({"physicalName": "p", "physicalCluster": ""}),
+    )
+    .unwrap_err();
+    assert_eq!(field_of(e), "spec.physicalCluster");
+    let e = alias(meta.clone(), json!({"physicalName": "p", "colour": 1})).unwrap_err();
+    assert_eq!(field_of(e), "spec.colour");
+    let e = alias(meta, json!({})).unwrap_err();
+    assert!(e.to_string().contains("physicalName"), "{e}");
+    // Passthrough (also the default vCluster) has no aliases.
+    for meta in [
+        json!({"name": "o"}),
+        json!({"name": "o", "vCluster": "passthrough"}),
+    ] {
+        let e = alias(meta, json!({"physicalName": "p"})).unwrap_err();
+        assert_eq!(field_of(e), "metadata.vCluster");
+    }
+}
+
+#[test]
+fn home_domain_is_optional_and_written_only_when_set() {
+    let r = vc(json!({})).unwrap();
+    assert!(r.to_document()["spec"].get("homeDomain").is_none());
+    let r = vc(json!({"homeDomain": "d1"})).unwrap();
+    let doc = r.to_document();
+    assert_eq!(doc["spec"]["homeDomain"], "d1");
+    assert_eq!(Resource::from_document(&doc).unwrap(), r);
+    assert_eq!(
+        field_of(vc(json!({"homeDomain": ""})).unwrap_err()),
+        "spec.homeDomain"
+    );
+}
