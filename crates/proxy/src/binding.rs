@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use gatehouse_auth::Principal;
-use gatehouse_tenancy::{Catalog, Resolution, TenantSession};
+use gatehouse_tenancy::{Aliases, Catalog, Resolution, Tenant, TenantSession};
 
 use crate::identity::resolve_virtual_cluster;
 use crate::Gateway;
@@ -139,13 +139,44 @@ fn resolve(
 ) -> Result<Option<TenantSession>, Unbound> {
     match catalog.resolve(name) {
         Resolution::Passthrough => Ok(None),
-        Resolution::Tenant(t) => Ok(Some(TenantSession::new(
-            t,
-            gateway.topic_ids(domain),
-            gateway.producer_ids(domain),
-        ))),
+        Resolution::Tenant(t) => {
+            if let Some(home) = t.home_domain.as_deref().filter(|home| *home != domain) {
+                return Err(Unbound(format!(
+                    "virtual cluster '{name}' has its home on streaming domain '{home}' (spec.homeDomain), \
+                     but this route's domain is '{domain}': connect through a route on '{home}'"
+                )));
+            }
+            Ok(Some(TenantSession::new(
+                at_home(t, domain),
+                gateway.topic_ids(domain),
+                gateway.producer_ids(domain),
+            )))
+        }
         Resolution::Unknown => Err(Unbound(format!(
             "virtual cluster '{name}' does not exist (apply a VirtualCluster named '{name}')"
         ))),
     }
+}
+
+/// The tenant as seen from a route whose domain is `home`: aliases that name that domain
+/// explicitly are its home aliases (a virtual cluster without `spec.homeDomain` has its home
+/// wherever its route is).
+fn at_home(tenant: Arc<Tenant>, home: &str) -> Arc<Tenant> {
+    if !tenant
+        .aliases
+        .iter()
+        .any(|a| a.domain.as_deref() == Some(home))
+    {
+        return tenant;
+    }
+    let aliases = tenant.aliases.iter().cloned().map(|mut a| {
+        if a.domain.as_deref() == Some(home) {
+            a.domain = None;
+        }
+        a
+    });
+    let normalized = Tenant::new(tenant.name.clone(), tenant.prefix.clone())
+        .with_aliases(Aliases::new(aliases.collect::<Vec<_>>()))
+        .with_home_domain(tenant.home_domain.clone());
+    Arc::new(normalized)
 }
