@@ -102,16 +102,33 @@ impl Binding {
         let now = gateway.catalog();
         if !Arc::ptr_eq(&now, &self.seen) {
             let fresh = resolve(gateway, &now, name, &self.domain)?;
-            // The same names (prefix): the session goes on with the fresh view, so alias
-            // topics added or deleted reach open connections with their next request.
-            let same = match (&fresh, &self.session) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.tenant().prefix == b.tenant().prefix,
-                _ => false,
+            // The same names (prefix) and every alias still there: the session goes on with
+            // the fresh view, so alias topics added reach open connections with their next
+            // request. An alias deleted or changed ends the connection instead: a broker's
+            // fetch session would go on serving its partitions to requests that no longer
+            // name them.
+            let (same, why) = match (&fresh, &self.session) {
+                (None, None) => (true, String::new()),
+                (Some(a), Some(b)) if a.tenant().prefix != b.tenant().prefix => {
+                    (false, "its prefix changed".to_string())
+                }
+                (Some(a), Some(b)) => match b
+                    .tenant()
+                    .aliases
+                    .iter()
+                    .find(|old| a.tenant().alias(&old.name) != Some(*old))
+                {
+                    Some(gone) => (
+                        false,
+                        format!("alias topic '{}' was deleted or changed", gone.name),
+                    ),
+                    None => (true, String::new()),
+                },
+                _ => (false, "it was deleted or replaced".to_string()),
             };
             if !same {
                 return Err(Unbound(format!(
-                    "virtual cluster '{name}' changed while the connection was open"
+                    "virtual cluster '{name}' changed while the connection was open: {why}"
                 )));
             }
             self.further = match (&fresh, &self.destination) {

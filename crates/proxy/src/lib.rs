@@ -89,6 +89,9 @@ impl Default for ConnectionLimits {
 pub struct Gateway {
     topology: ArcSwap<Topology>,
     catalog: ArcSwap<Catalog>,
+    /// Bumped with every new catalog: open connections re-check their binding at once (an
+    /// alias deleted, a virtual cluster removed) instead of at their next request.
+    catalog_changes: tokio::sync::watch::Sender<u64>,
     /// Topic id → upstream name, per streaming domain, shared by every tenant on it.
     topic_ids: DashMap<String, Arc<TopicIds>>,
     /// Producer id → the transactional id it was issued to, per streaming domain.
@@ -126,6 +129,7 @@ impl Gateway {
             drain: drain::Drain::new(),
             topology: ArcSwap::from_pointee(topology),
             catalog: ArcSwap::from_pointee(Catalog::default()),
+            catalog_changes: tokio::sync::watch::Sender::new(0),
             topic_ids: DashMap::new(),
             producer_ids: DashMap::new(),
             limits,
@@ -170,6 +174,11 @@ impl Gateway {
     }
 
     /// The virtual clusters that exist now.
+    /// Changes whenever the catalog does.
+    pub(crate) fn catalog_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.catalog_changes.subscribe()
+    }
+
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.load_full()
     }
@@ -177,6 +186,7 @@ impl Gateway {
     /// Replaces the virtual clusters. Connections check their binding on their next request.
     pub fn set_catalog(&self, catalog: Catalog) {
         self.catalog.store(Arc::new(catalog));
+        self.catalog_changes.send_modify(|n| *n += 1);
     }
 
     fn topic_ids(&self, domain: &str) -> Arc<TopicIds> {

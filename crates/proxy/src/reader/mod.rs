@@ -29,6 +29,7 @@ use gatehouse_protocol::versions::{admit, Admission};
 use gatehouse_routing::upstream::{Login, UpstreamCluster};
 use gatehouse_routing::{Route, Target};
 
+use crate::binding::Unbound;
 use crate::budget::{MemoryBudget, Reservation};
 use crate::deadlines::{Deadlines, Expired, Phase};
 use crate::drain::StopSignal;
@@ -105,6 +106,8 @@ pub(crate) struct RequestPump<'a, R> {
     /// Where the session's requests go (the router's one destination today).
     home: Destination,
     home_link: Option<LinkId>,
+    /// Changes with the catalog: the binding is re-checked then, not at the next request.
+    catalog: tokio::sync::watch::Receiver<u64>,
     deadlines: Option<Deadlines>,
     stop: Option<StopSignal>,
     /// Bytes read from the client so far (spliced ones included), for frame progress.
@@ -143,6 +146,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             cluster: pipe.upstream.clone(),
             broker: pipe.target,
         };
+        let catalog = pipeline.gateway.catalog_changes();
         Self {
             client,
             client_fd,
@@ -153,6 +157,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             upstreams: UpstreamSet::new(login),
             home,
             home_link: None,
+            catalog,
             deadlines: None,
             stop: None,
             bytes_read: 0,
@@ -422,6 +427,13 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 },
                 _ = self.tx.closed() => return Err(End::ResponsePumpGone),
                 _ = stop.stopped(), if stoppable => return Err(End::Draining),
+                changed = self.catalog.changed(), if stoppable => {
+                    if changed.is_ok() {
+                        let gateway = self.pipeline.gateway;
+                        (self.pipeline.binding.current(gateway)).map_err(|Unbound(why)| End::Unbound(why))?;
+                    }
+                    continue;
+                }
                 _ = deadlines.wait() => {}
             }
             let phase = self.phase();
