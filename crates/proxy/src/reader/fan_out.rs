@@ -69,7 +69,7 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
                 Err(End::Upstream(why)) if further => {
                     if let Some(suppressed) = FAN_OUT_SKIPPED_LOG.allow_for(&cluster.domain) {
                         tracing::warn!(domain = %cluster.domain, suppressed,
-                            "leaving a streaming domain out of a merged answer: {why}");
+                            "leaving a streaming domain out of a merged {:?} answer: {why}", meta.key);
                     }
                     continue;
                 }
