@@ -15,7 +15,7 @@ forwarding within one run.
 Usage: scripts/bench [--rounds N] [--quick] [--only a,b,...] [--buffered]
                      [--gateway BIN] [--baseline PREVIOUS_BIN]
 
-With --baseline, a third gateway (the previous binary, same passthrough route) runs each
+With --baseline, a third gateway (the previous binary, same passthrough and virtual-cluster routes) runs each
 throughput scenario too; the report adds its ratio and "this / previous".
 """
 from __future__ import annotations
@@ -121,16 +121,18 @@ class Setup:
                       "routes": [{**config["routes"][0], "endpoint": f"127.0.0.1:{port}"}]}
             self.buffered = Gatehouse(workdir, config, name=f"gatehouse-{port}")
             self.buffered.start()
-        # The same passthrough route on another gateway binary (the previous release).
+        # The same two routes on another gateway binary (the previous release).
         self.baseline = None
         if baseline:
-            port = ports.block(2)
+            port, vc_port = ports.block(2), ports.block(2)
             config = {**config, "admin": {**config["admin"], "listen": f"127.0.0.1:{ports.one()}"},
                       "store": {"url": f"sqlite://{workdir}/gatehouse-{port}.db?mode=rwc"},
-                      "routes": [{**config["routes"][0], "endpoint": f"127.0.0.1:{port}"}]}
+                      "routes": [{**config["routes"][0], "endpoint": f"127.0.0.1:{port}"},
+                                 {**config["routes"][1], "endpoint": f"127.0.0.1:{vc_port}"}]}
             os.environ["GATEHOUSE_BIN"] = str(baseline)
             self.baseline = Gatehouse(workdir, config, name=f"gatehouse-{port}")
             self.baseline.start()
+            put_virtual_cluster(self.baseline, "bench")
             os.environ["GATEHOUSE_BIN"] = str(binary)
 
     def bootstrap(self, which: str) -> str:
@@ -139,12 +141,14 @@ class Setup:
             return self.buffered.bootstrap("bench")
         if which == "baseline":
             return self.baseline.bootstrap("bench")
+        if which == "baseline_vc":
+            return self.baseline.bootstrap("bench-vc")
         return {"direct": self.broker.bootstrap, "gateway": self.gateway.bootstrap("bench"),
                 "vcluster": self.gateway.bootstrap("bench-vc")}[which]
 
     @staticmethod
     def upstream_topic(which: str, topic: str) -> str:
-        return VC_PREFIX + topic if which == "vcluster" else topic
+        return VC_PREFIX + topic if which in ("vcluster", "baseline_vc") else topic
 
     def cpu_seconds(self, which: str = "gateway") -> float:
         gw = {"buffered": self.buffered, "baseline": self.baseline}.get(which, self.gateway)
@@ -236,6 +240,7 @@ class Result:
     vcluster: list[Run] = field(default_factory=list)
     buffered: list[Run] = field(default_factory=list)
     baseline: list[Run] = field(default_factory=list)
+    baseline_vc: list[Run] = field(default_factory=list)
     cpu_s: float = 0.0
     baseline_cpu_s: float = 0.0
     baseline_requests: int = 0
@@ -293,7 +298,7 @@ def run_scenario(s: Scenario, storage: str, rounds: int, ports: Ports, workdir: 
                               baseline=baseline)  # a fresh broker every round
             # Rotate the order so no variant always runs first (or last) in a round.
             variants = (["direct", "gateway", "vcluster"] + (["buffered"] if buffered else [])
-                        + (["baseline"] if baseline else []))
+                        + (["baseline", "baseline_vc"] if baseline else []))
             k = i % len(variants)
             order = variants[k:] + variants[:k]
             for which in order:
@@ -470,11 +475,12 @@ def report(results: list[Result], latency: dict | None, idle: dict | None, alloc
         extra = " passthrough, buffered msgs/s | ratio | rounds | buffered CPU s/GB |" if buffered else ""
         if baseline:
             extra += (" previous binary msgs/s | ratio | rounds | this / previous "
-                      "| previous CPU s/1000 req | this / previous CPU per req |")
+                      "| previous CPU s/1000 req | this / previous CPU per req "
+                      "| previous virtual cluster msgs/s | virtual cluster this / previous |")
         lines += ["| scenario | storage | direct msgs/s | passthrough msgs/s | ratio | rounds "
                   "| virtual cluster msgs/s | ratio | rounds "
                   f"| gateway CPU s/GB | gateway CPU s/1000 req |{extra}",
-                  "| --- " * (11 + 4 * buffered + 6 * baseline) + "|"]
+                  "| --- " * (11 + 4 * buffered + 8 * baseline) + "|"]
     for r in results:
         gb = r.gw_bytes / 1e9
         bgb = r.buffered_bytes / 1e9
@@ -485,7 +491,8 @@ def report(results: list[Result], latency: dict | None, idle: dict | None, alloc
             base_per_req = 1000 * r.baseline_cpu_s / max(r.baseline_requests, 1)
             extra += (f" {r.median(r.baseline):,.0f} | **{r.ratio_baseline:.2f}** | {r.spread(r.baseline)} | "
                       f"**{r.median(r.gateway) / r.median(r.baseline):.2f}** | {base_per_req:.3f} | "
-                      f"**{per_req / base_per_req if base_per_req else float('nan'):.2f}** |")
+                      f"**{per_req / base_per_req if base_per_req else float('nan'):.2f}** | "
+                      f"{r.median(r.baseline_vc):,.0f} | **{r.median(r.vcluster) / r.median(r.baseline_vc):.2f}** |")
         lines.append(f"| ({r.scenario.key}) {r.scenario.title} | {r.storage} | {r.median(r.direct):,.0f} | "
                      f"{r.median(r.gateway):,.0f} | **{r.ratio:.2f}** | {r.spread(r.gateway)} | "
                      f"{r.median(r.vcluster):,.0f} | **{r.ratio_vc:.2f}** | {r.spread(r.vcluster)} | "
