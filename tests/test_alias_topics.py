@@ -81,6 +81,9 @@ def test_metadata_lists_exactly_the_tenants_topics_and_both_domains_brokers(part
     assert md.topics["returns"].partitions[0].leader == 1000
     assert md.topics["orders"].partitions[0].leader == 111
     assert md.topics["inbox"].partitions[0].leader == 111
+    # DescribeCluster shows the brokers of both domains too.
+    described = AdminClient({"bootstrap.servers": partner.bootstrap}).describe_cluster(request_timeout=10).result()
+    assert sorted(n.id for n in described.nodes) == [111, 1000]
 
     # kafka-python sees the same.
     from kafka import KafkaConsumer

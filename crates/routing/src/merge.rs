@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
-use kafka_protocol::messages::{ApiKey, BrokerId, MetadataResponse};
+use kafka_protocol::messages::{ApiKey, BrokerId, DescribeClusterResponse, MetadataResponse};
 
 use gatehouse_protocol::codec::{decode_response, encode_response, CodecResult};
 
@@ -91,4 +91,40 @@ fn add_topic(topics: &mut Vec<MetadataResponseTopic>, topic: MetadataResponseTop
         Some(held) if held.error_code != 0 && topic.error_code == 0 => *held = topic,
         Some(_) => {}
     }
+}
+
+/// One DescribeCluster answer from several domains' (as [`merge_metadata_frames`]): every
+/// domain's brokers at their virtual ids and gateway ports; the controller, the error and the
+/// authorized operations the home domain's; the cluster id the route's.
+pub fn merge_describe_cluster_frames(
+    route: &Route,
+    version: i16,
+    answers: &[(&UpstreamCluster, Bytes)],
+) -> CodecResult<Bytes> {
+    let home = route.nodes.home();
+    let key = ApiKey::DescribeCluster;
+    let (mut header, mut home_answer) = (None, None);
+    let (mut brokers, mut throttle) = (Vec::new(), 0);
+    for (upstream, frame) in answers {
+        let (h, mut response) = decode_response::<DescribeClusterResponse>(frame, key, version)?;
+        header.get_or_insert(h);
+        AddressRewriter::new(route, upstream).describe_cluster(&mut response);
+        throttle = throttle.max(response.throttle_time_ms);
+        brokers.append(&mut response.brokers);
+        if upstream.domain == home {
+            home_answer = Some(response);
+        }
+    }
+    let (Some(header), Some(mut merged)) = (header, home_answer) else {
+        return Err(anyhow::anyhow!(
+            "no DescribeCluster answer from the route's own domain"
+        ));
+    };
+    brokers.sort_by_key(|b| b.broker_id.0);
+    merged.brokers = brokers;
+    merged.throttle_time_ms = throttle;
+    if let Some(id) = route.cluster_id() {
+        merged.cluster_id = id.into();
+    }
+    encode_response(&header, &merged, key, version)
 }

@@ -137,14 +137,7 @@ impl<'a> AddressRewriter<'a> {
                 true
             }),
             ApiKey::DescribeCluster => self.each::<DescribeClusterResponse>(msg, |r, s| {
-                r.brokers
-                    .retain_mut(|b| s.virtualise(&mut b.broker_id.0, &mut b.host, &mut b.port));
-                if s.maps_ids() {
-                    Mapper::new(&|id| s.translate(id)).id(&mut r.controller_id);
-                    if let Some(id) = s.route.cluster_id() {
-                        r.cluster_id = StrBytes::from_string(id);
-                    }
-                }
+                s.describe_cluster(r);
                 true
             }),
             ApiKey::FindCoordinator => self.each::<FindCoordinatorResponse>(msg, |r, s| {
@@ -244,6 +237,18 @@ impl<'a> AddressRewriter<'a> {
             ids::metadata(r, &mut Mapper::new(&|id| self.translate(id)));
             if let Some(id) = self.route.cluster_id() {
                 r.cluster_id = Some(StrBytes::from_string(id));
+            }
+        }
+    }
+
+    /// A DescribeCluster response as the route's clients see it (as [`Self::metadata`]).
+    pub(crate) fn describe_cluster(&self, r: &mut DescribeClusterResponse) {
+        r.brokers
+            .retain_mut(|b| self.virtualise(&mut b.broker_id.0, &mut b.host, &mut b.port));
+        if self.maps_ids() {
+            Mapper::new(&|id| self.translate(id)).id(&mut r.controller_id);
+            if let Some(id) = self.route.cluster_id() {
+                r.cluster_id = StrBytes::from_string(id);
             }
         }
     }

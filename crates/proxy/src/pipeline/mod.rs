@@ -94,6 +94,8 @@ pub(crate) enum Merge {
     Metadata,
     /// A group's offsets from each domain (`tenancy::offsets`).
     Offsets,
+    /// Brokers of every domain at their virtual ids (`routing::merge`).
+    DescribeCluster,
 }
 
 /// One domain's part of a fanned-out request.
@@ -271,6 +273,11 @@ impl<'a> Pipeline<'a> {
         }
         if !Interest::TENANT.contains(key) {
             // A key the tenant may send whose frames carry no names (NAME_FREE_KEYS).
+            if let (ApiKey::DescribeCluster, Body::Whole(frame)) = (key, &body) {
+                if let Some(step) = self.tenant_describe_cluster(&session, frame) {
+                    return step;
+                }
+            }
             return self.forward(key, version, vec![body.into_bytes()], None, watch);
         }
         let decode_error = |e: anyhow::Error| {

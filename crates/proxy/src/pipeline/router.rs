@@ -28,11 +28,12 @@ pub(super) const PARTITION_LED: &[ApiKey] = &[
 static ALIAS_DOMAIN_NOT_ON_ROUTE: LogLimit = LogLimit::new(DEFAULT_INTERVAL);
 
 impl Pipeline<'_> {
-    /// The router: a request goes to the session's one destination, except the Metadata of a
-    /// passthrough session on a route that shows several domains, which goes to all of them
-    /// (fan-out; routing by topic comes with alias topics). Virtual node ids the client put in a request
-    /// become the upstream's here; on a route that shows one domain the map is the identity
-    /// and nothing is decoded.
+    /// The router: a request goes to the session's one destination, except the Metadata and
+    /// DescribeCluster of a passthrough session on a route that shows several domains, which
+    /// go to all of them (fan-out; a tenant's go to the domains of its alias topics, see
+    /// [`Self::tenant_fan_out`]). Virtual node ids the client put in a request become the
+    /// upstream's here; on a route that shows one domain the map is the identity and nothing
+    /// is decoded.
     pub(super) fn forward(
         &self,
         key: ApiKey,
@@ -42,28 +43,41 @@ impl Pipeline<'_> {
         watch: Option<Watch>,
     ) -> Step {
         let nodes = &self.route.nodes;
-        if key == ApiKey::Metadata && !nodes.is_identity() && tenancy.is_none() && pieces.len() == 1
+        let passthrough = matches!(self.binding.current_session(), Ok(None));
+        let merge = match key {
+            ApiKey::Metadata => Some(Merge::Metadata),
+            ApiKey::DescribeCluster => Some(Merge::DescribeCluster),
+            _ => None,
+        };
+        if let Some(merge) =
+            merge.filter(|_| passthrough && !nodes.is_identity() && pieces.len() == 1)
         {
-            // Every domain's brokers and topics, at their virtual ids. (A tenant's Metadata
-            // stays on its home domain: alias topics on other domains come next.)
+            // Every domain's brokers (and topics), at their virtual ids.
             let frame = pieces.pop().expect("one piece");
-            return match no_auto_creation(version, frame) {
-                Ok(frame) => {
-                    let domains = std::iter::once(nodes.home())
-                        .chain(nodes.additional().iter().map(|d| d.domain.as_str()));
-                    let parts = domains.map(|domain| FanOutPart {
-                        domain: domain.to_string(),
-                        frame: frame.clone(),
-                        tenancy: None,
-                        toward: Toward::AnyBroker,
-                    });
-                    Step::FanOut(FanOut {
-                        parts: parts.collect(),
-                        merge: Merge::Metadata,
-                    })
-                }
-                Err(e) => Step::End(End::BadInput("decode", format!("Metadata v{version}: {e}"))),
+            let frame = match merge {
+                Merge::Metadata => match no_auto_creation(version, frame) {
+                    Ok(frame) => frame,
+                    Err(e) => {
+                        return Step::End(End::BadInput(
+                            "decode",
+                            format!("Metadata v{version}: {e}"),
+                        ))
+                    }
+                },
+                _ => frame,
             };
+            let domains = std::iter::once(nodes.home())
+                .chain(nodes.additional().iter().map(|d| d.domain.as_str()));
+            let parts = domains.map(|domain| FanOutPart {
+                domain: domain.to_string(),
+                frame: frame.clone(),
+                tenancy: None,
+                toward: Toward::AnyBroker,
+            });
+            return Step::FanOut(FanOut {
+                parts: parts.collect(),
+                merge,
+            });
         }
         if pieces.len() == 1 && nodes.request_needs_rewrite(key, version) {
             match nodes.rewrite_request(key, version, pieces.pop().expect("one piece")) {
@@ -165,6 +179,37 @@ impl Pipeline<'_> {
         Some(Step::FanOut(FanOut {
             parts: std::iter::once(home).chain(further).collect(),
             merge: Merge::Metadata,
+        }))
+    }
+
+    /// A tenant's DescribeCluster on a route where some of its alias topics live on further
+    /// domains: the brokers of the home domain and of those domains, merged. None otherwise.
+    pub(super) fn tenant_describe_cluster(
+        &self,
+        session: &TenantSession,
+        frame: &Bytes,
+    ) -> Option<Step> {
+        let nodes = &self.route.nodes;
+        let mut domains: Vec<&str> = (session.tenant().aliases.iter())
+            .filter_map(|a| a.domain.as_deref())
+            .filter(|d| nodes.additional().iter().any(|a| a.domain == *d))
+            .collect();
+        if domains.is_empty() {
+            return None;
+        }
+        domains.sort();
+        domains.dedup();
+        let parts = std::iter::once(nodes.home())
+            .chain(domains)
+            .map(|domain| FanOutPart {
+                domain: domain.to_string(),
+                frame: frame.clone(),
+                tenancy: None,
+                toward: Toward::AnyBroker,
+            });
+        Some(Step::FanOut(FanOut {
+            parts: parts.collect(),
+            merge: Merge::DescribeCluster,
         }))
     }
 

@@ -102,6 +102,9 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
                 Merge::Metadata => {
                     gatehouse_routing::merge::merge_metadata_frames(&route, version, &answers)
                 }
+                Merge::DescribeCluster => gatehouse_routing::merge::merge_describe_cluster_frames(
+                    &route, version, &answers,
+                ),
                 Merge::Offsets => {
                     let frames: Vec<Bytes> = answers.into_iter().map(|(_, f)| f).collect();
                     gatehouse_tenancy::offsets::merge_offsets(key, version, &frames)
