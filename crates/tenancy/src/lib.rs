@@ -22,10 +22,10 @@
 pub mod aliases;
 mod mapper;
 pub mod names;
-pub mod offsets;
 pub mod producer_ids;
 mod respell;
 pub mod session;
+pub mod split;
 pub mod table;
 pub mod topic_ids;
 mod txn_guard;

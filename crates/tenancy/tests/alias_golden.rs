@@ -498,7 +498,7 @@ fn a_groups_offsets_are_split_per_domain_and_merged_back() {
         .with_correlation_id(5);
     let frame = encode_request(&header, &commit).unwrap();
     let parts = (c.session)
-        .split_offsets(ApiKey::OffsetCommit, 8, &frame, |d| d == "d2", view)
+        .split_by_domain(ApiKey::OffsetCommit, 8, &frame, |d| d == "d2", view)
         .unwrap()
         .expect("topics on two domains");
     assert_eq!(parts.len(), 2);
@@ -554,8 +554,7 @@ fn a_groups_offsets_are_split_per_domain_and_merged_back() {
             Bytes::from(pieces.concat())
         })
         .collect();
-    let merged =
-        gatehouse_tenancy::offsets::merge_offsets(ApiKey::OffsetCommit, 8, &unmapped).unwrap();
+    let merged = gatehouse_tenancy::split::merge_parts(ApiKey::OffsetCommit, 8, &unmapped).unwrap();
     let (_, merged) =
         decode_response::<OffsetCommitResponse>(&merged, ApiKey::OffsetCommit, 8).unwrap();
     let names: Vec<&str> = merged.topics.iter().map(|t| t.name.0.as_str()).collect();
@@ -570,13 +569,13 @@ fn a_groups_offsets_are_split_per_domain_and_merged_back() {
     let frame = encode_request(&header, &home_only).unwrap();
     let split = c
         .session
-        .split_offsets(ApiKey::OffsetCommit, 8, &frame, |d| d == "d2", view);
+        .split_by_domain(ApiKey::OffsetCommit, 8, &frame, |d| d == "d2", view);
     assert!(split.unwrap().is_none());
     // A domain the route does not show: not split either (the home broker answers for it).
     let frame = encode_request(&header, &commit).unwrap();
     let split = c
         .session
-        .split_offsets(ApiKey::OffsetCommit, 8, &frame, |_| false, view);
+        .split_by_domain(ApiKey::OffsetCommit, 8, &frame, |_| false, view);
     assert!(split.unwrap().is_none());
 }
 
@@ -604,7 +603,7 @@ fn fetching_every_committed_offset_asks_every_domain() {
             .with_request_api_version(version);
         let frame = encode_request(&header, &body).unwrap();
         let parts = (c.session)
-            .split_offsets(ApiKey::OffsetFetch, version, &frame, |d| d == "d2", view)
+            .split_by_domain(ApiKey::OffsetFetch, version, &frame, |d| d == "d2", view)
             .unwrap()
             .expect("every domain");
         let domains: Vec<Option<&str>> = parts.iter().map(|p| p.domain.as_deref()).collect();
@@ -687,4 +686,107 @@ fn transactions_take_no_read_alias_and_no_offsets_of_a_further_domain() {
         ),
         (2, refused)
     );
+}
+
+#[test]
+fn descriptions_of_a_further_domains_alias_ask_that_domain() {
+    let c = Case::home();
+    let view = |d: &str| {
+        c.session
+            .on_further_domain(d.into(), Arc::new(TopicIds::default()))
+    };
+    let header = |key: ApiKey, v: i16| {
+        RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(v)
+    };
+    let configs = DescribeConfigsRequest::default().with_resources(
+        ["returns", "inbox"]
+            .iter()
+            .map(|n| {
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(s(n))
+            })
+            .collect(),
+    );
+    let frame = encode_request(&header(ApiKey::DescribeConfigs, 4), &configs).unwrap();
+    let parts = (c.session)
+        .split_by_domain(ApiKey::DescribeConfigs, 4, &frame, |d| d == "d2", view)
+        .unwrap()
+        .expect("two domains");
+    let asked: Vec<(Option<&str>, Vec<String>)> = parts
+        .iter()
+        .map(|p| {
+            let (_, r) = decode_request::<DescribeConfigsRequest>(&p.frame).unwrap();
+            let names = r
+                .resources
+                .iter()
+                .map(|x| x.resource_name.to_string())
+                .collect();
+            (p.domain.as_deref(), names)
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            (None, vec!["a.inbox".to_string()]),
+            (Some("d2"), vec!["returns".to_string()])
+        ]
+    );
+
+    let dtp = DescribeTopicPartitionsRequest::default().with_topics(
+        ["returns", "orders"]
+            .iter()
+            .map(|n| describe_topic_partitions_request::TopicRequest::default().with_name(topic(n)))
+            .collect(),
+    );
+    let frame = encode_request(&header(ApiKey::DescribeTopicPartitions, 0), &dtp).unwrap();
+    let parts = (c.session)
+        .split_by_domain(
+            ApiKey::DescribeTopicPartitions,
+            0,
+            &frame,
+            |d| d == "d2",
+            view,
+        )
+        .unwrap()
+        .expect("two domains");
+    assert_eq!(parts.len(), 2);
+    // The answers, un-mapped in their views, merged and sorted by name.
+    let answer = |names: &[&str]| {
+        let body = DescribeTopicPartitionsResponse::default().with_topics(
+            names
+                .iter()
+                .map(|n| {
+                    describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default()
+                        .with_name(Some(topic(n)))
+                })
+                .collect(),
+        );
+        let h = ResponseHeader::default();
+        encode_response(&h, &body, ApiKey::DescribeTopicPartitions, 0).unwrap()
+    };
+    let answers = [answer(&["sales.orders"]), answer(&["returns"])];
+    let unmapped: Vec<Bytes> = parts
+        .iter()
+        .zip(answers)
+        .map(|(p, a)| {
+            let m = ResponseMessage::new(ApiKey::DescribeTopicPartitions, 0, a);
+            Bytes::from(p.session.response(&p.ctx, m).unwrap().concat())
+        })
+        .collect();
+    let merged =
+        gatehouse_tenancy::split::merge_parts(ApiKey::DescribeTopicPartitions, 0, &unmapped)
+            .unwrap();
+    let (_, merged) = decode_response::<DescribeTopicPartitionsResponse>(
+        &merged,
+        ApiKey::DescribeTopicPartitions,
+        0,
+    )
+    .unwrap();
+    let names: Vec<&str> = (merged.topics.iter())
+        .map(|t| t.name.as_ref().unwrap().0.as_str())
+        .collect();
+    assert_eq!(names, ["orders", "returns"]);
 }

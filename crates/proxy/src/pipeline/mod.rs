@@ -92,8 +92,8 @@ pub(crate) struct FanOut {
 pub(crate) enum Merge {
     /// Brokers of every domain at their virtual ids, topics of each (`routing::merge`).
     Metadata,
-    /// A group's offsets from each domain (`tenancy::offsets`).
-    Offsets,
+    /// Parts of a request split per domain: a group's offsets, descriptions (`tenancy::split`).
+    Split,
     /// Brokers of every domain at their virtual ids (`routing::merge`).
     DescribeCluster,
 }
@@ -311,8 +311,8 @@ impl<'a> Pipeline<'a> {
                         return step;
                     }
                 }
-                if gatehouse_tenancy::offsets::OFFSET_KEYS.contains(&key) {
-                    if let Some(step) = self.offsets_fan_out(&session, key, version, &frame) {
+                if gatehouse_tenancy::split::SPLIT_KEYS.contains(&key) {
+                    if let Some(step) = self.split_fan_out(&session, key, version, &frame) {
                         return step;
                     }
                 }

@@ -213,10 +213,11 @@ impl Pipeline<'_> {
         }))
     }
 
-    /// A group's offsets request naming topics of further domains: each domain's part goes to
-    /// that domain's coordinator for the group (the home part where the client sent it), and
-    /// the answers are merged. None when every topic is on the home domain.
-    pub(super) fn offsets_fan_out(
+    /// A request naming topics of further domains (a group's offsets, a description): each
+    /// domain's part goes to that domain (a group's offsets to its coordinator for the group),
+    /// the home part where the client sent it, and the answers are merged. None when every
+    /// topic is on the home domain.
+    pub(super) fn split_fan_out(
         &self,
         session: &TenantSession,
         key: ApiKey,
@@ -226,7 +227,7 @@ impl Pipeline<'_> {
         let nodes = &self.route.nodes;
         let on_route = |d: &str| nodes.additional().iter().any(|a| a.domain == d);
         let view = |d: &str| session.on_further_domain(d.into(), self.gateway.topic_ids(d));
-        let parts = match session.split_offsets(key, version, frame, on_route, view) {
+        let parts = match session.split_by_domain(key, version, frame, on_route, view) {
             Ok(None) => return None,
             Ok(Some(parts)) => parts,
             Err(e) => {
@@ -235,9 +236,11 @@ impl Pipeline<'_> {
             }
         };
         let parts = parts.into_iter().map(|p| {
+            let offsets = gatehouse_tenancy::split::OFFSET_KEYS.contains(&key);
             let toward = match p.domain {
                 None => Toward::ThisConnection,
-                Some(_) => Toward::GroupCoordinator(p.group.to_string()),
+                Some(_) if offsets => Toward::GroupCoordinator(p.group.to_string()),
+                Some(_) => Toward::AnyBroker,
             };
             FanOutPart {
                 domain: p.domain.unwrap_or_else(|| nodes.home().to_string()),
@@ -251,7 +254,7 @@ impl Pipeline<'_> {
         });
         Some(Step::FanOut(FanOut {
             parts: parts.collect(),
-            merge: Merge::Offsets,
+            merge: Merge::Split,
         }))
     }
 }

@@ -105,9 +105,20 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
                 Merge::DescribeCluster => gatehouse_routing::merge::merge_describe_cluster_frames(
                     &route, version, &answers,
                 ),
-                Merge::Offsets => {
-                    let frames: Vec<Bytes> = answers.into_iter().map(|(_, f)| f).collect();
-                    gatehouse_tenancy::offsets::merge_offsets(key, version, &frames)
+                Merge::Split => {
+                    // Node ids in a part's answer (DescribeTopicPartitions leaders) are its
+                    // own domain's: made virtual before the parts are merged.
+                    let mut frames = Vec::with_capacity(answers.len());
+                    for (cluster, frame) in answers {
+                        let rewriter =
+                            gatehouse_routing::rewrite::AddressRewriter::new(&route, cluster);
+                        frames.push(
+                            rewriter
+                                .rewrite(key, version, frame)
+                                .map_err(|e| e.to_string())?,
+                        );
+                    }
+                    gatehouse_tenancy::split::merge_parts(key, version, &frames)
                 }
             }
             .map_err(|e| e.to_string())

@@ -1,12 +1,16 @@
-//! A consumer group's offsets across streaming domains.
+//! Requests about topics of several streaming domains, split into one per domain.
 //!
-//! A tenant's group lives on its home domain (coordination, membership). The offsets of
-//! partitions of an alias topic on a further domain are committed on that domain, under the
-//! same prefixed group name, so that domain's operators see the partner's lag with their own
-//! tools. An OffsetCommit, OffsetFetch or OffsetDelete naming such topics is split here into
-//! one request per domain, each mapped in that domain's view of the tenant; the answers, each
-//! un-mapped in its own view, are merged back into one ([`merge_offsets`]). No I/O: the proxy
-//! sends the parts and hands the answers back.
+//! * A consumer group's offsets: the group lives on its home domain (coordination,
+//!   membership). The offsets of partitions of an alias topic on a further domain are
+//!   committed on that domain, under the same prefixed group name, so that domain's operators
+//!   see the partner's lag with their own tools. An OffsetCommit, OffsetFetch or OffsetDelete
+//!   naming such topics is split per domain (each further part to that domain's coordinator).
+//! * Descriptions: a DescribeConfigs or DescribeTopicPartitions naming an alias of a further
+//!   domain asks that domain (any of its brokers) for it.
+//!
+//! Each part is mapped in its domain's view of the tenant; the answers, each un-mapped in its
+//! own view, are merged back into one ([`merge_parts`]). No I/O: the proxy sends the parts and
+//! hands the answers back.
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
@@ -20,17 +24,26 @@ use gatehouse_protocol::message::RequestMessage;
 use crate::mapper::ResponseContext;
 use crate::session::{MappedRequest, ResponsePlan, TenantSession};
 
-/// Keys whose requests [`TenantSession::split_offsets`] splits.
+/// Group-offset keys: a further domain's part goes to its coordinator for the group.
 pub const OFFSET_KEYS: &[ApiKey] = &[
     ApiKey::OffsetCommit,
     ApiKey::OffsetFetch,
     ApiKey::OffsetDelete,
 ];
 
-/// One domain's part of a split offsets request.
-pub struct OffsetPart {
-    /// `None`: the home domain (the part goes where the client sent the request, its group
-    /// coordinator); otherwise the further domain whose group coordinator takes it.
+/// Every key whose requests [`TenantSession::split_by_domain`] splits.
+pub const SPLIT_KEYS: &[ApiKey] = &[
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::OffsetDelete,
+    ApiKey::DescribeConfigs,
+    ApiKey::DescribeTopicPartitions,
+];
+
+/// One domain's part of a split request.
+pub struct DomainPart {
+    /// `None`: the home domain (the part goes where the client sent the request); otherwise
+    /// the further domain that takes it (its group coordinator, for [`OFFSET_KEYS`]).
     pub domain: Option<String>,
     /// The request for that domain, mapped.
     pub frame: Bytes,
@@ -42,20 +55,20 @@ pub struct OffsetPart {
 }
 
 impl TenantSession {
-    /// Splits a group-offsets request whose topics live on several domains; None when they
-    /// are all on the home domain (or the key is not one of [`OFFSET_KEYS`]). `on_route` says
-    /// which further domains the route shows; aliases on others stay in the home part (as
-    /// placeholders its broker answers UNKNOWN_TOPIC_OR_PARTITION for).
-    pub fn split_offsets(
+    /// Splits a request whose topics live on several domains; None when they are all on the
+    /// home domain (or the key is not one of [`SPLIT_KEYS`]). `on_route` says which further
+    /// domains the route shows; aliases on others stay in the home part (as placeholders its
+    /// broker answers for as unknown).
+    pub fn split_by_domain(
         &self,
         key: ApiKey,
         version: i16,
         frame: &Bytes,
         on_route: impl Fn(&str) -> bool,
         further_view: impl Fn(&str) -> TenantSession,
-    ) -> CodecResult<Option<Vec<OffsetPart>>> {
+    ) -> CodecResult<Option<Vec<DomainPart>>> {
         let tenant = self.tenant();
-        if !OFFSET_KEYS.contains(&key) || !tenant.aliases.iter().any(|a| a.domain.is_some()) {
+        if !SPLIT_KEYS.contains(&key) || !tenant.aliases.iter().any(|a| a.domain.is_some()) {
             return Ok(None);
         }
         // The domain of a topic named by the client: None for the home domain.
@@ -148,6 +161,29 @@ impl TenantSession {
                     encode_parts(&h, parts, &group)?
                 }
             }
+            ApiKey::DescribeConfigs => {
+                let (h, r) = decode_request::<DescribeConfigsRequest>(frame)?;
+                const TOPIC: i8 = 2;
+                let parts = by_domain(&r.resources, |res| {
+                    let name = TopicName(res.resource_name.clone());
+                    (res.resource_type == TOPIC)
+                        .then(|| domain_of(&name))
+                        .flatten()
+                });
+                let parts = (parts.into_iter()).map(|(d, rs)| (d, r.clone().with_resources(rs)));
+                encode_parts(&h, parts, &StrBytes::default())?
+            }
+            ApiKey::DescribeTopicPartitions => {
+                let (h, r) = decode_request::<DescribeTopicPartitionsRequest>(frame)?;
+                if r.cursor.is_some() {
+                    // A page after the first: the home domain's listing goes on (the further
+                    // domains' aliases came with the first page).
+                    return Ok(None);
+                }
+                let parts = by_domain(&r.topics, |t| domain_of(&t.name));
+                let parts = (parts.into_iter()).map(|(d, ts)| (d, r.clone().with_topics(ts)));
+                encode_parts(&h, parts, &StrBytes::default())?
+            }
             _ => unreachable!("checked above"),
         };
         if split.iter().all(|(d, _, _)| d.is_none()) {
@@ -171,7 +207,7 @@ impl TenantSession {
                     ResponsePlan::Untouched => Box::default(),
                 };
                 let group = view.tenant().map(crate::names::Entity::Group, &group);
-                Ok(OffsetPart {
+                Ok(DomainPart {
                     domain,
                     frame,
                     session: view,
@@ -213,9 +249,10 @@ fn encode_parts<T: Encodable>(
 }
 
 /// The client's one answer from the parts' answers (in part order, home first, each already
-/// un-mapped): topics concatenated, the first error a part reports for the whole group, the
-/// longest throttle. The correlation id is the first part's (the caller sets the client's).
-pub fn merge_offsets(key: ApiKey, version: i16, frames: &[Bytes]) -> CodecResult<Bytes> {
+/// un-mapped): topics (or config results) concatenated, the first error a part reports for
+/// the whole group, the longest throttle. The correlation id is the first part's (the caller
+/// sets the client's).
+pub fn merge_parts(key: ApiKey, version: i16, frames: &[Bytes]) -> CodecResult<Bytes> {
     fn each<T: Decodable>(
         key: ApiKey,
         version: i16,
@@ -273,7 +310,27 @@ pub fn merge_offsets(key: ApiKey, version: i16, frames: &[Bytes]) -> CodecResult
             }
             encode_response(&h, &merged, key, version)
         }
-        _ => Err(anyhow::anyhow!("{key:?} is not a group-offsets key")),
+        ApiKey::DescribeConfigs => {
+            let (h, parts) = each::<DescribeConfigsResponse>(key, version, frames)?;
+            let mut merged = DescribeConfigsResponse::default();
+            for p in parts {
+                merged.throttle_time_ms = merged.throttle_time_ms.max(p.throttle_time_ms);
+                merged.results.extend(p.results);
+            }
+            encode_response(&h, &merged, key, version)
+        }
+        ApiKey::DescribeTopicPartitions => {
+            let (h, mut parts) = each::<DescribeTopicPartitionsResponse>(key, version, frames)?;
+            let mut merged = parts.remove(0);
+            for p in parts {
+                merged.throttle_time_ms = merged.throttle_time_ms.max(p.throttle_time_ms);
+                merged.topics.extend(p.topics);
+            }
+            // Brokers list topics by name; so does the merged answer.
+            merged.topics.sort_by(|a, b| a.name.cmp(&b.name));
+            encode_response(&h, &merged, key, version)
+        }
+        _ => Err(anyhow::anyhow!("{key:?} is not a key split per domain")),
     }
 }
 
