@@ -43,15 +43,16 @@ impl Pipeline<'_> {
         watch: Option<Watch>,
     ) -> Step {
         let nodes = &self.route.nodes;
-        let passthrough = matches!(self.binding.current_session(), Ok(None));
         let merge = match key {
             ApiKey::Metadata => Some(Merge::Metadata),
             ApiKey::DescribeCluster => Some(Merge::DescribeCluster),
             _ => None,
         };
-        if let Some(merge) =
-            merge.filter(|_| passthrough && !nodes.is_identity() && pieces.len() == 1)
-        {
+        let fans_out = |_: &Merge| {
+            let passthrough = matches!(self.binding.current_session(), Ok(None));
+            passthrough && !nodes.is_identity() && pieces.len() == 1
+        };
+        if let Some(merge) = merge.filter(fans_out) {
             // Every domain's brokers (and topics), at their virtual ids.
             let frame = pieces.pop().expect("one piece");
             let frame = match merge {
