@@ -28,6 +28,19 @@ def probe_binary() -> Path:
     return gatehouse.with_name("gatehouse-probe")
 
 
+def run_probe(*args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """Runs gatehouse-probe; asserts it found no leak and hit no error beyond Tansu's quirks.
+    Returns the process and its results (one per probe)."""
+    out = subprocess.run([str(probe_binary()), *args], capture_output=True, text=True, timeout=180)
+    assert out.returncode in (0, 1), out.stderr
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    leaks = [r for r in results if r["outcome"] == "leak"]
+    assert not leaks, json.dumps(leaks, indent=1)
+    errors = [r for r in results if r["outcome"] == "error" and r["key"] not in UPSTREAM_QUIRKS]
+    assert not errors, json.dumps(errors, indent=1)
+    return out, results
+
+
 def test_tenant_a_cannot_see_or_change_anything_of_tenant_b(cluster):
     g = tenant_gateway(cluster, {"a": "a", "b": "b", "raw": None})
     put_virtual_cluster(g, "a")
@@ -62,20 +75,13 @@ def test_tenant_a_cannot_see_or_change_anything_of_tenant_b(cluster):
     t = threading.Thread(target=member)
     t.start()
     try:
-        out = subprocess.run(
-            [str(probe_binary()), "--tenant", a, "--raw", raw, "--victim-topic", "b.orders",
-             "--victim-group", "b.app", "--victim-txn", "b.tx", "--victim-secret", "SECRET-B",
-             "--victim-client-id", "victim-b", "--victim-producer-id", str(victim_pid)],
-            capture_output=True, text=True, timeout=180)
+        out, results = run_probe(
+            "--tenant", a, "--raw", raw, "--victim-topic", "b.orders", "--victim-group", "b.app",
+            "--victim-txn", "b.tx", "--victim-secret", "SECRET-B", "--victim-client-id", "victim-b",
+            "--victim-producer-id", str(victim_pid))
     finally:
         stop.set()
         t.join()
-    assert out.returncode in (0, 1), out.stderr
-    results = [json.loads(line) for line in out.stdout.splitlines()]
-    leaks = [r for r in results if r["outcome"] == "leak"]
-    assert not leaks, json.dumps(leaks, indent=1)
-    errors = [r for r in results if r["outcome"] == "error" and r["key"] not in UPSTREAM_QUIRKS]
-    assert not errors, json.dumps(errors, indent=1)
     assert out.returncode == 0
 
     probed = {r["key"] for r in results if r["outcome"] == "ok"}

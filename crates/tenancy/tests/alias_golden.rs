@@ -2,11 +2,14 @@
 //! `sales.orders`, a WRITE alias `feedback` → home `partner-feedback`, and a READ alias
 //! `returns` → `returns` on the further domain `d2`.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::{s, topic, Case};
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
@@ -14,17 +17,8 @@ use gatehouse_protocol::codec::{decode_request, decode_response, encode_request,
 use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_protocol::name_spans::produce_names;
 use gatehouse_tenancy::names::UNREACHABLE;
-use gatehouse_tenancy::{
-    Access, Alias, Aliases, ProducerIds, ResponseContext, ResponsePlan, Tenant, TenantSession,
-    TopicIds,
-};
+use gatehouse_tenancy::{Access, Alias, Aliases, Tenant, TopicIds};
 
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
-fn topic(v: &str) -> TopicName {
-    TopicName(s(v))
-}
 fn alias(name: &str, physical: &str, domain: Option<&str>, access: Access) -> Alias {
     Alias {
         name: name.into(),
@@ -42,66 +36,15 @@ fn tenant() -> Arc<Tenant> {
     ])))
 }
 
-struct Case {
-    session: TenantSession,
-    ids: Arc<TopicIds>,
+fn home() -> Case {
+    Case::of(tenant())
 }
 
-impl Case {
-    fn home() -> Self {
-        let ids = Arc::new(TopicIds::default());
-        let session = TenantSession::new(tenant(), ids.clone(), Arc::new(ProducerIds::default()));
-        Self { session, ids }
-    }
-
-    fn on_d2() -> Self {
-        let home = Self::home();
-        let ids = Arc::new(TopicIds::default());
-        let session = home.session.on_further_domain("d2".into(), ids.clone());
-        Self { session, ids }
-    }
-
-    fn up<T: Encodable + Decodable>(
-        &self,
-        key: ApiKey,
-        version: i16,
-        body: T,
-    ) -> (T, Option<Box<ResponseContext>>) {
-        let header = RequestHeader::default()
-            .with_request_api_key(key as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(9);
-        let frame = encode_request(&header, &body).unwrap();
-        let (chunks, plan) = self.session.request(key, version, frame).unwrap();
-        let (_, mapped) = decode_request::<T>(&chunks.concat().into()).unwrap();
-        let ctx = match plan {
-            ResponsePlan::Untouched => None,
-            ResponsePlan::Map(ctx) => Some(ctx),
-        };
-        (mapped, ctx)
-    }
-
-    fn down<T: Encodable + Decodable>(
-        &self,
-        key: ApiKey,
-        version: i16,
-        ctx: Option<&ResponseContext>,
-        body: T,
-    ) -> T {
-        let header = ResponseHeader::default().with_correlation_id(9);
-        let frame: Bytes = encode_response(&header, &body, key, version).unwrap();
-        let empty = ResponseContext::default();
-        let pieces = self
-            .session
-            .response(
-                ctx.unwrap_or(&empty),
-                ResponseMessage::new(key, version, frame),
-            )
-            .unwrap();
-        decode_response::<T>(&pieces.concat().into(), key, version)
-            .unwrap()
-            .1
-    }
+/// The same tenant's view of d2.
+fn on_d2() -> Case {
+    let ids = Arc::new(TopicIds::default());
+    let session = home().session.on_further_domain("d2".into(), ids.clone());
+    Case { session, ids }
 }
 
 fn id(n: u64) -> Uuid {
@@ -116,7 +59,7 @@ fn metadata_topic(name: &str, id: Uuid) -> metadata_response::MetadataResponseTo
 
 #[test]
 fn metadata_shows_aliases_under_their_names_and_nothing_else() {
-    let c = Case::home();
+    let c = home();
     let names = ["inbox", "orders", "feedback", "returns"];
     let req = MetadataRequest::default().with_topics(Some(
         names
@@ -223,7 +166,7 @@ fn produce(topics: &[&str]) -> ProduceRequest {
 
 #[test]
 fn producing_to_a_read_alias_is_refused_per_topic_and_a_write_alias_goes_to_its_physical_topic() {
-    let c = Case::home();
+    let c = home();
     for version in [3, 9, 12] {
         let (up, ctx) = c.up(
             ApiKey::Produce,
@@ -263,7 +206,7 @@ fn producing_to_a_read_alias_is_refused_per_topic_and_a_write_alias_goes_to_its_
 
 #[test]
 fn a_produce_head_with_a_read_alias_asks_for_the_whole_frame_one_without_does_not() {
-    let c = Case::home();
+    let c = home();
     let header = RequestHeader::default()
         .with_request_api_key(ApiKey::Produce as i16)
         .with_request_api_version(9);
@@ -280,7 +223,7 @@ fn a_produce_head_with_a_read_alias_asks_for_the_whole_frame_one_without_does_no
 
 #[test]
 fn an_alias_cannot_be_created_deleted_repartitioned_or_reconfigured() {
-    let c = Case::home();
+    let c = home();
     let (up, ctx) = c.up(
         ApiKey::CreateTopics,
         5,
@@ -385,7 +328,7 @@ fn an_alias_cannot_be_created_deleted_repartitioned_or_reconfigured() {
 
 #[test]
 fn on_a_further_domain_only_its_aliases_exist() {
-    let c = Case::on_d2();
+    let c = on_d2();
     let fetch = FetchRequest::default().with_topics(vec![
         fetch_request::FetchTopic::default().with_topic(topic("returns")),
         fetch_request::FetchTopic::default().with_topic(topic("inbox")),
@@ -430,7 +373,7 @@ fn on_a_further_domain_only_its_aliases_exist() {
 
 #[test]
 fn acls_never_follow_an_alias_to_its_physical_topic() {
-    let c = Case::home();
+    let c = home();
     let (up, _) = c.up(
         ApiKey::CreateAcls,
         3,
@@ -470,7 +413,7 @@ fn acls_never_follow_an_alias_to_its_physical_topic() {
 
 #[test]
 fn a_groups_offsets_are_split_per_domain_and_merged_back() {
-    let c = Case::home();
+    let c = home();
     let view = |d: &str| {
         c.session
             .on_further_domain(d.into(), Arc::new(TopicIds::default()))
@@ -581,7 +524,7 @@ fn a_groups_offsets_are_split_per_domain_and_merged_back() {
 
 #[test]
 fn fetching_every_committed_offset_asks_every_domain() {
-    let c = Case::home();
+    let c = home();
     let view = |d: &str| {
         c.session
             .on_further_domain(d.into(), Arc::new(TopicIds::default()))
@@ -620,7 +563,7 @@ fn fetching_every_committed_offset_asks_every_domain() {
 
 #[test]
 fn transactions_take_no_read_alias_and_no_offsets_of_a_further_domain() {
-    let c = Case::home();
+    let c = home();
     let refused = ResponseError::TopicAuthorizationFailed.code();
     let add = AddPartitionsToTxnRequest::default()
         .with_v3_and_below_transactional_id(TransactionalId(s("tx")))
@@ -690,7 +633,7 @@ fn transactions_take_no_read_alias_and_no_offsets_of_a_further_domain() {
 
 #[test]
 fn descriptions_of_a_further_domains_alias_ask_that_domain() {
-    let c = Case::home();
+    let c = home();
     let view = |d: &str| {
         c.session
             .on_further_domain(d.into(), Arc::new(TopicIds::default()))

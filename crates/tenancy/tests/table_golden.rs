@@ -4,83 +4,25 @@
 //! The end-to-end probe (tests/test_tenancy_probe.py) sends every key through a real broker;
 //! these cases cover what that broker (Tansu) does not implement, and the special rules.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::{s, topic, Case};
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use gatehouse_protocol::codec::{decode_request, decode_response, encode_request, encode_response};
 use gatehouse_protocol::message::ResponseMessage;
 use gatehouse_tenancy::table::{response_carries_names, tenant_may_send, MAPPED_KEYS};
-use gatehouse_tenancy::{ResponseContext, ResponsePlan, Tenant, TenantSession, TopicIds};
+use gatehouse_tenancy::{ResponseContext, ResponsePlan, Tenant};
 
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
-fn topic(v: &str) -> TopicName {
-    TopicName(s(v))
-}
-
-struct Case {
-    session: TenantSession,
-    ids: Arc<TopicIds>,
-}
-
-impl Case {
-    fn new() -> Self {
-        let ids = Arc::new(TopicIds::default());
-        let producers = Arc::new(gatehouse_tenancy::ProducerIds::default());
-        let session = TenantSession::new(Arc::new(Tenant::new("a", "a.")), ids.clone(), producers);
-        Self { session, ids }
-    }
-
-    /// Maps a request and decodes what would go upstream.
-    fn up<T: Encodable + Decodable>(
-        &self,
-        key: ApiKey,
-        version: i16,
-        body: T,
-    ) -> (T, Option<Box<ResponseContext>>) {
-        let header = RequestHeader::default()
-            .with_request_api_key(key as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(9);
-        let frame = encode_request(&header, &body).unwrap();
-        let (chunks, plan) = self.session.request(key, version, frame).unwrap();
-        let frame: Bytes = chunks.concat().into();
-        let (_, mapped) = decode_request::<T>(&frame).unwrap();
-        let ctx = match plan {
-            ResponsePlan::Untouched => None,
-            ResponsePlan::Map(ctx) => Some(ctx),
-        };
-        (mapped, ctx)
-    }
-
-    /// Un-maps a response as the client would get it.
-    fn down<T: Encodable + Decodable>(
-        &self,
-        key: ApiKey,
-        version: i16,
-        ctx: Option<&ResponseContext>,
-        body: T,
-    ) -> T {
-        let header = ResponseHeader::default().with_correlation_id(9);
-        let frame: Bytes = encode_response(&header, &body, key, version).unwrap();
-        let empty = ResponseContext::default();
-        let pieces = self
-            .session
-            .response(
-                ctx.unwrap_or(&empty),
-                ResponseMessage::new(key, version, frame),
-            )
-            .unwrap();
-        decode_response::<T>(&pieces.concat().into(), key, version)
-            .unwrap()
-            .1
-    }
+/// A session of tenant `a` (prefix `a.`).
+fn new_case() -> Case {
+    Case::of(Arc::new(Tenant::new("a", "a.")))
 }
 
 #[test]
@@ -105,7 +47,7 @@ fn every_mapped_key_is_sendable_and_cluster_wide_keys_are_not() {
 
 #[test]
 fn api_versions_lists_only_keys_a_tenant_may_send() {
-    let c = Case::new();
+    let c = new_case();
     let (_, ctx) = c.up(ApiKey::ApiVersions, 3, ApiVersionsRequest::default());
     let offered = [
         ApiKey::Produce,
@@ -129,7 +71,7 @@ fn api_versions_lists_only_keys_a_tenant_may_send() {
 
 #[test]
 fn metadata_filters_other_tenants_and_refuses_names_too_long_once_prefixed() {
-    let c = Case::new();
+    let c = new_case();
     let long = "x".repeat(248);
     let req = MetadataRequest::default().with_topics(Some(vec![
         metadata_request::MetadataRequestTopic::default().with_name(Some(topic("orders"))),
@@ -174,7 +116,7 @@ fn metadata_filters_other_tenants_and_refuses_names_too_long_once_prefixed() {
 
 #[test]
 fn another_tenants_topic_id_never_reaches_the_upstream() {
-    let c = Case::new();
+    let c = new_case();
     let mine = Uuid::from_u128(1);
     let theirs = Uuid::from_u128(2);
     let unknown = Uuid::from_u128(3);
@@ -217,7 +159,7 @@ fn another_tenants_topic_id_never_reaches_the_upstream() {
 
 #[test]
 fn delete_topics_by_foreign_id_is_a_stand_in() {
-    let c = Case::new();
+    let c = new_case();
     let theirs = Uuid::from_u128(2);
     c.ids.learn(theirs, &s("b.orders"));
     let (up, _) = c.up(
@@ -232,7 +174,7 @@ fn delete_topics_by_foreign_id_is_a_stand_in() {
 
 #[test]
 fn create_topics_refuses_illegal_names_and_answers_them_with_a_reason() {
-    let c = Case::new();
+    let c = new_case();
     let req = CreateTopicsRequest::default().with_topics(vec![
         create_topics_request::CreatableTopic::default().with_name(topic("bad/name")),
         create_topics_request::CreatableTopic::default().with_name(topic("orders")),
@@ -256,7 +198,7 @@ fn create_topics_refuses_illegal_names_and_answers_them_with_a_reason() {
 
 #[test]
 fn groups_transactions_and_coordinators() {
-    let c = Case::new();
+    let c = new_case();
     let (up, ctx) = c.up(
         ApiKey::FindCoordinator,
         4,
@@ -307,7 +249,7 @@ fn groups_transactions_and_coordinators() {
 
 #[test]
 fn keys_the_test_broker_lacks() {
-    let c = Case::new();
+    let c = new_case();
     let ctx = ResponseContext::default();
     // OffsetDelete
     let (up, _) = c.up(
@@ -421,7 +363,7 @@ fn keys_the_test_broker_lacks() {
 
 #[test]
 fn acls_stay_inside_the_tenant() {
-    let c = Case::new();
+    let c = new_case();
     let (up, ctx) = c.up(
         ApiKey::CreateAcls,
         3,
@@ -520,7 +462,7 @@ fn acls_stay_inside_the_tenant() {
 
 #[test]
 fn produce_names_are_spliced_around_records_that_are_not_copied() {
-    let c = Case::new();
+    let c = new_case();
     let records = Bytes::from(vec![7u8; 4096]);
     for version in [3, 7, 9, 11] {
         let body = ProduceRequest::default()
@@ -573,7 +515,7 @@ fn produce_names_are_spliced_around_records_that_are_not_copied() {
 #[test]
 fn a_produce_mapped_from_its_head_equals_one_mapped_whole() {
     use gatehouse_protocol::name_spans::{produce_head_names, produce_names, ProduceHead};
-    let c = Case::new();
+    let c = new_case();
     let records = Bytes::from((0..4096u32).map(|i| i as u8).collect::<Vec<_>>());
     for version in [3, 7, 9, 11, 12] {
         let partition = |i| {
@@ -616,7 +558,7 @@ fn a_produce_mapped_from_its_head_equals_one_mapped_whole() {
 
 #[test]
 fn produce_responses_are_unprefixed_without_decoding_and_foreign_names_dropped() {
-    let c = Case::new();
+    let c = new_case();
     let partition = produce_response::PartitionProduceResponse::default()
         .with_base_offset(42)
         .with_error_message(Some(s("some message")))
@@ -688,7 +630,7 @@ fn produce_responses_are_unprefixed_without_decoding_and_foreign_names_dropped()
 
 #[test]
 fn fetch_responses_are_unprefixed_around_records_that_are_not_copied() {
-    let c = Case::new();
+    let c = new_case();
     let records = Bytes::from(vec![7u8; 4096]);
     let partition = |i: i32| {
         fetch_response::PartitionData::default()
