@@ -108,6 +108,7 @@ pub(crate) struct RequestPump<'a, R> {
     home_link: Option<LinkId>,
     /// Changes with the catalog: the binding is re-checked then, not at the next request.
     catalog: tokio::sync::watch::Receiver<u64>,
+    catalog_follows: bool,
     deadlines: Option<Deadlines>,
     stop: Option<StopSignal>,
     /// Bytes read from the client so far (spliced ones included), for frame progress.
@@ -158,6 +159,7 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
             home,
             home_link: None,
             catalog,
+            catalog_follows: true,
             deadlines: None,
             stop: None,
             bytes_read: 0,
@@ -427,10 +429,15 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
                 },
                 _ = self.tx.closed() => return Err(End::ResponsePumpGone),
                 _ = stop.stopped(), if stoppable => return Err(End::Draining),
-                changed = self.catalog.changed(), if stoppable => {
-                    if changed.is_ok() {
-                        let gateway = self.pipeline.gateway;
-                        (self.pipeline.binding.current(gateway)).map_err(|Unbound(why)| End::Unbound(why))?;
+                changed = self.catalog.changed(), if stoppable && self.catalog_follows => {
+                    match changed {
+                        Ok(()) => {
+                            let gateway = self.pipeline.gateway;
+                            let current = self.pipeline.binding.current(gateway);
+                            current.map_err(|Unbound(why)| End::Unbound(why))?;
+                        }
+                        // The gateway is going away: nothing more will change.
+                        Err(_) => self.catalog_follows = false,
                     }
                     continue;
                 }
