@@ -82,7 +82,8 @@ def test_metadata_lists_exactly_the_tenants_topics_and_both_domains_brokers(part
     assert md.topics["orders"].partitions[0].leader == 111
     assert md.topics["inbox"].partitions[0].leader == 111
     # DescribeCluster shows the brokers of both domains too.
-    described = AdminClient({"bootstrap.servers": partner.bootstrap}).describe_cluster(request_timeout=10).result()
+    admin = AdminClient({"bootstrap.servers": partner.bootstrap})  # (kept: the future needs its handle)
+    described = admin.describe_cluster(request_timeout=10).result()
     assert sorted(n.id for n in described.nodes) == [111, 1000]
 
     # kafka-python sees the same.

@@ -158,9 +158,10 @@ impl TenantSession {
         Ok((MappedRequest::Message(message), plan))
     }
 
-    /// The further streaming domains whose alias topics a Metadata request asks about, each
-    /// with the Metadata request the gateway sends there: the aliases' physical names (all of
-    /// the domain's aliases when the client asked for every topic), never creating a topic.
+    /// The further streaming domains of the tenant's aliases, each with the Metadata request
+    /// the gateway sends there: the physical names of the aliases the client asked about (all
+    /// of the domain's when it asked for every topic; none, for its brokers only, when it
+    /// asked for none of them), never creating a topic.
     /// Their answers are un-mapped by [`Self::on_further_domain`] views and merged with the
     /// home domain's.
     pub fn alias_metadata_requests(
@@ -188,7 +189,13 @@ impl TenantSession {
                 .filter(further)
                 .collect(),
         };
-        let mut by_domain: BTreeMap<&str, Vec<MetadataRequestTopic>> = BTreeMap::new();
+        // Every domain of the tenant's aliases is asked, for its brokers at least: a client
+        // sees one cluster, whose broker list must not depend on the topics it asked about
+        // (librdkafka's DescribeCluster is a Metadata request for no topic).
+        let mut by_domain: BTreeMap<&str, Vec<MetadataRequestTopic>> = (self.tenant.aliases.iter())
+            .filter_map(|a| a.domain.as_deref())
+            .map(|d| (d, Vec::new()))
+            .collect();
         for a in wanted {
             let name =
                 kafka_protocol::messages::TopicName(StrBytes::from_string(a.physical.clone()));
