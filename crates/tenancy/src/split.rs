@@ -334,6 +334,29 @@ pub fn merge_parts(key: ApiKey, version: i16, frames: &[Bytes]) -> CodecResult<B
     }
 }
 
+/// Whether a group-offsets answer says its broker is not (or no longer) the group's
+/// coordinator: NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS, for
+/// the group or for any partition. (An answer that does not decode says nothing.)
+pub fn coordinator_moved(key: ApiKey, version: i16, frame: &Bytes) -> bool {
+    const MOVED: [i16; 3] = [14, 15, 16];
+    let moved = |c: &i16| MOVED.contains(c);
+    match key {
+        ApiKey::OffsetCommit => decode_response::<OffsetCommitResponse>(frame, key, version)
+            .is_ok_and(|(_, r)| {
+                (r.topics.iter().flat_map(|t| &t.partitions)).any(|p| moved(&p.error_code))
+            }),
+        ApiKey::OffsetFetch => decode_response::<OffsetFetchResponse>(frame, key, version)
+            .is_ok_and(|(_, r)| {
+                moved(&r.error_code)
+                    || r.groups.iter().any(|g| moved(&g.error_code))
+                    || (r.topics.iter().flat_map(|t| &t.partitions)).any(|p| moved(&p.error_code))
+            }),
+        ApiKey::OffsetDelete => decode_response::<OffsetDeleteResponse>(frame, key, version)
+            .is_ok_and(|(_, r)| moved(&r.error_code)),
+        _ => false,
+    }
+}
+
 fn first_error(codes: impl IntoIterator<Item = i16>) -> i16 {
     codes.into_iter().find(|&c| c != 0).unwrap_or(0)
 }

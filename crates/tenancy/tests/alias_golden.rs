@@ -753,3 +753,38 @@ fn descriptions_of_a_further_domains_alias_ask_that_domain() {
         .collect();
     assert_eq!(names, ["orders", "returns"]);
 }
+
+#[test]
+fn an_answer_from_a_moved_coordinator_is_recognised() {
+    use gatehouse_tenancy::split::coordinator_moved;
+    let commit = |code: i16| {
+        let body = OffsetCommitResponse::default().with_topics(vec![
+            offset_commit_response::OffsetCommitResponseTopic::default()
+                .with_name(topic("returns"))
+                .with_partitions(vec![
+                    offset_commit_response::OffsetCommitResponsePartition::default()
+                        .with_error_code(code),
+                ]),
+        ]);
+        encode_response(&ResponseHeader::default(), &body, ApiKey::OffsetCommit, 8).unwrap()
+    };
+    assert!(coordinator_moved(
+        ApiKey::OffsetCommit,
+        8,
+        &commit(ResponseError::NotCoordinator.code())
+    ));
+    assert!(!coordinator_moved(ApiKey::OffsetCommit, 8, &commit(0)));
+    let fetch = OffsetFetchResponse::default().with_groups(vec![
+        offset_fetch_response::OffsetFetchResponseGroup::default()
+            .with_group_id(GroupId(s("a.g")))
+            .with_error_code(ResponseError::CoordinatorNotAvailable.code()),
+    ]);
+    let frame =
+        encode_response(&ResponseHeader::default(), &fetch, ApiKey::OffsetFetch, 8).unwrap();
+    assert!(coordinator_moved(ApiKey::OffsetFetch, 8, &frame));
+    assert!(!coordinator_moved(
+        ApiKey::OffsetFetch,
+        8,
+        &Bytes::from_static(b"\0\0\0\x01")
+    ));
+}

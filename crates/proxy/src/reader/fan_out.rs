@@ -43,6 +43,10 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
             if further && cluster.reachability().is_err() {
                 continue;
             }
+            let coordinated = match &part.toward {
+                Toward::GroupCoordinator(group) => Some(group.clone()),
+                _ => None,
+            };
             let link = match part.toward {
                 Toward::ThisConnection => self.home_link().await,
                 Toward::AnyBroker => {
@@ -79,12 +83,19 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
                 .send(vec![part.frame])
                 .map_err(upstream)?;
             sent.push((link, id));
-            asked.push((cluster, part.tenancy));
+            asked.push((cluster, part.tenancy, coordinated));
         }
         let (route, key, version) = (self.pipe.route.clone(), meta.key, meta.version);
         let merge = Box::new(move |frames: Vec<Bytes>| {
             let mut answers = Vec::with_capacity(frames.len());
-            for ((cluster, tenancy), frame) in asked.iter().zip(frames) {
+            for ((cluster, tenancy, coordinated), frame) in asked.iter().zip(frames) {
+                // A coordinator the gateway found itself that says it no longer is one: the
+                // next request asks anew (the client retries on the error it gets now).
+                if let Some(group) = coordinated {
+                    if gatehouse_tenancy::split::coordinator_moved(key, version, &frame) {
+                        cluster.forget_coordinator(group);
+                    }
+                }
                 // Each answer un-mapped in its own domain's view of the tenant first: names
                 // are per domain, the merge then maps node ids and addresses.
                 let frame = match tenancy {
