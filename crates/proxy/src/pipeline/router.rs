@@ -151,6 +151,9 @@ impl Pipeline<'_> {
                 toward: Toward::AnyBroker,
             });
         }
+        if further.is_empty() {
+            return None; // (none of those domains is on this route: the home domain answers)
+        }
         let message = RequestMessage::new(ApiKey::Metadata, version, frame.clone());
         let home = match session.request_message(message) {
             Ok((gatehouse_tenancy::MappedRequest::Message(m), plan)) => {
