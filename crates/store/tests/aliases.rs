@@ -7,26 +7,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::Db;
+use common::{both_backends, Db};
 use gatehouse_store::{
     AliasAccess, Configured, Resource, ResourceKey, Store, StoreError, UpsertResult,
 };
 use serde_json::{json, Value};
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Db::sqlite()).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Db::postgres().await).await
-            }
-        }
-    )*};
-}
 
 both_backends!(
     aliases_persist_and_round_trip,

@@ -6,24 +6,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::Db;
+use common::{both_backends, Db};
 use gatehouse_store::{Resource, ResourceKey, Store, StoreError, UpsertResult, PASSTHROUGH};
 use serde_json::json;
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Db::sqlite()).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Db::postgres().await).await
-            }
-        }
-    )*};
-}
 
 both_backends!(
     upsert_reports_created_updated_not_changed_and_persists,

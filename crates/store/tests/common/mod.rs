@@ -310,3 +310,23 @@ fn spawn_watchdog(bin: &Path, dir: &Path, data: &Path) {
         .spawn()
         .expect("start the PostgreSQL watchdog");
 }
+
+/// One `#[tokio::test]` per backend for each named test function (taking a [`Db`]): `sqlite`
+/// and `postgres`, in a module named after the function.
+#[allow(unused_macros)]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Db::sqlite()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Db::postgres().await).await
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use both_backends;
