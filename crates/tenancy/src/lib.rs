@@ -19,6 +19,7 @@
 //! The `passthrough` virtual cluster has no tenant: its sessions never enter this stage and
 //! keep the raw-forwarding fast path.
 
+pub mod acl;
 pub mod aliases;
 mod mapper;
 pub mod names;
