@@ -24,6 +24,8 @@
 
 mod cache;
 #[cfg(test)]
+mod cache_tests;
+#[cfg(test)]
 mod tests;
 mod types;
 

@@ -1,17 +1,16 @@
-//! The rules of the module documentation, one test each, and the cache.
+//! The rules of the module documentation, one test each (the cache: `cache_tests`).
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 
 use super::*;
 use Operation::*;
 use ResourceType::*;
 
-const HERE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+pub(super) const HERE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 const THERE: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 
 /// `"ALLOW User:alice READ TOPIC LITERAL orders"`, optionally followed by a host (default `*`).
-fn acl(s: &str) -> AclEntry {
+pub(super) fn acl(s: &str) -> AclEntry {
     let w: Vec<&str> = s.split(' ').collect();
     AclEntry {
         permission: Permission::parse(w[0]).unwrap(),
@@ -24,11 +23,11 @@ fn acl(s: &str) -> AclEntry {
     }
 }
 
-fn acls(entries: &[&str]) -> Acls {
+pub(super) fn acls(entries: &[&str]) -> Acls {
     Acls::new(entries.iter().map(|s| acl(s)), ["root"])
 }
 
-fn may(a: &Acls, who: &str, op: Operation, rt: ResourceType, name: &str) -> bool {
+pub(super) fn may(a: &Acls, who: &str, op: Operation, rt: ResourceType, name: &str) -> bool {
     a.authorize(who, HERE, op, rt, name)
 }
 
@@ -224,65 +223,6 @@ fn idempotent_write_by_cluster_acl_or_write_on_any_topic() {
 }
 
 #[test]
-fn the_cache_returns_the_same_decisions() {
-    let a = acls(&[
-        "ALLOW User:alice READ TOPIC PREFIXED o",
-        "DENY User:alice READ TOPIC LITERAL oops",
-    ]);
-    let names = ["orders", "oops", "returns", "o"];
-    let first: Vec<bool> = names
-        .iter()
-        .map(|n| may(&a, "alice", Read, Topic, n))
-        .collect();
-    assert_eq!(first, [true, false, false, true]);
-    assert_eq!(a.cached_decisions(), 4);
-    let again: Vec<bool> = names
-        .iter()
-        .map(|n| may(&a, "alice", Read, Topic, n))
-        .collect();
-    assert_eq!(again, first);
-    assert_eq!(a.cached_decisions(), 4);
-    // Each part of the question is part of the key.
-    assert!(!a.authorize("alice", HERE, Write, Topic, "orders"));
-    assert!(!a.authorize("alice", HERE, Read, Group, "orders"));
-    assert_eq!(a.cached_decisions(), 5, "GROUP has no entries: not cached");
-}
-
-#[test]
-fn replaced_acls_take_their_decisions_afresh() {
-    let old = Arc::new(acls(&["ALLOW User:alice READ TOPIC LITERAL t"]));
-    assert!(may(&old, "alice", Read, Topic, "t"));
-    let watch = Arc::downgrade(&old);
-    // The tenant's ACLs as the catalog holds them; a store change replaces the value.
-    let mut current = Some(old);
-    assert!(current.as_ref().is_some_and(|a| a.cached_decisions() == 1));
-    let replacement = acls(&[
-        "DENY User:alice READ TOPIC LITERAL t",
-        "ALLOW User:alice READ TOPIC LITERAL t",
-    ]);
-    let current = current.replace(Arc::new(replacement)).and(current).unwrap();
-    assert!(
-        watch.upgrade().is_none(),
-        "the old ACLs and their cache are gone"
-    );
-    assert_eq!(current.cached_decisions(), 0);
-    assert!(!may(&current, "alice", Read, Topic, "t"));
-}
-
-#[test]
-fn the_cache_is_bounded() {
-    let a = acls(&["ALLOW User:alice READ TOPIC PREFIXED o"]);
-    for i in 0..(3 * MAX_DECISIONS) {
-        let name = format!("random-{i}");
-        assert!(!may(&a, "alice", Read, Topic, &name));
-        assert!(a.cached_decisions() <= MAX_DECISIONS);
-    }
-    // Still right after it was emptied.
-    assert!(may(&a, "alice", Read, Topic, "orders"));
-    assert!(!may(&a, "alice", Read, Topic, "random-1"));
-}
-
-#[test]
 fn names_and_codes_are_kafkas() {
     assert_eq!(Operation::parse("IDEMPOTENT_WRITE"), Some(IdempotentWrite));
     assert_eq!(Operation::parse("read"), None);
@@ -300,38 +240,4 @@ fn names_and_codes_are_kafkas() {
     assert_eq!(AclPrincipal::parse("Group:x"), None);
     assert_eq!(AclPrincipal::parse("User:"), None);
     assert_eq!(AclPrincipal::User("a:b".into()).to_string(), "User:a:b");
-}
-
-/// Nanoseconds per decision, cached and not, for a tenant with 1 and with 1000 entries.
-/// `cargo test -p gatehouse-tenancy --release acl::tests::timing -- --ignored --nocapture`
-#[test]
-#[ignore = "a measurement, not a check"]
-fn timing() {
-    use std::time::Instant;
-    for n in [1usize, 1000] {
-        let entries: Vec<String> = (0..n)
-            .map(|i| format!("ALLOW User:alice READ TOPIC PREFIXED t{i}-"))
-            .collect();
-        let a = acls(&entries.iter().map(String::as_str).collect::<Vec<_>>());
-        let name = format!("t{}-orders", n - 1);
-        let q = Question {
-            principal: "alice",
-            host: HERE,
-            operation: Read,
-            resource_type: Topic,
-            name: &name,
-        };
-        let rounds = 1_000_000u32;
-        let t = Instant::now();
-        for _ in 0..rounds {
-            assert!(a.decide(std::hint::black_box(&q)));
-        }
-        let uncached = t.elapsed().as_nanos() / u128::from(rounds);
-        let t = Instant::now();
-        for _ in 0..rounds {
-            assert!(a.authorize("alice", HERE, Read, Topic, std::hint::black_box(&name)));
-        }
-        let cached = t.elapsed().as_nanos() / u128::from(rounds);
-        println!("{n} entries: {uncached} ns uncached, {cached} ns cached per decision");
-    }
 }
