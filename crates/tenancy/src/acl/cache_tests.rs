@@ -34,6 +34,25 @@ fn the_cache_returns_the_same_decisions() {
 }
 
 #[test]
+fn clients_share_decisions_unless_an_entry_names_a_host() {
+    let there: std::net::IpAddr = "10.9.9.9".parse().unwrap();
+    let a = acls(&["ALLOW User:alice READ TOPIC LITERAL t"]);
+    assert!(a.authorize("alice", HERE, Read, Topic, "t"));
+    assert!(a.authorize("alice", there, Read, Topic, "t"));
+    assert_eq!(a.cached_decisions(), 1);
+    let a = acls(&[
+        "ALLOW User:alice READ TOPIC LITERAL t",
+        "DENY User:alice READ TOPIC LITERAL t 10.9.9.9",
+    ]);
+    assert!(a.authorize("alice", HERE, Read, Topic, "t"));
+    assert!(!a.authorize("alice", there, Read, Topic, "t"));
+    assert_eq!(a.cached_decisions(), 2);
+    // Cached, each host keeps its own answer.
+    assert!(a.authorize("alice", HERE, Read, Topic, "t"));
+    assert!(!a.authorize("alice", there, Read, Topic, "t"));
+}
+
+#[test]
 fn replaced_acls_take_their_decisions_afresh() {
     let old = Arc::new(acls(&["ALLOW User:alice READ TOPIC LITERAL t"]));
     assert!(may(&old, "alice", Read, Topic, "t"));

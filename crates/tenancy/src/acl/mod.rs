@@ -51,8 +51,14 @@ pub struct Acls {
     /// is refused at once.
     named: HashSet<String>,
     any_user: bool,
+    /// Whether some entry names a host: if none does, the client's address cannot change a
+    /// decision and is left out of the cache key, so every client shares one decision.
+    names_hosts: bool,
     cache: DecisionCache,
 }
+
+/// The address cache keys hold when no entry names a host.
+const ANY_HOST: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
 
 fn slot(t: ResourceType) -> usize {
     match t {
@@ -83,7 +89,9 @@ impl Acls {
                 }
             }
         }
+        let names_hosts = entries.iter().any(|e| e.host != AclHost::Any);
         Acls {
+            names_hosts,
             entries,
             super_users: super_users.into_iter().map(Into::into).collect(),
             by_type,
@@ -128,7 +136,11 @@ impl Acls {
         }
         let q = Question {
             principal,
-            host: host.to_canonical(),
+            host: if self.names_hosts {
+                host.to_canonical()
+            } else {
+                ANY_HOST
+            },
             operation,
             resource_type,
             name,
