@@ -20,7 +20,9 @@
 //! Decisions are cached per (principal, host, operation, resource type, name) in the `Acls`
 //! value itself ([`cache`]); ACLs that change are a new `Acls`, with an empty cache. Requests
 //! whose principal no entry names, or whose resource type no entry is about, are refused
-//! without touching the cache.
+//! without touching the cache. A resource type with fewer than [`CACHE_FROM_ENTRIES`]
+//! entries is not cached either: scanning them costs less than a cache lookup (measured by
+//! `cache_tests::timing`: about 10 ns per entry scanned, about 75 ns per cache hit).
 
 mod cache;
 #[cfg(test)]
@@ -30,12 +32,16 @@ mod tests;
 mod types;
 
 pub use cache::MAX_DECISIONS;
+
+/// Fewest entries of a resource type for which decisions are cached (below it, the scan is
+/// cheaper than the lookup).
+pub const CACHE_FROM_ENTRIES: usize = 12;
 pub use types::{
     AclEntry, AclHost, AclPrincipal, Operation, PatternType, Permission, ResourceType,
     CLUSTER_NAME, WILDCARD,
 };
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -48,12 +54,15 @@ pub struct Acls {
     /// Indices into `entries`, per resource type (in [`ResourceType::ALL_VALUES`] order).
     by_type: [Vec<usize>; 4],
     /// The user names entries name, and whether one names `User:*`: a principal in neither
-    /// is refused at once.
-    named: HashSet<String>,
+    /// is refused at once. Sorted, searched by bisection: cheaper than hashing the name for
+    /// the handful of principals a virtual cluster has.
+    named: Vec<String>,
     any_user: bool,
     /// Whether some entry names a host: if none does, the client's address cannot change a
     /// decision and is left out of the cache key, so every client shares one decision.
     names_hosts: bool,
+    /// Per resource type (as `by_type`): whether its decisions are cached.
+    cached: [bool; 4],
     cache: DecisionCache,
 }
 
@@ -78,19 +87,21 @@ impl Acls {
     ) -> Acls {
         let entries: Vec<AclEntry> = entries.into_iter().collect();
         let mut by_type: [Vec<usize>; 4] = Default::default();
-        let mut named = HashSet::new();
+        let mut named = Vec::new();
         let mut any_user = false;
         for (i, e) in entries.iter().enumerate() {
             by_type[slot(e.resource_type)].push(i);
             match &e.principal {
                 AclPrincipal::AnyUser => any_user = true,
-                AclPrincipal::User(name) => {
-                    named.insert(name.clone());
-                }
+                AclPrincipal::User(name) => named.push(name.clone()),
             }
         }
+        named.sort_unstable();
+        named.dedup();
         let names_hosts = entries.iter().any(|e| e.host != AclHost::Any);
+        let cached = by_type.each_ref().map(|v| v.len() >= CACHE_FROM_ENTRIES);
         Acls {
+            cached,
             names_hosts,
             entries,
             super_users: super_users.into_iter().map(Into::into).collect(),
@@ -145,6 +156,9 @@ impl Acls {
             resource_type,
             name,
         };
+        if !self.cached[slot(resource_type)] {
+            return self.decide(&q);
+        }
         if let Some(allowed) = self.cache.get(&q) {
             return allowed;
         }
@@ -233,7 +247,11 @@ impl Acls {
     /// without looking further).
     fn may_match(&self, principal: &str, resource_type: ResourceType) -> bool {
         !self.by_type[slot(resource_type)].is_empty()
-            && (self.any_user || self.named.contains(principal))
+            && (self.any_user
+                || self
+                    .named
+                    .binary_search_by(|n| n.as_str().cmp(principal))
+                    .is_ok())
     }
 
     /// The decision, computed from the entries (uncached).
