@@ -157,3 +157,25 @@ fn timing() {
         println!("{n:>5} entries: scan {scan} ns, cache hit {hit} ns, authorize {authorize} ns");
     }
 }
+
+#[test]
+fn threads_asking_at_once_get_the_same_answers() {
+    let a = acls(&[
+        "ALLOW User:alice READ TOPIC PREFIXED o",
+        "DENY User:alice READ TOPIC LITERAL oops",
+    ]);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let a = &a;
+            s.spawn(move || {
+                for i in 0..2_000 {
+                    assert!(may(a, "alice", Read, Topic, "orders"));
+                    assert!(!may(a, "alice", Read, Topic, "oops"));
+                    assert!(!may(a, "alice", Read, Topic, &format!("x-{t}-{i}")));
+                }
+            });
+        }
+    });
+    // 2 shared decisions and 8,000 distinct ones: the bound was never reached.
+    assert_eq!(a.cached_decisions(), 8_002);
+}
