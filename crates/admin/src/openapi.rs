@@ -4,13 +4,46 @@
 //! described here and nothing else is.
 
 use gatehouse_store::resource::{
-    MAX_DOMAIN_NAME_LEN, MAX_PREFIX_LEN, MAX_PRINCIPAL_LEN, MAX_SEPARATOR_LEN, MAX_TOPIC_NAME_LEN,
-    MAX_VCLUSTER_NAME_LEN,
+    AclOperation, AclResourceType, MAX_ACLS, MAX_DOMAIN_NAME_LEN, MAX_PREFIX_LEN,
+    MAX_PRINCIPAL_LEN, MAX_SEPARATOR_LEN, MAX_TOPIC_NAME_LEN, MAX_VCLUSTER_NAME_LEN,
 };
 use gatehouse_store::Kind;
 
 use crate::tokens::{MAX_LIFETIME_SECS, MIN_LIFETIME_SECS};
 use serde_json::{json, Map, Value};
+
+/// `VirtualCluster.spec.acls`: Kafka's ACL model in Conduktor's shape.
+fn acls_schema() -> Value {
+    let resource_types: Vec<&str> = AclResourceType::ALL_VALUES
+        .iter()
+        .map(|v| v.name())
+        .collect();
+    let operations: Vec<&str> = AclOperation::ALL_VALUES.iter().map(|v| v.name()).collect();
+    json!({
+        "type": "array", "maxItems": MAX_ACLS,
+        "description": "the virtual cluster's ACLs, enforced when aclEnabled is true (deny by default; DENY wins; superUsers bypass them). Names are the tenant's own (unprefixed, alias names). Omitted when empty",
+        "items": {
+            "type": "object", "additionalProperties": false,
+            "required": ["resourcePattern", "principal", "operation", "permissionType"],
+            "properties": {
+                "resourcePattern": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["resourceType", "name"],
+                    "properties": {
+                        "resourceType": {"type": "string", "enum": resource_types},
+                        "name": {"type": "string", "minLength": 1,
+                                 "description": "LITERAL '*' is every name of the type; PREFIXED '*' is refused; CLUSTER is named 'kafka-cluster'"},
+                        "patternType": {"type": "string", "enum": ["LITERAL", "PREFIXED"], "default": "LITERAL"},
+                    },
+                },
+                "principal": {"type": "string", "pattern": "^User:.+$", "description": "User:<service account name> or User:*"},
+                "host": {"type": "string", "default": "*", "description": "'*' or one IP address"},
+                "operation": {"type": "string", "enum": operations},
+                "permissionType": {"type": "string", "enum": ["ALLOW", "DENY"]},
+            },
+        },
+    })
+}
 
 fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
@@ -325,6 +358,7 @@ pub fn document() -> Value {
                                  "description": "Partner needs aclEnabled: true and at least one super user"},
                         "homeDomain": {"type": "string", "minLength": 1, "maxLength": MAX_DOMAIN_NAME_LEN,
                                        "description": "a configured streaming domain: holds the tenant's own prefixed topics, consumer groups, transactional ids and WRITE aliases. Unset: the domain of the route the client connects through. A route binding this virtual cluster must be on this domain. Cannot change while it would move an alias topic whose physicalCluster is unset"},
+                        "acls": acls_schema(),
                     },
                 }), false),
                 "AliasTopic": envelope(Kind::AliasTopic, json!({

@@ -210,7 +210,7 @@ fn configured(config: &GatewayConfig) -> gatehouse_store::Configured {
 }
 
 /// The data plane's view of the tenant resources: each virtual cluster's prefix, declared home
-/// domain and alias topics.
+/// domain, alias topics and (with `aclEnabled`) ACLs.
 fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
     use gatehouse_tenancy::aliases::{Access, Alias, Aliases};
     gatehouse_tenancy::Catalog::from_tenants(snapshot.virtual_clusters.values().map(|vc| {
@@ -227,7 +227,85 @@ fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
         gatehouse_tenancy::Tenant::new(vc.name.clone(), vc.prefix.clone())
             .with_home_domain(vc.home_domain.clone())
             .with_aliases(Aliases::new(aliases))
+            .with_acls(tenant_acls(vc))
     }))
+}
+
+/// A virtual cluster's ACLs and super users as the data plane evaluates them; `None` unless
+/// `aclEnabled`. Each change of the store builds a new value (with an empty decision cache).
+fn tenant_acls(vc: &gatehouse_store::VirtualCluster) -> Option<Arc<gatehouse_tenancy::acl::Acls>> {
+    use gatehouse_tenancy::acl::{AclHost, AclPrincipal, Acls};
+    if !vc.acl_enabled {
+        return None;
+    }
+    let entries: Option<Vec<_>> = vc
+        .acls
+        .iter()
+        .map(|a| {
+            Some(gatehouse_tenancy::acl::AclEntry {
+                resource_type: acl_resource_type(a.resource_type),
+                name: a.name.clone(),
+                pattern: acl_pattern(a.pattern_type),
+                principal: AclPrincipal::parse(&a.principal)?,
+                host: AclHost::parse(&a.host)?,
+                operation: acl_operation(a.operation),
+                permission: acl_permission(a.permission_type),
+            })
+        })
+        .collect();
+    let entries = entries.unwrap_or_else(|| {
+        // The store validated these; if the two crates ever disagree, fail closed: dropping
+        // one DENY would grant what it refuses, so none of the entries apply.
+        tracing::error!(
+            virtual_cluster = vc.name,
+            "an ACL the store accepted cannot be read by the data plane: only super users are allowed"
+        );
+        Vec::new()
+    });
+    Some(Arc::new(Acls::new(entries, vc.super_users.iter().cloned())))
+}
+
+fn acl_resource_type(t: gatehouse_store::AclResourceType) -> gatehouse_tenancy::acl::ResourceType {
+    use gatehouse_store::AclResourceType as S;
+    use gatehouse_tenancy::acl::ResourceType as T;
+    match t {
+        S::Topic => T::Topic,
+        S::Group => T::Group,
+        S::TransactionalId => T::TransactionalId,
+        S::Cluster => T::Cluster,
+    }
+}
+
+fn acl_pattern(p: gatehouse_store::AclPatternType) -> gatehouse_tenancy::acl::PatternType {
+    match p {
+        gatehouse_store::AclPatternType::Literal => gatehouse_tenancy::acl::PatternType::Literal,
+        gatehouse_store::AclPatternType::Prefixed => gatehouse_tenancy::acl::PatternType::Prefixed,
+    }
+}
+
+fn acl_permission(p: gatehouse_store::AclPermissionType) -> gatehouse_tenancy::acl::Permission {
+    match p {
+        gatehouse_store::AclPermissionType::Allow => gatehouse_tenancy::acl::Permission::Allow,
+        gatehouse_store::AclPermissionType::Deny => gatehouse_tenancy::acl::Permission::Deny,
+    }
+}
+
+fn acl_operation(o: gatehouse_store::AclOperation) -> gatehouse_tenancy::acl::Operation {
+    use gatehouse_store::AclOperation as S;
+    use gatehouse_tenancy::acl::Operation as T;
+    match o {
+        S::Read => T::Read,
+        S::Write => T::Write,
+        S::Create => T::Create,
+        S::Delete => T::Delete,
+        S::Alter => T::Alter,
+        S::Describe => T::Describe,
+        S::ClusterAction => T::ClusterAction,
+        S::DescribeConfigs => T::DescribeConfigs,
+        S::AlterConfigs => T::AlterConfigs,
+        S::IdempotentWrite => T::IdempotentWrite,
+        S::All => T::All,
+    }
 }
 
 /// Principal mappings (EXTERNAL service accounts) and revoked tokens, for authentication.
@@ -374,5 +452,72 @@ mod tests {
             catalog.resolve("passthrough"),
             Resolution::Passthrough
         ));
+        assert!(t.acls.is_none() && b.acls.is_none(), "aclEnabled is false");
+    }
+
+    /// A virtual cluster with aclEnabled gives its tenant ACLs that decide as its entries say;
+    /// without aclEnabled its entries are stored but not enforced.
+    #[test]
+    fn the_catalog_carries_acls_when_enabled() {
+        use gatehouse_tenancy::acl::{Operation::*, ResourceType::*};
+        let acl = |kind: &str, name: &str, pattern: &str, principal: &str, op: &str, perm: &str| {
+            json!({"resourcePattern": {"resourceType": kind, "name": name, "patternType": pattern},
+                   "principal": principal, "operation": op, "permissionType": perm})
+        };
+        let acls = json!([
+            acl("TOPIC", "orders", "LITERAL", "User:alice", "READ", "ALLOW"),
+            acl("TOPIC", "sales-", "PREFIXED", "User:*", "ALL", "ALLOW"),
+            acl("TOPIC", "sales-secret", "LITERAL", "User:bob", "READ", "DENY"),
+            acl("GROUP", "alice-app", "LITERAL", "User:alice", "READ", "ALLOW"),
+            {"resourcePattern": {"resourceType": "TOPIC", "name": "returns"},
+             "principal": "User:carol", "host": "10.0.0.9", "operation": "WRITE",
+             "permissionType": "ALLOW"},
+        ]);
+        let snapshot = gatehouse_store::Snapshot::from_resources(
+            1,
+            [
+                resource(json!({"apiVersion": "gateway/v2", "kind": "VirtualCluster",
+                    "metadata": {"name": "partner-a"},
+                    "spec": {"aclEnabled": true, "superUsers": ["boss"], "acls": acls}})),
+                resource(json!({"apiVersion": "gateway/v2", "kind": "VirtualCluster",
+                    "metadata": {"name": "team-b"}, "spec": {"acls": acls}})),
+            ],
+        )
+        .unwrap();
+        let catalog = catalog(&snapshot);
+        let Resolution::Tenant(t) = catalog.resolve("partner-a") else {
+            panic!("partner-a is not a tenant");
+        };
+        let a = t.acls.as_ref().expect("aclEnabled: the tenant has ACLs");
+        assert_eq!(a.entries().len(), 5);
+        let here: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+        let may = |who: &str, op, rt, name: &str| a.authorize(who, here, op, rt, name);
+        assert!(may("alice", Read, Topic, "orders"));
+        assert!(a.may_describe_topic("alice", here, "orders"));
+        assert!(!may("alice", Write, Topic, "orders"));
+        assert!(!may("alice", Read, Topic, "returns"));
+        assert!(may("bob", Write, Topic, "sales-eu"));
+        assert!(may("bob", Read, Topic, "sales-eu"));
+        assert!(!may("bob", Read, Topic, "sales-secret"), "DENY beats ALLOW");
+        assert!(may("alice", Read, Topic, "sales-secret"));
+        assert!(may("alice", Read, Group, "alice-app"));
+        assert!(!may("bob", Read, Group, "alice-app"));
+        assert!(!may("carol", Write, Topic, "returns"), "another host");
+        assert!(a.authorize(
+            "carol",
+            "10.0.0.9".parse().unwrap(),
+            Write,
+            Topic,
+            "returns"
+        ));
+        assert!(may("boss", Alter, Cluster, "kafka-cluster"), "a super user");
+        assert!(!may("alice", Alter, Cluster, "kafka-cluster"));
+        let Resolution::Tenant(b) = catalog.resolve("team-b") else {
+            panic!("team-b is not a tenant");
+        };
+        assert!(
+            b.acls.is_none(),
+            "stored, not enforced: aclEnabled is false"
+        );
     }
 }

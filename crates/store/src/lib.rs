@@ -45,8 +45,9 @@ pub use connect::ACQUIRE_TIMEOUT;
 pub use migrate::latest_version;
 pub use refresh::REFRESH_INTERVAL;
 pub use resource::{
-    AliasAccess, AliasTopic, Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType,
-    VirtualCluster, VirtualClusterType, API_VERSION, PASSTHROUGH,
+    Acl, AclOperation, AclPatternType, AclPermissionType, AclResourceType, AliasAccess, AliasTopic,
+    Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType, VirtualCluster,
+    VirtualClusterType, API_VERSION, PASSTHROUGH,
 };
 pub use revocation::{Revoked, RevokedToken};
 pub use snapshot::{AccountKey, Snapshot, UpsertResult};

@@ -5,6 +5,7 @@
 //! prefix exists for it. This crate is the stage that makes that true for every request a
 //! tenant can send:
 //!
+//! * [`acl`]: gateway-side ACLs (Kafka's model) and their evaluation, cached per decision;
 //! * [`names`]: the mapping of one name (map, unmap, is-owned, is-legal), declared once for
 //!   the three entity types;
 //! * [`topic_ids`]: which tenant owns a topic id, learned from the responses that carry
@@ -19,6 +20,7 @@
 //! The `passthrough` virtual cluster has no tenant: its sessions never enter this stage and
 //! keep the raw-forwarding fast path.
 
+pub mod acl;
 pub mod aliases;
 mod mapper;
 pub mod names;
@@ -33,6 +35,7 @@ mod txn_guard;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use acl::Acls;
 pub use aliases::{Access, Alias, Aliases};
 pub use mapper::ResponseContext;
 pub use names::{Domain, Tenant};

@@ -4,8 +4,11 @@
 //! types share the rule today; [`Entity`] keeps them apart so a rule for one (alias topics, a
 //! different group prefix) has a place to go.
 
+use std::sync::Arc;
+
 use kafka_protocol::protocol::StrBytes;
 
+use crate::acl::Acls;
 use crate::aliases::{Alias, Aliases};
 
 /// Kafka's limit on a topic name.
@@ -53,6 +56,9 @@ pub struct Tenant {
     /// The streaming domain its virtual cluster declares as home (its own topics, groups,
     /// transactional ids and WRITE aliases); `None`: the domain of the route it is reached by.
     pub home_domain: Option<String>,
+    /// Its ACLs and super users when its virtual cluster has `aclEnabled`; `None`: no ACLs are
+    /// enforced (the virtual cluster's own names are its only limit).
+    pub acls: Option<Arc<Acls>>,
 }
 
 /// Why a tenant's name cannot be used upstream.
@@ -66,12 +72,19 @@ impl Tenant {
             prefix: prefix.into(),
             aliases: Aliases::default(),
             home_domain: None,
+            acls: None,
         }
     }
 
     /// The same tenant with this declared home domain.
     pub fn with_home_domain(mut self, domain: Option<String>) -> Self {
         self.home_domain = domain;
+        self
+    }
+
+    /// The same tenant with these ACLs enforced (`None`: none).
+    pub fn with_acls(mut self, acls: Option<Arc<Acls>>) -> Self {
+        self.acls = acls;
         self
     }
 

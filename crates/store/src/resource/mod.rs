@@ -2,10 +2,17 @@
 //! validation that needs no other resource, and the normalised document a resource is stored
 //! and served as (every default written out, so what `GET` returns is valid `PUT` input).
 
+#[cfg(test)]
+mod acl_tests;
+mod acls;
 mod alias;
 #[cfg(test)]
 mod tests;
 
+pub use acls::{
+    Acl, AclOperation, AclPatternType, AclPermissionType, AclResourceType, MAX_ACLS,
+    MAX_ACL_NAME_LEN,
+};
 pub use alias::{
     topic_name_problem, AliasAccess, AliasTopic, MAX_DOMAIN_NAME_LEN, MAX_TOPIC_NAME_LEN,
     TOPIC_NAME_RULE,
@@ -173,6 +180,8 @@ pub struct VirtualCluster {
     /// The streaming domain holding the tenant's own topics, groups, transactional ids and
     /// WRITE aliases; `None`: the domain of the route the client connects through.
     pub home_domain: Option<String>,
+    /// Its ACLs (`spec.acls`), enforced when `acl_enabled`.
+    pub acls: Vec<Acl>,
 }
 
 impl VirtualCluster {
@@ -186,6 +195,7 @@ impl VirtualCluster {
             super_users: Vec::new(),
             cluster_type: VirtualClusterType::Standard,
             home_domain: None,
+            acls: Vec::new(),
         }
     }
 
@@ -296,6 +306,10 @@ impl Resource {
                 // Unset has no value to write out: it means "the route's domain".
                 if let Some(d) = &v.home_domain {
                     doc["spec"]["homeDomain"] = json!(d);
+                }
+                // None is written as no field, so documents without ACLs read as before.
+                if !v.acls.is_empty() {
+                    doc["spec"]["acls"] = v.acls.iter().map(Acl::to_document).collect();
                 }
                 doc
             }
@@ -468,6 +482,8 @@ struct VirtualClusterSpecDoc {
     #[serde(rename = "type", default)]
     cluster_type: VirtualClusterType,
     home_domain: Option<String>,
+    #[serde(default)]
+    acls: Vec<acls::AclDoc>,
 }
 
 impl VirtualClusterDoc {
@@ -520,6 +536,7 @@ impl VirtualClusterDoc {
         if let Some(d) = &s.home_domain {
             alias::check_domain_name("spec.homeDomain", d)?;
         }
+        let acls = acls::build_acls(s.acls)?;
         Ok(VirtualCluster {
             name,
             prefix,
@@ -528,6 +545,7 @@ impl VirtualClusterDoc {
             super_users: s.super_users,
             cluster_type: s.cluster_type,
             home_domain: s.home_domain,
+            acls,
         })
     }
 }
