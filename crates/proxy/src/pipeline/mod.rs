@@ -223,9 +223,15 @@ impl<'a> Pipeline<'a> {
             return self.forward(key, version, vec![body.into_bytes()], None, watch);
         };
         // On a connection to a further domain's broker only requests about its partitions
-        // stay there (in the tenant's view of that domain); the rest go home.
+        // stay there (in the tenant's view of that domain), and the connection's own SASL
+        // exchange (delegated SASL logs its link in); the rest go home.
+        let stays = router::PARTITION_LED.contains(&key)
+            || matches!(
+                key,
+                ApiKey::SaslHandshake | ApiKey::SaslAuthenticate | ApiKey::ApiVersions
+            );
         let (session, to_home_domain) = match self.binding.further() {
-            Some(further) if router::PARTITION_LED.contains(&key) => (further.clone(), false),
+            Some(further) if stays => (further.clone(), false),
             Some(_) => (session, true),
             None => (session, false),
         };
