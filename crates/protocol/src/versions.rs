@@ -160,9 +160,35 @@ pub fn intersect(upstream: &mut Vec<ApiVersion>) {
     });
 }
 
+/// Keeps the keys `theirs` supports too, each narrowed to the versions both support: what a
+/// client may send on a route whose requests reach several clusters.
+pub fn narrow_to(ours: &mut Vec<ApiVersion>, theirs: &[ApiVersion]) {
+    ours.retain_mut(|entry| {
+        let Some(other) = theirs.iter().find(|t| t.api_key == entry.api_key) else {
+            return false;
+        };
+        entry.min_version = entry.min_version.max(other.min_version);
+        entry.max_version = entry.max_version.min(other.max_version);
+        entry.min_version <= entry.max_version
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn narrowing_to_another_cluster_keeps_what_both_support() {
+        let mut ours = vec![v(0, 3, 13), v(1, 4, 17), v(3, 4, 12), v(60, 0, 1)];
+        let theirs = vec![v(0, 3, 9), v(1, 12, 17), v(3, 13, 13)];
+        narrow_to(&mut ours, &theirs);
+        let got: Vec<_> = ours
+            .iter()
+            .map(|e| (e.api_key, e.min_version, e.max_version))
+            .collect();
+        // Metadata has no version in common, DescribeCluster is not offered there: both gone.
+        assert_eq!(got, vec![(0, 3, 9), (1, 12, 17)]);
+    }
 
     fn v(key: i16, min: i16, max: i16) -> ApiVersion {
         ApiVersion::default()

@@ -10,6 +10,8 @@
 //! What a session's stages need decoded is computed once ([`Interest`]); a request no stage is
 //! interested in goes upstream as the bytes it arrived as.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 
@@ -350,10 +352,14 @@ impl<'a> Pipeline<'a> {
     }
 
     /// ApiVersions answered by the gateway from what the upstream offers (asked once on the
-    /// gateway's own connection), narrowed for a tenant when the session is in one.
+    /// gateway's own connection), narrowed for a tenant when the session is in one. On a route
+    /// that shows several domains it is what all of them offer: a request may be fanned out to
+    /// each, or sent to another domain than the connection's (a tenant's, to its home). A
+    /// further domain that cannot be asked now is left out.
     pub async fn local_api_versions(
         &self,
         upstream: &UpstreamCluster,
+        domains: &[Arc<UpstreamCluster>],
         version: i16,
         correlation_id: i32,
     ) -> Result<Bytes, End> {
@@ -361,6 +367,15 @@ impl<'a> Pipeline<'a> {
             .api_versions()
             .await
             .map_err(|e| End::Upstream(e.to_string()))?;
+        if !self.route.nodes.is_identity() {
+            // (A domain its health probe says is down is not waited for.)
+            let others = domains.iter().filter(|d| d.domain != upstream.domain);
+            for other in others.filter(|d| d.reachability().is_ok()) {
+                if let Ok(theirs) = other.api_versions().await {
+                    gatehouse_protocol::versions::narrow_to(&mut keys, &theirs);
+                }
+            }
+        }
         if let Ok(Some(_)) = self.binding.current_session() {
             gatehouse_tenancy::table::retain_tenant_keys(&mut keys);
         }

@@ -309,7 +309,12 @@ impl<'a, R: AsyncRead + Unpin> RequestPump<'a, R> {
         };
         if key == ApiKey::ApiVersions && self.pipeline.gate.answers_api_versions() {
             let answer = (self.pipeline)
-                .local_api_versions(self.pipe.upstream, version, peek.correlation_id)
+                .local_api_versions(
+                    self.pipe.upstream,
+                    &self.pipe.domains,
+                    version,
+                    peek.correlation_id,
+                )
                 .await?;
             return self.enqueue(Slot::Local(answer)).await;
         }
