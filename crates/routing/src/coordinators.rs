@@ -7,7 +7,7 @@ use std::io;
 use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::upstream::{exchange, UpstreamCluster};
+use crate::upstream::{exchange, invalid, UpstreamCluster};
 
 impl UpstreamCluster {
     /// The node id of `group`'s coordinator (an upstream group name), asked once on the
@@ -71,8 +71,4 @@ impl UpstreamCluster {
     pub fn forget_coordinator(&self, group: &str) {
         self.state().coordinators.remove(group);
     }
-}
-
-fn invalid(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }

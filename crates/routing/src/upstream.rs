@@ -408,7 +408,7 @@ fn timed_out(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, msg)
 }
 
-fn invalid(msg: impl Into<String>) -> io::Error {
+pub(crate) fn invalid(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 

@@ -5,24 +5,9 @@
 
 mod common;
 
-use common::Db;
+use common::{both_backends, Db};
 use gatehouse_store::{AclOperation, Resource, ResourceKey, Store, UpsertResult};
 use serde_json::{json, Value};
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Db::sqlite()).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Db::postgres().await).await
-            }
-        }
-    )*};
-}
 
 both_backends!(acls_persist_and_round_trip);
 

@@ -35,21 +35,33 @@ pub struct Alias {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Aliases {
     by_name: HashMap<String, Alias>,
-    /// (domain, physical name) → the tenant's name.
-    by_physical: HashMap<(Option<String>, String), String>,
+    /// Domain ("" for the home domain) → physical name → the tenant's name: two levels, so
+    /// a response's names are looked up by `&str` without building a key.
+    by_physical: HashMap<String, HashMap<String, String>>,
+    /// The further domains that hold aliases, sorted, each once.
+    further_domains: Vec<String>,
 }
 
 impl Aliases {
     pub fn new(aliases: impl IntoIterator<Item = Alias>) -> Self {
         let mut out = Self::default();
         for a in aliases {
-            let key = (a.domain.clone(), a.physical.clone());
-            if out.by_name.contains_key(&a.name) || out.by_physical.contains_key(&key) {
+            let domain = a.domain.clone().unwrap_or_default();
+            let physical = out.by_physical.entry(domain).or_default();
+            if out.by_name.contains_key(&a.name) || physical.contains_key(&a.physical) {
                 continue;
             }
-            out.by_physical.insert(key, a.name.clone());
+            physical.insert(a.physical.clone(), a.name.clone());
             out.by_name.insert(a.name.clone(), a);
         }
+        let mut further: Vec<String> = out
+            .by_name
+            .values()
+            .filter_map(|a| a.domain.clone())
+            .collect();
+        further.sort();
+        further.dedup();
+        out.further_domains = further;
         out
     }
 
@@ -68,9 +80,19 @@ impl Aliases {
 
     /// The tenant's name for a physical topic of a domain (`None`: the home domain).
     pub fn name_of(&self, domain: Option<&str>, physical: &str) -> Option<&str> {
-        self.by_physical
-            .get(&(domain.map(str::to_string), physical.to_string()))
-            .map(String::as_str)
+        let names = self.by_physical.get(domain.unwrap_or_default())?;
+        names.get(physical).map(String::as_str)
+    }
+
+    /// The further domains that hold aliases (sorted, each once); empty when every alias is
+    /// on the home domain.
+    pub fn further_domains(&self) -> &[String] {
+        &self.further_domains
+    }
+
+    /// The aliases on further domains.
+    pub fn further(&self) -> impl Iterator<Item = &Alias> {
+        self.by_name.values().filter(|a| a.domain.is_some())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Alias> {

@@ -171,31 +171,29 @@ impl TenantSession {
     ) -> CodecResult<Vec<(String, Bytes)>> {
         use kafka_protocol::messages::{metadata_request::MetadataRequestTopic, MetadataRequest};
         use std::collections::BTreeMap;
-        let further = |a: &&crate::Alias| a.domain.is_some();
-        if !self.tenant.aliases.iter().any(|a| further(&a)) {
+        let aliases = &self.tenant.aliases;
+        if aliases.further_domains().is_empty() {
             return Ok(Vec::new());
         }
         let (header, request) =
             gatehouse_protocol::codec::decode_request::<MetadataRequest>(frame)?;
         let wanted: Vec<&crate::Alias> = match &request.topics {
             // Null: every topic (v1+; v0's empty list means the same).
-            None => self.tenant.aliases.iter().filter(further).collect(),
-            Some(ts) if ts.is_empty() && version == 0 => {
-                self.tenant.aliases.iter().filter(further).collect()
-            }
+            None => aliases.further().collect(),
+            Some(ts) if ts.is_empty() && version == 0 => aliases.further().collect(),
             Some(ts) => ts
                 .iter()
                 .filter_map(|t| t.name.as_ref().and_then(|n| self.tenant.alias(&n.0)))
-                .filter(further)
+                .filter(|a| a.domain.is_some())
                 .collect(),
         };
         // Every domain of the tenant's aliases is asked, for its brokers at least: a client
         // sees one cluster, whose broker list must not depend on the topics it asked about
         // (librdkafka's DescribeCluster is a Metadata request for no topic).
-        let mut by_domain: BTreeMap<&str, Vec<MetadataRequestTopic>> = (self.tenant.aliases.iter())
-            .filter_map(|a| a.domain.as_deref())
-            .map(|d| (d, Vec::new()))
-            .collect();
+        let mut by_domain: BTreeMap<&str, Vec<MetadataRequestTopic>> =
+            (aliases.further_domains().iter())
+                .map(|d| (d.as_str(), Vec::new()))
+                .collect();
         for a in wanted {
             let name =
                 kafka_protocol::messages::TopicName(StrBytes::from_string(a.physical.clone()));

@@ -68,7 +68,7 @@ impl TenantSession {
         further_view: impl Fn(&str) -> TenantSession,
     ) -> CodecResult<Option<Vec<DomainPart>>> {
         let tenant = self.tenant();
-        if !SPLIT_KEYS.contains(&key) || !tenant.aliases.iter().any(|a| a.domain.is_some()) {
+        if !SPLIT_KEYS.contains(&key) || tenant.aliases.further_domains().is_empty() {
             return Ok(None);
         }
         // The domain of a topic named by the client: None for the home domain.
@@ -106,15 +106,10 @@ impl TenantSession {
             }
             ApiKey::OffsetFetch => {
                 let (h, r) = decode_request::<OffsetFetchRequest>(frame)?;
-                let further: Vec<String> = {
-                    let mut ds: Vec<String> = (tenant.aliases.iter())
-                        .filter_map(|a| a.domain.clone())
-                        .filter(|d| on_route(d))
-                        .collect();
-                    ds.sort();
-                    ds.dedup();
-                    ds
-                };
+                let further: Vec<String> = (tenant.aliases.further_domains().iter())
+                    .filter(|d| on_route(d))
+                    .cloned()
+                    .collect();
                 if version < 8 {
                     let group = r.group_id.0.clone();
                     let parts: Vec<(Option<String>, OffsetFetchRequest)> = match &r.topics {
@@ -206,7 +201,11 @@ impl TenantSession {
                     ResponsePlan::Map(ctx) => ctx,
                     ResponsePlan::Untouched => Box::default(),
                 };
-                let group = view.tenant().map(crate::names::Entity::Group, &group);
+                // (Descriptions name no group: nothing to map.)
+                let group = match group.is_empty() {
+                    true => group,
+                    false => view.tenant().map(crate::names::Entity::Group, &group),
+                };
                 Ok(DomainPart {
                     domain,
                     frame,

@@ -194,15 +194,13 @@ impl Pipeline<'_> {
         frame: &Bytes,
     ) -> Option<Step> {
         let nodes = &self.route.nodes;
-        let mut domains: Vec<&str> = (session.tenant().aliases.iter())
-            .filter_map(|a| a.domain.as_deref())
+        let domains: Vec<&str> = (session.tenant().aliases.further_domains().iter())
+            .map(String::as_str)
             .filter(|d| nodes.additional().iter().any(|a| a.domain == *d))
             .collect();
         if domains.is_empty() {
             return None;
         }
-        domains.sort();
-        domains.dedup();
         let parts = std::iter::once(nodes.home())
             .chain(domains)
             .map(|domain| FanOutPart {
