@@ -46,10 +46,7 @@ impl Binding {
             Some(name) => resolve(gateway, &seen, name, domain)?,
         };
         let destination: Option<Arc<str>> = (destination != domain).then(|| destination.into());
-        let further = match (&session, &destination) {
-            (Some(s), Some(d)) => Some(s.on_further_domain(d.clone(), gateway.topic_ids(d))),
-            _ => None,
-        };
+        let further = further_view(gateway, &session, &destination);
         Ok(Self {
             domain: domain.to_string(),
             destination,
@@ -131,10 +128,7 @@ impl Binding {
                     "virtual cluster '{name}' changed while the connection was open: {why}"
                 )));
             }
-            self.further = match (&fresh, &self.destination) {
-                (Some(s), Some(d)) => Some(s.on_further_domain(d.clone(), gateway.topic_ids(d))),
-                _ => None,
-            };
+            self.further = further_view(gateway, &fresh, &self.destination);
             self.session = fresh;
             self.seen = now;
         }
@@ -146,6 +140,17 @@ impl Binding {
     pub fn further(&self) -> Option<&TenantSession> {
         self.further.as_ref()
     }
+}
+
+/// The tenant's view of the further domain a connection reaches (None at home, or outside
+/// a virtual cluster).
+fn further_view(
+    gateway: &Gateway,
+    session: &Option<TenantSession>,
+    destination: &Option<Arc<str>>,
+) -> Option<TenantSession> {
+    let (session, domain) = (session.as_ref()?, destination.as_ref()?);
+    Some(session.on_further_domain(domain.clone(), gateway.topic_ids(domain)))
 }
 
 fn resolve(

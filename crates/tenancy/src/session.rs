@@ -47,6 +47,15 @@ impl MappedRequest {
             MappedRequest::Pieces(p) => Ok(p),
         }
     }
+
+    /// The frame to send, whole (its pieces joined: for requests the gateway sends itself,
+    /// where no splice follows).
+    pub fn into_frame(self) -> CodecResult<Bytes> {
+        match self {
+            MappedRequest::Message(m) => m.into_frame(),
+            MappedRequest::Pieces(p) => Ok(joined(p)),
+        }
+    }
 }
 
 /// What the response to a mapped request needs.
@@ -323,4 +332,12 @@ impl TenantSession {
 /// A tenant is told only of the keys it may send.
 fn api_versions(frame: Bytes, version: i16) -> CodecResult<Bytes> {
     edit_api_versions(&frame, version, table::retain_tenant_keys)
+}
+
+/// Pieces of one frame as one `Bytes`: the piece itself when there is one (no copy).
+pub fn joined(mut pieces: Vec<Bytes>) -> Bytes {
+    match pieces.len() {
+        1 => pieces.pop().expect("one piece"),
+        _ => pieces.concat().into(),
+    }
 }

@@ -22,7 +22,7 @@ use gatehouse_protocol::codec::{
 use gatehouse_protocol::message::RequestMessage;
 
 use crate::mapper::ResponseContext;
-use crate::session::{MappedRequest, ResponsePlan, TenantSession};
+use crate::session::{ResponsePlan, TenantSession};
 
 /// Group-offset keys: a further domain's part goes to its coordinator for the group.
 pub const OFFSET_KEYS: &[ApiKey] = &[
@@ -193,10 +193,7 @@ impl TenantSession {
                 };
                 let (mapped, plan) =
                     view.request_message(RequestMessage::new(key, version, frame))?;
-                let frame = match mapped {
-                    MappedRequest::Message(m) => m.into_frame()?,
-                    MappedRequest::Pieces(p) => p.concat().into(),
-                };
+                let frame = mapped.into_frame()?;
                 let ctx = match plan {
                     ResponsePlan::Map(ctx) => ctx,
                     ResponsePlan::Untouched => Box::default(),

@@ -67,18 +67,8 @@ impl Pipeline<'_> {
                 },
                 _ => frame,
             };
-            let domains = std::iter::once(nodes.home())
-                .chain(nodes.additional().iter().map(|d| d.domain.as_str()));
-            let parts = domains.map(|domain| FanOutPart {
-                domain: domain.to_string(),
-                frame: frame.clone(),
-                tenancy: None,
-                toward: Toward::AnyBroker,
-            });
-            return Step::FanOut(FanOut {
-                parts: parts.collect(),
-                merge,
-            });
+            let further = nodes.additional().iter().map(|d| d.domain.as_str());
+            return self.same_to_each(further, &frame, merge);
         }
         if pieces.len() == 1 && nodes.request_needs_rewrite(key, version) {
             match nodes.rewrite_request(key, version, pieces.pop().expect("one piece")) {
@@ -155,15 +145,8 @@ impl Pipeline<'_> {
             return None; // (none of those domains is on this route: the home domain answers)
         }
         let message = RequestMessage::new(ApiKey::Metadata, version, frame.clone());
-        let home = match session.request_message(message) {
-            Ok((gatehouse_tenancy::MappedRequest::Message(m), plan)) => {
-                m.into_frame().map(|f| (f, plan))
-            }
-            Ok((gatehouse_tenancy::MappedRequest::Pieces(p), plan)) => {
-                Ok((p.concat().into(), plan))
-            }
-            Err(e) => Err(e),
-        };
+        let home = (session.request_message(message))
+            .and_then(|(mapped, plan)| Ok((mapped.into_frame()?, plan)));
         let (home, plan) = match home {
             Ok(home) => home,
             Err(e) => {
@@ -201,18 +184,29 @@ impl Pipeline<'_> {
         if domains.is_empty() {
             return None;
         }
-        let parts = std::iter::once(nodes.home())
-            .chain(domains)
-            .map(|domain| FanOutPart {
-                domain: domain.to_string(),
-                frame: frame.clone(),
-                tenancy: None,
-                toward: Toward::AnyBroker,
-            });
-        Some(Step::FanOut(FanOut {
+        Some(self.same_to_each(domains.into_iter(), frame, Merge::DescribeCluster))
+    }
+
+    /// The same frame to any broker of the route's own domain and of each of `further`,
+    /// the answers merged as `merge` says.
+    fn same_to_each<'d>(
+        &self,
+        further: impl Iterator<Item = &'d str>,
+        frame: &Bytes,
+        merge: Merge,
+    ) -> Step {
+        let home = self.route.nodes.home().to_string();
+        let domains = std::iter::once(home).chain(further.map(str::to_string));
+        let parts = domains.map(|domain| FanOutPart {
+            domain,
+            frame: frame.clone(),
+            tenancy: None,
+            toward: Toward::AnyBroker,
+        });
+        Step::FanOut(FanOut {
             parts: parts.collect(),
-            merge: Merge::DescribeCluster,
-        }))
+            merge,
+        })
     }
 
     /// A request naming topics of further domains (a group's offsets, a description): each

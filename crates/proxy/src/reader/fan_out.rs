@@ -104,7 +104,7 @@ impl<R: AsyncRead + Unpin> RequestPump<'_, R> {
                         let message = ResponseMessage::new(key, version, frame);
                         let pieces =
                             (t.session.response(&t.ctx, message)).map_err(|e| e.to_string())?;
-                        Bytes::from(pieces.concat())
+                        gatehouse_tenancy::session::joined(pieces)
                     }
                 };
                 answers.push((&**cluster, frame));
