@@ -80,6 +80,9 @@ impl Aliases {
 
     /// The tenant's name for a physical topic of a domain (`None`: the home domain).
     pub fn name_of(&self, domain: Option<&str>, physical: &str) -> Option<&str> {
+        if self.by_physical.is_empty() {
+            return None; // (most tenants: no hashing on their response path)
+        }
         let names = self.by_physical.get(domain.unwrap_or_default())?;
         names.get(physical).map(String::as_str)
     }

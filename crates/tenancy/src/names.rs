@@ -158,21 +158,16 @@ impl Tenant {
         entity: Entity,
         upstream: &'a str,
     ) -> Option<&'a str> {
-        if entity != Entity::Topic || self.aliases.is_empty() {
-            return match domain {
-                Domain::Home => upstream.strip_prefix(self.prefix.as_str()),
-                // Groups and transactional ids: a group's offsets for a further domain's
-                // partitions are committed there under the same prefixed name.
-                Domain::Further(_) if entity != Entity::Topic => {
-                    upstream.strip_prefix(self.prefix.as_str())
-                }
-                Domain::Further(_) => None,
-            };
+        // Groups and transactional ids are prefixed on every domain: a group's offsets for a
+        // further domain's partitions are committed there under the same name.
+        if entity != Entity::Topic {
+            return upstream.strip_prefix(self.prefix.as_str());
         }
         if let Some(name) = self.aliases.name_of(domain.further(), upstream) {
             return Some(name);
         }
         match domain {
+            Domain::Home if self.aliases.is_empty() => upstream.strip_prefix(self.prefix.as_str()),
             Domain::Home => upstream
                 .strip_prefix(self.prefix.as_str())
                 .filter(|rest| self.aliases.get(rest).is_none()),
