@@ -7,6 +7,7 @@ use tracing_subscriber::EnvFilter;
 
 use gatehouse_config::GatewayConfig;
 
+mod acls;
 mod cli;
 #[cfg(feature = "count-allocations")]
 mod counting_alloc;

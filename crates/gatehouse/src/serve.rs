@@ -39,6 +39,7 @@ pub fn serve(config: GatewayConfig) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("producer id journal (store.dataDir): {e}"))?;
         gateway.set_catalog(catalog(&virtual_clusters.borrow()));
         gateway.set_identity(identity(&virtual_clusters.borrow()));
+        gateway.keep_acls_in(Arc::new(crate::acls::StoreAcls(store.clone())));
         tokio::spawn(follow_store(virtual_clusters, gateway.clone()));
         gatehouse_routing::health::spawn_probes(
             &gateway.topology(),
@@ -227,85 +228,8 @@ fn catalog(snapshot: &gatehouse_store::Snapshot) -> gatehouse_tenancy::Catalog {
         gatehouse_tenancy::Tenant::new(vc.name.clone(), vc.prefix.clone())
             .with_home_domain(vc.home_domain.clone())
             .with_aliases(Aliases::new(aliases))
-            .with_acls(tenant_acls(vc))
+            .with_acls(crate::acls::tenant_acls(vc))
     }))
-}
-
-/// A virtual cluster's ACLs and super users as the data plane evaluates them; `None` unless
-/// `aclEnabled`. Each change of the store builds a new value (with an empty decision cache).
-fn tenant_acls(vc: &gatehouse_store::VirtualCluster) -> Option<Arc<gatehouse_tenancy::acl::Acls>> {
-    use gatehouse_tenancy::acl::{AclHost, AclPrincipal, Acls};
-    if !vc.acl_enabled {
-        return None;
-    }
-    let entries: Option<Vec<_>> = vc
-        .acls
-        .iter()
-        .map(|a| {
-            Some(gatehouse_tenancy::acl::AclEntry {
-                resource_type: acl_resource_type(a.resource_type),
-                name: a.name.clone(),
-                pattern: acl_pattern(a.pattern_type),
-                principal: AclPrincipal::parse(&a.principal)?,
-                host: AclHost::parse(&a.host)?,
-                operation: acl_operation(a.operation),
-                permission: acl_permission(a.permission_type),
-            })
-        })
-        .collect();
-    let entries = entries.unwrap_or_else(|| {
-        // The store validated these; if the two crates ever disagree, fail closed: dropping
-        // one DENY would grant what it refuses, so none of the entries apply.
-        tracing::error!(
-            virtual_cluster = vc.name,
-            "an ACL the store accepted cannot be read by the data plane: only super users are allowed"
-        );
-        Vec::new()
-    });
-    Some(Arc::new(Acls::new(entries, vc.super_users.iter().cloned())))
-}
-
-fn acl_resource_type(t: gatehouse_store::AclResourceType) -> gatehouse_tenancy::acl::ResourceType {
-    use gatehouse_store::AclResourceType as S;
-    use gatehouse_tenancy::acl::ResourceType as T;
-    match t {
-        S::Topic => T::Topic,
-        S::Group => T::Group,
-        S::TransactionalId => T::TransactionalId,
-        S::Cluster => T::Cluster,
-    }
-}
-
-fn acl_pattern(p: gatehouse_store::AclPatternType) -> gatehouse_tenancy::acl::PatternType {
-    match p {
-        gatehouse_store::AclPatternType::Literal => gatehouse_tenancy::acl::PatternType::Literal,
-        gatehouse_store::AclPatternType::Prefixed => gatehouse_tenancy::acl::PatternType::Prefixed,
-    }
-}
-
-fn acl_permission(p: gatehouse_store::AclPermissionType) -> gatehouse_tenancy::acl::Permission {
-    match p {
-        gatehouse_store::AclPermissionType::Allow => gatehouse_tenancy::acl::Permission::Allow,
-        gatehouse_store::AclPermissionType::Deny => gatehouse_tenancy::acl::Permission::Deny,
-    }
-}
-
-fn acl_operation(o: gatehouse_store::AclOperation) -> gatehouse_tenancy::acl::Operation {
-    use gatehouse_store::AclOperation as S;
-    use gatehouse_tenancy::acl::Operation as T;
-    match o {
-        S::Read => T::Read,
-        S::Write => T::Write,
-        S::Create => T::Create,
-        S::Delete => T::Delete,
-        S::Alter => T::Alter,
-        S::Describe => T::Describe,
-        S::ClusterAction => T::ClusterAction,
-        S::DescribeConfigs => T::DescribeConfigs,
-        S::AlterConfigs => T::AlterConfigs,
-        S::IdempotentWrite => T::IdempotentWrite,
-        S::All => T::All,
-    }
 }
 
 /// Principal mappings (EXTERNAL service accounts) and revoked tokens, for authentication.

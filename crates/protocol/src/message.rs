@@ -91,6 +91,18 @@ pub struct Message<H: Header> {
 pub type RequestMessage = Message<RequestHeader>;
 pub type ResponseMessage = Message<ResponseHeader>;
 
+impl RequestMessage {
+    /// The request's correlation id, read off the frame as it arrived (the admission stage
+    /// checked the header is there): what an answer the gateway writes itself carries.
+    pub fn correlation_id(&self) -> i32 {
+        // length prefix (4), api key (2), api version (2), then the correlation id
+        match self.frame.get(8..12) {
+            Some(b) => i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            None => 0,
+        }
+    }
+}
+
 impl<H: Header> Message<H> {
     pub fn new(key: ApiKey, version: i16, frame: Bytes) -> Self {
         Self {

@@ -7,9 +7,11 @@
 //! while its clients are connected ends their connections rather than serve them with stale
 //! names.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use gatehouse_auth::Principal;
+use gatehouse_tenancy::acl::ANONYMOUS;
 use gatehouse_tenancy::{Aliases, Catalog, Resolution, Tenant, TenantSession};
 
 use crate::identity::resolve_virtual_cluster;
@@ -23,6 +25,8 @@ pub(crate) struct Binding {
     destination: Option<Arc<str>>,
     virtual_cluster: Option<String>,
     seen: Arc<Catalog>,
+    /// Who the client is, to its virtual cluster's ACLs.
+    client: Client,
     session: Option<TenantSession>,
     /// The tenant's view of `destination` (only its aliases there exist).
     further: Option<TenantSession>,
@@ -30,6 +34,23 @@ pub(crate) struct Binding {
 
 /// Why a connection cannot be served in its virtual cluster.
 pub(crate) struct Unbound(pub String);
+
+/// The client as ACLs see it: the user name it authenticated as ([`ANONYMOUS`] before or
+/// without authentication) and the address it connects from.
+#[derive(Clone)]
+pub(crate) struct Client {
+    pub principal: String,
+    pub host: IpAddr,
+}
+
+impl Client {
+    pub fn new(principal: Option<&Principal>, host: IpAddr) -> Self {
+        Self {
+            principal: principal.map_or(ANONYMOUS, |p| p.name.as_str()).to_string(),
+            host,
+        }
+    }
+}
 
 impl Binding {
     /// Binds a new connection on a route.
@@ -39,11 +60,12 @@ impl Binding {
         virtual_cluster: Option<&str>,
         domain: &str,
         destination: &str,
+        client: Client,
     ) -> Result<Self, Unbound> {
         let seen = gateway.catalog();
         let session = match virtual_cluster {
             None => None,
-            Some(name) => resolve(gateway, &seen, name, domain)?,
+            Some(name) => resolve(gateway, &seen, name, domain, &client)?,
         };
         let destination: Option<Arc<str>> = (destination != domain).then(|| destination.into());
         let further = further_view(gateway, &session, &destination);
@@ -52,6 +74,7 @@ impl Binding {
             destination,
             virtual_cluster: virtual_cluster.map(str::to_string),
             seen,
+            client,
             session,
             further,
         })
@@ -63,13 +86,15 @@ impl Binding {
         &mut self,
         gateway: &Gateway,
         virtual_cluster: Option<&str>,
+        client: Client,
     ) -> Result<(), Unbound> {
         let destination = self
             .destination
             .as_deref()
             .unwrap_or(&self.domain)
             .to_string();
-        *self = Self::new(gateway, virtual_cluster, &self.domain.clone(), &destination)?;
+        let domain = self.domain.clone();
+        *self = Self::new(gateway, virtual_cluster, &domain, &destination, client)?;
         Ok(())
     }
 
@@ -82,7 +107,8 @@ impl Binding {
         route_vc: Option<&str>,
     ) -> Result<(), String> {
         let vc = resolve_virtual_cluster(gateway, principal, route_vc)?;
-        self.rebind(gateway, vc.as_deref())
+        let client = Client::new(Some(principal), self.client.host);
+        self.rebind(gateway, vc.as_deref(), client)
             .map_err(|Unbound(why)| why)
     }
 
@@ -98,7 +124,7 @@ impl Binding {
         };
         let now = gateway.catalog();
         if !Arc::ptr_eq(&now, &self.seen) {
-            let fresh = resolve(gateway, &now, name, &self.domain)?;
+            let fresh = resolve(gateway, &now, name, &self.domain, &self.client)?;
             // The same names (prefix) and every alias still there: the session goes on with
             // the fresh view, so alias topics added reach open connections with their next
             // request. An alias deleted or changed ends the connection instead: a broker's
@@ -119,7 +145,16 @@ impl Binding {
                         false,
                         format!("alias topic '{}' was deleted or changed", gone.name),
                     ),
-                    None => (true, String::new()),
+                    None => match may_lose_access(b, a) {
+                        true => (
+                            false,
+                            format!(
+                                "the ACLs of User:{} changed and may refuse what it was allowed (reconnect to be served under the new ones)",
+                                self.client.principal
+                            ),
+                        ),
+                        false => (true, String::new()),
+                    },
                 },
                 _ => (false, "it was deleted or replaced".to_string()),
             };
@@ -153,11 +188,23 @@ fn further_view(
     Some(session.on_further_domain(domain.clone(), gateway.topic_ids(domain)))
 }
 
+/// Whether moving a session from `old` to `new` ACLs may take access away from its client:
+/// a broker's fetch session would go on serving partitions to requests that no longer name
+/// them, so such a connection ends rather than keep what it is no longer allowed.
+fn may_lose_access(old: &TenantSession, new: &TenantSession) -> bool {
+    match (old.client_acls(), new.client_acls()) {
+        (_, None) => false,      // nothing is refused any more
+        (None, Some(_)) => true, // ACLs enforced now, or no longer a super user
+        (Some(old), Some(new)) => old.may_lose_access(new.acls()),
+    }
+}
+
 fn resolve(
     gateway: &Gateway,
     catalog: &Catalog,
     name: &str,
     domain: &str,
+    client: &Client,
 ) -> Result<Option<TenantSession>, Unbound> {
     match catalog.resolve(name) {
         Resolution::Passthrough => Ok(None),
@@ -168,11 +215,14 @@ fn resolve(
                      but this route's domain is '{domain}': connect through a route on '{home}'"
                 )));
             }
-            Ok(Some(TenantSession::new(
-                at_home(t, domain),
-                gateway.topic_ids(domain),
-                gateway.producer_ids(domain),
-            )))
+            Ok(Some(
+                TenantSession::new(
+                    at_home(t, domain),
+                    gateway.topic_ids(domain),
+                    gateway.producer_ids(domain),
+                )
+                .for_client(&client.principal, client.host),
+            ))
         }
         Resolution::Unknown => Err(Unbound(format!(
             "virtual cluster '{name}' does not exist (apply a VirtualCluster named '{name}')"

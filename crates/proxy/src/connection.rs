@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::binding::{Binding, Unbound};
+use crate::binding::{Binding, Client, Unbound};
 use crate::caps::Admitted;
 use crate::deadlines::{Activity, Deadlines};
 use crate::drain::{Member, StopSignal};
@@ -179,8 +179,15 @@ impl Conn<'_> {
             _ => Ok(route_vc.map(str::to_string)),
         };
         let binding = match initial.and_then(|vc| {
-            Binding::new(gateway, vc.as_deref(), &route.domain, &self.upstream.domain)
-                .map_err(|Unbound(why)| why)
+            let client = Client::new(gate.principal(), peer.ip());
+            Binding::new(
+                gateway,
+                vc.as_deref(),
+                &route.domain,
+                &self.upstream.domain,
+                client,
+            )
+            .map_err(|Unbound(why)| why)
         }) {
             Ok(b) => b,
             Err(why) => return self.refuse("unknown_virtual_cluster", &why),

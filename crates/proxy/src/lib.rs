@@ -7,6 +7,7 @@
 //! writes them back in order. A bounded queue between the two carries what each expected
 //! response needs, and bounds how many requests a client may have in flight.
 
+mod acl_store;
 mod binding;
 mod budget;
 mod caps;
@@ -27,6 +28,7 @@ mod splice;
 mod splice;
 mod upstreams;
 
+pub use acl_store::{AclChangeFuture, AclStore};
 pub use caps::CapLimits;
 pub use deadlines::DeadlineLimits;
 pub use drain::DrainReport;
@@ -106,6 +108,8 @@ pub struct Gateway {
     caps: Arc<caps::ConnectionCaps>,
     budget: Arc<budget::MemoryBudget>,
     drain: drain::Drain,
+    /// Where tenants' ACL changes through the Kafka API go (none: they are refused).
+    acl_store: std::sync::OnceLock<Arc<dyn AclStore>>,
 }
 
 impl Gateway {
@@ -137,6 +141,7 @@ impl Gateway {
             auth,
             identity: ArcSwap::from_pointee(Identity::default()),
             auth_failures: DashMap::new(),
+            acl_store: std::sync::OnceLock::new(),
         })
     }
 
@@ -154,6 +159,15 @@ impl Gateway {
         }
         entry.0 += 1;
         entry.0
+    }
+
+    /// Sets where tenants' ACL changes through the Kafka API are kept (once).
+    pub fn keep_acls_in(&self, store: Arc<dyn AclStore>) {
+        let _ = self.acl_store.set(store);
+    }
+
+    pub(crate) fn acl_store(&self) -> Option<&Arc<dyn AclStore>> {
+        self.acl_store.get()
     }
 
     /// Principal mappings and token revocations now in force.

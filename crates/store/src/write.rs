@@ -10,7 +10,7 @@ use sqlx::Any;
 
 use crate::load::load_rows;
 use crate::{
-    revocation, Configured, Resource, ResourceKey, Revoked, RevokedToken, Snapshot, Store,
+    revocation, Acl, Configured, Resource, ResourceKey, Revoked, RevokedToken, Snapshot, Store,
     StoreError, UpsertResult,
 };
 
@@ -83,6 +83,39 @@ impl Store {
         self.write(false, move |state, configured| {
             let old = state.delete(&key, &configured.virtual_clusters)?;
             Ok((old, vec![Change::Delete(key)]))
+        })
+        .await
+    }
+
+    /// Changes the ACLs (`spec.acls`) of virtual cluster `name` with `edit`, in one
+    /// transaction against the committed state: CreateAcls and DeleteAcls through the Kafka
+    /// API. The result is checked as a document with those ACLs would be (names, count,
+    /// duplicates); nothing is saved when it is refused or `edit` changed nothing.
+    pub async fn edit_acls<T: Send + 'static>(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut Vec<Acl>) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let name = name.to_string();
+        self.write(false, move |state, configured| {
+            let Some(vc) = state
+                .virtual_clusters
+                .get(&name)
+                .filter(|v| !v.is_passthrough())
+            else {
+                return Err(StoreError::NotFound(format!(
+                    "virtual cluster '{name}' does not exist"
+                )));
+            };
+            let mut vc = vc.clone();
+            let out = edit(&mut vc.acls);
+            let checked = Resource::from_document(&Resource::VirtualCluster(vc).to_document())?;
+            configured.check(&checked)?;
+            let changes = match state.upsert(checked.clone())? {
+                UpsertResult::NotChanged => Vec::new(),
+                _ => vec![Change::Put(checked)],
+            };
+            Ok((out, changes))
         })
         .await
     }

@@ -12,25 +12,17 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
+use crate::acl::{refusal_error, ClientAcls, Operation, ResourceType};
 use crate::aliases::Access;
 use crate::names::{Domain, Entity, Tenant};
 use crate::producer_ids::ProducerIds;
 use crate::topic_ids::TopicIds;
 
-/// Resource types shared by the ACL and config APIs.
+/// Resource types of the config APIs (the answers to refused entries carry them).
 pub(crate) mod resource {
-    pub const ANY: i8 = 1;
     pub const TOPIC: i8 = 2;
-    pub const GROUP: i8 = 3;
-    pub const TRANSACTIONAL_ID: i8 = 5;
     /// In DescribeConfigs/AlterConfigs, groups are type 32 (KIP-848), not 3.
     pub const CONFIG_GROUP: i8 = 32;
-}
-
-/// ACL pattern types.
-pub(crate) mod pattern {
-    pub const LITERAL: i8 = 3;
-    pub const PREFIXED: i8 = 4;
 }
 
 pub(crate) const NOT_A_TENANT_RESOURCE: &str =
@@ -43,6 +35,8 @@ pub struct Refused {
     pub index: usize,
     /// The name as the client wrote it.
     pub name: StrBytes,
+    /// The topic id it named (nil when named by name).
+    pub id: Uuid,
     pub resource_type: i8,
     /// The partitions it named, for answers that list them (Produce, DeleteRecords).
     pub partitions: Vec<i32>,
@@ -58,11 +52,22 @@ pub struct ResponseContext {
     pub(crate) refused: Vec<Refused>,
     /// The upstream transactional id an InitProducerId asks a producer id for.
     pub(crate) issuing: Option<StrBytes>,
+    /// The request is answered by the gateway, never forwarded: its ACLs refuse all of it.
+    /// The answer carries this top-level error code (where the response has one) and the
+    /// refused entries.
+    pub(crate) answer: Option<i16>,
+    /// The request asked for every topic (a listing): those the client may not DESCRIBE are
+    /// left out of the answer, not answered as refused.
+    pub(crate) listing: bool,
 }
 
 impl ResponseContext {
     pub fn is_empty(&self) -> bool {
-        self.stand_ins.is_empty() && self.refused.is_empty() && self.issuing.is_none()
+        self.stand_ins.is_empty()
+            && self.refused.is_empty()
+            && self.issuing.is_none()
+            && self.answer.is_none()
+            && !self.listing
     }
 }
 
@@ -77,19 +82,126 @@ fn stand_in_id() -> Uuid {
 
 pub(crate) struct RequestMapper<'a> {
     pub tenant: &'a Tenant,
+    /// The request's version (entries whose fields differ by version ask).
+    pub version: i16,
     /// The domain the request goes to.
     pub domain: Domain<'a>,
     pub ids: &'a TopicIds,
+    /// The client's ACLs, when they can refuse it something.
+    pub acls: Option<&'a ClientAcls>,
     pub ctx: ResponseContext,
 }
 
 /// Why an entry may not go upstream.
+#[derive(Clone)]
 pub(crate) struct Refusal {
     pub error: ResponseError,
     pub message: String,
 }
 
 impl<'a> RequestMapper<'a> {
+    /// Refuses `operation` on the `resource_type` named `name` (the tenant's name) unless the
+    /// client's ACLs allow it.
+    pub fn allowed(
+        &self,
+        operation: Operation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> Result<(), Refusal> {
+        match self.acls {
+            Some(acls) if !acls.allows(operation, resource_type, name) => {
+                Err(self.acl_refusal(operation, resource_type, name))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Self::allowed`] for a topic named by name or (by-id versions) by id; an id the
+    /// gateway cannot name is let through (it is answered UNKNOWN_TOPIC_ID).
+    pub fn allowed_topic(
+        &self,
+        operation: Operation,
+        name: &StrBytes,
+        id: &Uuid,
+    ) -> Result<(), Refusal> {
+        if self.acls.is_none() {
+            return Ok(());
+        }
+        match self.tenant_topic(name, id) {
+            Some(n) => self.allowed(operation, ResourceType::Topic, &n),
+            None => Ok(()),
+        }
+    }
+
+    /// CREATE on a topic: on the cluster or on the topic.
+    pub fn may_create_topic(&self, name: &StrBytes) -> Result<(), Refusal> {
+        match self.acls {
+            Some(acls) if !acls.may_create_topic(name) => {
+                Err(self.acl_refusal(Operation::Create, ResourceType::Topic, name))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The refusal of `operation` on a resource, with Kafka's error for its type.
+    pub fn acl_refusal(
+        &self,
+        operation: Operation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> Refusal {
+        let principal = self.acls.map_or("", |a| a.principal());
+        let what = match resource_type {
+            ResourceType::Cluster => "the cluster".to_string(),
+            t => format!("{t} '{name}'"),
+        };
+        Refusal {
+            error: refusal_error(resource_type),
+            message: format!(
+                "User:{principal} may not {operation} {what} in virtual cluster '{}': no ACL allows it, or one denies it",
+                self.tenant.name
+            ),
+        }
+    }
+
+    /// The request is answered by the gateway with this refusal's error as its top-level
+    /// error code (the refused entries go in it too), never forwarded.
+    pub fn answer_here(&mut self, refusal: &Refusal) {
+        self.ctx.answer = Some(refusal.error.code());
+    }
+
+    /// The request is answered by the gateway with this top-level error code (0: none;
+    /// the refused entries carry the errors), never forwarded.
+    pub fn answer_with(&mut self, code: i16) {
+        self.ctx.answer = Some(code);
+    }
+
+    /// Whether some entry was taken out of the request.
+    pub fn refused_any(&self) -> bool {
+        !self.ctx.refused.is_empty()
+    }
+
+    /// InitProducerId without a transactional id: IDEMPOTENT_WRITE on the cluster, or WRITE
+    /// on some topic.
+    pub fn may_write_idempotently(&self) -> Result<(), Refusal> {
+        match self.acls {
+            Some(acls) if !acls.may_write_idempotently() => Err(self.acl_refusal(
+                Operation::IdempotentWrite,
+                ResourceType::Cluster,
+                crate::acl::CLUSTER_NAME,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The request asks for every topic: the answer leaves out what the client may not
+    /// DESCRIBE.
+    pub fn listing(&mut self) {
+        if self.acls.is_some() {
+            self.ctx.listing = true;
+        }
+    }
+
     /// Maps a name in place. An empty name is a field absent at this version: left alone.
     pub fn name(&mut self, entity: Entity, name: &mut StrBytes) {
         if !name.is_empty() {
@@ -202,10 +314,6 @@ impl<'a> RequestMapper<'a> {
         self.name(Entity::Group, &mut g.0)
     }
 
-    pub fn groups(&mut self, gs: &mut [GroupId]) {
-        gs.iter_mut().for_each(|g| self.group(g))
-    }
-
     pub fn txn(&mut self, t: &mut TransactionalId) {
         self.name(Entity::TransactionalId, &mut t.0)
     }
@@ -222,10 +330,6 @@ impl<'a> RequestMapper<'a> {
         if let Some(t) = t.as_ref().filter(|t| !t.0.is_empty()) {
             self.ctx.issuing = Some(t.0.clone());
         }
-    }
-
-    pub fn txns(&mut self, ts: &mut [TransactionalId]) {
-        ts.iter_mut().for_each(|t| self.txn(t))
     }
 
     /// Lets a topic id through only if it names a topic the tenant owns. Any other id
@@ -287,7 +391,20 @@ impl<'a> RequestMapper<'a> {
     ) {
         self.admit_parts(list, check, |t| {
             let (name, resource_type) = describe(t);
-            (name, resource_type, Vec::new())
+            (name, Uuid::nil(), resource_type, Vec::new())
+        })
+    }
+
+    /// [`Self::admit_topics`] for entries that may name their topic by id.
+    pub fn admit_topics_by_id<T>(
+        &mut self,
+        list: &mut Vec<T>,
+        check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
+        describe: impl Fn(&mut T) -> (StrBytes, Uuid, Vec<i32>),
+    ) {
+        self.admit_parts(list, check, |t| {
+            let (name, id, partitions) = describe(t);
+            (name, id, resource::TOPIC, partitions)
         })
     }
 
@@ -300,7 +417,7 @@ impl<'a> RequestMapper<'a> {
     ) {
         self.admit_parts(list, check, |t| {
             let (name, partitions) = describe(t);
-            (name, resource::TOPIC, partitions)
+            (name, Uuid::nil(), resource::TOPIC, partitions)
         })
     }
 
@@ -308,17 +425,18 @@ impl<'a> RequestMapper<'a> {
         &mut self,
         list: &mut Vec<T>,
         mut check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
-        describe: impl Fn(&mut T) -> (StrBytes, i8, Vec<i32>),
+        describe: impl Fn(&mut T) -> (StrBytes, Uuid, i8, Vec<i32>),
     ) {
         let entries = std::mem::take(list);
         for (index, mut entry) in entries.into_iter().enumerate() {
             // Described before `check` maps it: the answer names what the client wrote.
-            let (name, resource_type, partitions) = describe(&mut entry);
+            let (name, id, resource_type, partitions) = describe(&mut entry);
             match check(self, &mut entry) {
                 Ok(()) => list.push(entry),
                 Err(r) => self.ctx.refused.push(Refused {
                     index,
                     name,
+                    id,
                     resource_type,
                     partitions,
                     error: r.error,
@@ -350,6 +468,7 @@ impl<'a> RequestMapper<'a> {
             list,
             |m, res| {
                 let (resource_type, name) = parts(res);
+                m.config_allowed(Operation::AlterConfigs, resource_type, name)?;
                 if resource_type == resource::TOPIC {
                     m.owned_topic(name, &Uuid::nil())?;
                 }
@@ -369,29 +488,19 @@ impl<'a> RequestMapper<'a> {
         );
     }
 
-    /// Maps an ACL resource pattern. The tenant's wildcard (`*`, literal) becomes its prefix
-    /// (prefixed), so it covers exactly the tenant's names. False for resources that are not
-    /// a tenant's (cluster, users, delegation tokens).
-    pub fn acl_resource(
-        &mut self,
+    /// Refuses `operation` (DESCRIBE_CONFIGS, ALTER_CONFIGS) on a config resource: a topic,
+    /// a group, or anything else (brokers, loggers) as the cluster.
+    pub fn config_allowed(
+        &self,
+        operation: Operation,
         resource_type: i8,
-        name: &mut StrBytes,
-        pattern_type: &mut i8,
-    ) -> bool {
-        // ACL patterns are prefixed whatever they name (see `Tenant::prefixed`).
-        if !matches!(
-            resource_type,
-            resource::TOPIC | resource::ANY | resource::GROUP | resource::TRANSACTIONAL_ID
-        ) {
-            return false;
+        name: &StrBytes,
+    ) -> Result<(), Refusal> {
+        match resource_type {
+            resource::TOPIC => self.allowed(operation, ResourceType::Topic, name),
+            resource::CONFIG_GROUP => self.allowed(operation, ResourceType::Group, name),
+            _ => self.allowed(operation, ResourceType::Cluster, crate::acl::CLUSTER_NAME),
         }
-        if *pattern_type == pattern::LITERAL && &**name == "*" {
-            *name = StrBytes::from_string(self.tenant.prefix.clone());
-            *pattern_type = pattern::PREFIXED;
-        } else {
-            *name = self.tenant.prefixed(name);
-        }
-        true
     }
 }
 
@@ -402,9 +511,50 @@ pub(crate) struct ResponseMapper<'a> {
     pub ids: &'a TopicIds,
     pub producers: &'a ProducerIds,
     pub ctx: &'a ResponseContext,
+    /// The client's ACLs, when they can refuse it something.
+    pub acls: Option<&'a ClientAcls>,
 }
 
 impl<'a> ResponseMapper<'a> {
+    /// Whether the client may do `operation` on the `resource_type` named `name` (the
+    /// tenant's name, un-mapped): what listings ask before they show a resource.
+    pub fn may(&self, operation: Operation, resource_type: ResourceType, name: &str) -> bool {
+        self.acls
+            .is_none_or(|a| a.allows(operation, resource_type, name))
+    }
+
+    /// Whether a topic (its tenant name) may be shown: the client may DESCRIBE it.
+    pub fn may_describe_topic(&self, name: &TopicName) -> bool {
+        name.0.is_empty() || self.may(Operation::Describe, ResourceType::Topic, &name.0)
+    }
+
+    /// An un-mapped topic of an answer about its partitions (offsets, epochs, producers),
+    /// judged by `operation`: kept; answered with TOPIC_AUTHORIZATION_FAILED in `refuse`;
+    /// or, in a listing, dropped (false).
+    pub fn topic_answer(
+        &self,
+        operation: Operation,
+        name: &TopicName,
+        refuse: impl FnOnce(i16),
+    ) -> bool {
+        if name.0.is_empty() || self.may(operation, ResourceType::Topic, &name.0) {
+            return true;
+        }
+        if self.ctx.listing {
+            return false;
+        }
+        refuse(ResponseError::TopicAuthorizationFailed.code());
+        true
+    }
+
+    /// Kafka's authorized-operations bits for a resource the answer shows, when the request
+    /// asked for them (`bits` is not i32::MIN) and the client's ACLs decide them.
+    pub fn authorized_operations(&self, resource_type: ResourceType, name: &str, bits: &mut i32) {
+        if let (Some(acls), false) = (self.acls, *bits == i32::MIN) {
+            *bits = acls.authorized_operations(resource_type, name);
+        }
+    }
+
     /// Un-maps a name in place; false when the tenant does not own it (drop the entry).
     /// An empty name is a field absent at this version: kept.
     pub fn name(&self, entity: Entity, name: &mut StrBytes) -> bool {
@@ -475,36 +625,6 @@ impl<'a> ResponseMapper<'a> {
             resource::TOPIC => self.name(Entity::Topic, name),
             resource::CONFIG_GROUP => self.name(Entity::Group, name),
             _ => true,
-        }
-    }
-
-    /// Un-maps an ACL resource pattern (the reverse of [`RequestMapper::acl_resource`]);
-    /// false for anything that is not one of the tenant's own patterns.
-    pub fn acl_resource(
-        &self,
-        resource_type: i8,
-        name: &mut StrBytes,
-        pattern_type: &mut i8,
-    ) -> bool {
-        if !matches!(
-            resource_type,
-            resource::TOPIC | resource::GROUP | resource::TRANSACTIONAL_ID
-        ) {
-            return false;
-        }
-        if *pattern_type == pattern::PREFIXED && **name == *self.tenant.prefix {
-            *name = StrBytes::from_static_str("*");
-            *pattern_type = pattern::LITERAL;
-            return true;
-        }
-        // Only prefixed names, as the request side maps them: an upstream ACL on an alias's
-        // physical topic is not the tenant's.
-        match name.strip_prefix(self.tenant.prefix.as_str()) {
-            Some(rest) if !rest.is_empty() => {
-                *name = StrBytes::from_string(rest.to_string());
-                true
-            }
-            _ => false,
         }
     }
 

@@ -119,8 +119,7 @@ impl Tenant {
         self.prefixed(name)
     }
 
-    /// `<prefix><name>`, whatever the name (ACL patterns, which never follow aliases: an ACL
-    /// on an alias would grant rights on a topic the tenant does not own).
+    /// `<prefix><name>`, whatever the name.
     pub fn prefixed(&self, name: &str) -> StrBytes {
         let mut s = String::with_capacity(self.prefix.len() + name.len());
         s.push_str(&self.prefix);

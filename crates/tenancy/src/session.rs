@@ -13,6 +13,7 @@ use gatehouse_protocol::name_spans::{
     fetch_response_names, produce_names, produce_response_names, ProduceNames,
 };
 
+use crate::acl::ClientAcls;
 use crate::mapper::{RequestMapper, ResponseContext, ResponseMapper};
 use crate::names::{Domain, Entity, Tenant};
 use crate::producer_ids::ProducerIds;
@@ -29,6 +30,8 @@ pub struct TenantSession {
     further: Option<Arc<str>>,
     ids: Arc<TopicIds>,
     producers: Arc<ProducerIds>,
+    /// The client's ACLs, when its virtual cluster enforces them and it is no super user.
+    acls: Option<ClientAcls>,
 }
 
 /// A request as the tenancy stage leaves it.
@@ -37,6 +40,8 @@ pub enum MappedRequest {
     Message(RequestMessage),
     /// A Produce respelled around its record batches: the frame in pieces.
     Pieces(Vec<Bytes>),
+    /// Not forwarded: the gateway's answer (the client's ACLs refuse all of it).
+    Answered(Bytes),
 }
 
 impl MappedRequest {
@@ -45,6 +50,7 @@ impl MappedRequest {
         match self {
             MappedRequest::Message(m) => Ok(vec![m.into_frame()?]),
             MappedRequest::Pieces(p) => Ok(p),
+            MappedRequest::Answered(_) => Err(answered()),
         }
     }
 
@@ -54,8 +60,15 @@ impl MappedRequest {
         match self {
             MappedRequest::Message(m) => m.into_frame(),
             MappedRequest::Pieces(p) => Ok(joined(p)),
+            MappedRequest::Answered(_) => Err(answered()),
         }
     }
+}
+
+/// A request the gateway answered has no frame to send (callers that cannot answer it
+/// check for [`MappedRequest::Answered`] first).
+fn answered() -> anyhow::Error {
+    anyhow::anyhow!("the request was answered by the gateway, not forwarded")
 }
 
 /// What the response to a mapped request needs.
@@ -76,7 +89,21 @@ impl TenantSession {
             further: None,
             ids,
             producers,
+            acls: None,
         }
+    }
+
+    /// The same session for a client that authenticated as `principal` (its user name;
+    /// [`crate::acl::ANONYMOUS`] without authentication), connected from `host`: the
+    /// tenant's ACLs, if it enforces them, decide what it may do.
+    pub fn for_client(mut self, principal: &str, host: std::net::IpAddr) -> Self {
+        self.acls = (self.tenant.acls.as_ref()).and_then(|a| ClientAcls::new(a, principal, host));
+        self
+    }
+
+    /// The client's ACLs (None: nothing is checked: no `aclEnabled`, or a super user).
+    pub fn client_acls(&self) -> Option<&ClientAcls> {
+        self.acls.as_ref()
     }
 
     /// The same tenant's view of a further domain of its route (one of its aliases' domains),
@@ -87,6 +114,7 @@ impl TenantSession {
             further: Some(domain),
             ids,
             producers: self.producers.clone(),
+            acls: self.acls.clone(),
         }
     }
 
@@ -152,13 +180,26 @@ impl TenantSession {
                 }
             }
         }
+        let correlation_id = message.correlation_id();
         let mut mapper = RequestMapper {
             tenant: &self.tenant,
+            version,
             domain: self.domain(),
             ids: &self.ids,
+            acls: self.acls.as_ref(),
             ctx: ResponseContext::default(),
         };
         table::map_request(&mut message, &mut mapper)?;
+        if let Some(code) = mapper.ctx.answer {
+            let answer = table::answer(
+                key,
+                version,
+                correlation_id,
+                code,
+                &self.mapper(&mapper.ctx),
+            )?;
+            return Ok((MappedRequest::Answered(answer), ResponsePlan::Untouched));
+        }
         let plan = if table::response_carries_names(key, version) || !mapper.ctx.is_empty() {
             ResponsePlan::Map(Box::new(mapper.ctx))
         } else {
@@ -232,8 +273,9 @@ impl TenantSession {
     /// every name in it: the pieces then map that beginning, and the rest of the frame follows
     /// them unchanged (the new length prefix already counts it).
     ///
-    /// None when a topic is a READ alias: such a Produce is decoded whole, so that its other
-    /// topics go upstream and that one is answered TOPIC_AUTHORIZATION_FAILED.
+    /// None when a topic is a READ alias, or one the client's ACLs do not let it WRITE: such
+    /// a Produce is decoded whole, so that its other topics go upstream and that one is
+    /// answered TOPIC_AUTHORIZATION_FAILED.
     ///
     /// [`produce_head_names`]: gatehouse_protocol::name_spans::produce_head_names
     pub fn produce_head(
@@ -252,6 +294,16 @@ impl TenantSession {
                 // (null or empty: nothing to map)
                 let read_only = |a: &crate::Alias| a.access == crate::Access::Read;
                 if entity == Entity::Topic && self.tenant.alias(name).is_some_and(read_only) {
+                    return Ok(None);
+                }
+                let refused = |a: &ClientAcls| {
+                    !a.allows(
+                        crate::acl::Operation::Write,
+                        crate::acl::ResourceType::Topic,
+                        name,
+                    )
+                };
+                if entity == Entity::Topic && self.acls.as_ref().is_some_and(refused) {
                     return Ok(None);
                 }
                 let mapped = self.tenant.map_on(self.domain(), entity, name);
@@ -297,15 +349,20 @@ impl TenantSession {
                 }
             }
         }
-        let mapper = ResponseMapper {
+        table::map_response(&mut message, &self.mapper(ctx))?;
+        Ok(vec![message.into_frame()?])
+    }
+
+    /// The response side of this session, for a request's context.
+    fn mapper<'a>(&'a self, ctx: &'a ResponseContext) -> ResponseMapper<'a> {
+        ResponseMapper {
             tenant: &self.tenant,
             domain: self.domain(),
             ids: &self.ids,
             producers: &self.producers,
             ctx,
-        };
-        table::map_response(&mut message, &mapper)?;
-        Ok(vec![message.into_frame()?])
+            acls: self.acls.as_ref(),
+        }
     }
 
     /// The frame with each topic name in `spans` un-prefixed around the bytes that stay (a

@@ -21,6 +21,7 @@ use gatehouse_protocol::codec::{
 };
 use gatehouse_protocol::message::RequestMessage;
 
+use crate::acl::{Operation, ResourceType};
 use crate::mapper::ResponseContext;
 use crate::session::{ResponsePlan, TenantSession};
 
@@ -78,6 +79,9 @@ impl TenantSession {
         let split: Vec<(Option<String>, Bytes, StrBytes)> = match key {
             ApiKey::OffsetCommit => {
                 let (h, r) = decode_request::<OffsetCommitRequest>(frame)?;
+                if self.refuses(Operation::Read, &r.group_id) {
+                    return Ok(None); // answered whole, by the gateway
+                }
                 let group = r.group_id.0.clone();
                 let parts = by_domain(&r.topics, |t| domain_of(&t.name));
                 let parts = parts.into_iter().map(|(d, topics)| {
@@ -97,6 +101,9 @@ impl TenantSession {
             }
             ApiKey::OffsetDelete => {
                 let (h, r) = decode_request::<OffsetDeleteRequest>(frame)?;
+                if self.refuses(Operation::Delete, &r.group_id) {
+                    return Ok(None);
+                }
                 let group = r.group_id.0.clone();
                 let parts = by_domain(&r.topics, |t| domain_of(&t.name));
                 let parts = parts
@@ -110,6 +117,12 @@ impl TenantSession {
                     .filter(|d| on_route(d))
                     .cloned()
                     .collect();
+                let refused = |g: &GroupId| self.refuses(Operation::Describe, g);
+                if (version < 8 && refused(&r.group_id))
+                    || r.groups.iter().any(|g| refused(&g.group_id))
+                {
+                    return Ok(None); // (each part would answer for the refused group)
+                }
                 if version < 8 {
                     let group = r.group_id.0.clone();
                     let parts: Vec<(Option<String>, OffsetFetchRequest)> = match &r.topics {
@@ -213,6 +226,15 @@ impl TenantSession {
             })
             .collect::<CodecResult<Vec<_>>>()
             .map(Some)
+    }
+}
+
+impl TenantSession {
+    /// Whether the client's ACLs refuse `operation` on a group: such a request is answered
+    /// whole at home, not split.
+    fn refuses(&self, operation: Operation, group: &GroupId) -> bool {
+        self.client_acls()
+            .is_some_and(|a| !a.allows(operation, ResourceType::Group, &group.0))
     }
 }
 

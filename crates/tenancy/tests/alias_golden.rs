@@ -392,46 +392,6 @@ fn on_a_further_domain_only_its_aliases_exist() {
 }
 
 #[test]
-fn acls_never_follow_an_alias_to_its_physical_topic() {
-    let c = home();
-    let (up, _) = c.up(
-        ApiKey::CreateAcls,
-        3,
-        CreateAclsRequest::default().with_creations(vec![
-            create_acls_request::AclCreation::default()
-                .with_resource_type(2)
-                .with_resource_name(s("orders"))
-                .with_resource_pattern_type(3),
-        ]),
-    );
-    assert_eq!(&*up.creations[0].resource_name, "a.orders");
-
-    let (_, ctx) = c.up(
-        ApiKey::DescribeAcls,
-        3,
-        DescribeAclsRequest::default().with_resource_type_filter(2),
-    );
-    let acl = |name: &str| {
-        describe_acls_response::DescribeAclsResource::default()
-            .with_resource_type(2)
-            .with_resource_name(s(name))
-            .with_pattern_type(3)
-    };
-    let down = c.down(
-        ApiKey::DescribeAcls,
-        3,
-        ctx.as_deref(),
-        DescribeAclsResponse::default().with_resources(vec![acl("sales.orders"), acl("a.orders")]),
-    );
-    let shown: Vec<&str> = down
-        .resources
-        .iter()
-        .map(|r| r.resource_name.as_str())
-        .collect();
-    assert_eq!(shown, ["orders"]);
-}
-
-#[test]
 fn a_groups_offsets_are_split_per_domain_and_merged_back() {
     let c = home();
     let view = |d: &str| {

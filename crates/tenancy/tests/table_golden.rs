@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use gatehouse_protocol::codec::{decode_request, decode_response, encode_request, encode_response};
 use gatehouse_protocol::message::ResponseMessage;
-use gatehouse_tenancy::table::{response_carries_names, tenant_may_send, MAPPED_KEYS};
+use gatehouse_tenancy::table::{response_carries_names, tenant_may_send, ACL_KEYS, MAPPED_KEYS};
 use gatehouse_tenancy::{ResponseContext, ResponsePlan, Tenant};
 
 /// A session of tenant `a` (prefix `a.`).
@@ -42,7 +42,11 @@ fn every_mapped_key_is_sendable_and_cluster_wide_keys_are_not() {
     ] {
         assert!(!tenant_may_send(k), "{k:?}");
     }
-    assert_eq!(MAPPED_KEYS.len(), 37);
+    assert_eq!(MAPPED_KEYS.len(), 34);
+    // The ACL keys are the gateway's to answer (its own ACLs), never mapped or forwarded.
+    for k in ACL_KEYS {
+        assert!(tenant_may_send(*k) && !MAPPED_KEYS.contains(k), "{k:?}");
+    }
 }
 
 #[test]
@@ -359,105 +363,6 @@ fn keys_the_test_broker_lacks() {
         ResponseError::ClusterAuthorizationFailed.code()
     );
     assert_eq!(&*got.responses[1].resource_name, "o");
-}
-
-#[test]
-fn acls_stay_inside_the_tenant() {
-    let c = new_case();
-    let (up, ctx) = c.up(
-        ApiKey::CreateAcls,
-        3,
-        CreateAclsRequest::default().with_creations(vec![
-            create_acls_request::AclCreation::default()
-                .with_resource_type(2)
-                .with_resource_name(s("*"))
-                .with_resource_pattern_type(3),
-            create_acls_request::AclCreation::default()
-                .with_resource_type(4) // cluster
-                .with_resource_name(s("kafka-cluster"))
-                .with_resource_pattern_type(3),
-            create_acls_request::AclCreation::default()
-                .with_resource_type(3)
-                .with_resource_name(s("app"))
-                .with_resource_pattern_type(3),
-        ]),
-    );
-    let sent: Vec<_> = up
-        .creations
-        .iter()
-        .map(|c| (c.resource_name.to_string(), c.resource_pattern_type))
-        .collect();
-    assert_eq!(sent, [("a.".to_string(), 4), ("a.app".to_string(), 3)]);
-    let got = c.down(
-        ApiKey::CreateAcls,
-        3,
-        ctx.as_deref(),
-        CreateAclsResponse::default().with_results(vec![
-            create_acls_response::AclCreationResult::default(),
-            create_acls_response::AclCreationResult::default(),
-        ]),
-    );
-    let codes: Vec<i16> = got.results.iter().map(|r| r.error_code).collect();
-    assert_eq!(
-        codes,
-        [0, ResponseError::ClusterAuthorizationFailed.code(), 0]
-    );
-
-    // DescribeAcls: only the tenant's patterns come back, its wildcard as "*".
-    let got = c.down(
-        ApiKey::DescribeAcls,
-        3,
-        Some(&ResponseContext::default()),
-        DescribeAclsResponse::default().with_resources(vec![
-            describe_acls_response::DescribeAclsResource::default()
-                .with_resource_type(2)
-                .with_resource_name(s("a."))
-                .with_pattern_type(4),
-            describe_acls_response::DescribeAclsResource::default()
-                .with_resource_type(2)
-                .with_resource_name(s("b.orders"))
-                .with_pattern_type(3),
-            describe_acls_response::DescribeAclsResource::default()
-                .with_resource_type(2)
-                .with_resource_name(s("*"))
-                .with_pattern_type(3),
-        ]),
-    );
-    assert_eq!(got.resources.len(), 1);
-    assert_eq!(&*got.resources[0].resource_name, "*");
-
-    // DeleteAcls: a filter that could match other tenants' ACLs upstream is refused.
-    let (up, ctx) = c.up(
-        ApiKey::DeleteAcls,
-        3,
-        DeleteAclsRequest::default().with_filters(vec![
-            delete_acls_request::DeleteAclsFilter::default()
-                .with_resource_type_filter(2)
-                .with_resource_name_filter(None)
-                .with_pattern_type_filter(1),
-            delete_acls_request::DeleteAclsFilter::default()
-                .with_resource_type_filter(2)
-                .with_resource_name_filter(Some(s("orders")))
-                .with_pattern_type_filter(3),
-        ]),
-    );
-    assert_eq!(up.filters.len(), 1);
-    assert_eq!(
-        up.filters[0].resource_name_filter.as_deref(),
-        Some("a.orders")
-    );
-    let got = c.down(
-        ApiKey::DeleteAcls,
-        3,
-        ctx.as_deref(),
-        DeleteAclsResponse::default()
-            .with_filter_results(vec![delete_acls_response::DeleteAclsFilterResult::default()]),
-    );
-    assert_eq!(
-        got.filter_results[0].error_code,
-        ResponseError::InvalidRequest.code()
-    );
-    assert_eq!(got.filter_results[1].error_code, 0);
 }
 
 #[test]

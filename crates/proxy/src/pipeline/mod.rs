@@ -19,6 +19,7 @@ use gatehouse_protocol::message::RequestMessage;
 
 use gatehouse_routing::upstream::UpstreamCluster;
 use gatehouse_routing::Route;
+use gatehouse_tenancy::table::ACL_KEYS;
 use gatehouse_tenancy::{MappedRequest, ResponsePlan, TenantSession};
 
 use crate::binding::{Binding, Unbound};
@@ -27,6 +28,7 @@ use crate::reader::End;
 use crate::sequencer::TenantResponse;
 use crate::Gateway;
 
+mod acl_requests;
 mod interest;
 mod router;
 
@@ -224,6 +226,10 @@ impl<'a> Pipeline<'a> {
         let Some(session) = session else {
             return self.forward(key, version, vec![body.into_bytes()], None, watch);
         };
+        if let (true, Body::Whole(frame)) = (ACL_KEYS.contains(&key), &body) {
+            // The virtual cluster's own ACLs, kept by the gateway.
+            return self.acl_request(&session, key, version, frame).await;
+        }
         // On a connection to a further domain's broker only requests about its partitions
         // stay there (in the tenant's view of that domain), and the connection's own SASL
         // exchange (delegated SASL logs its link in); the rest go home.
@@ -338,6 +344,11 @@ impl<'a> Pipeline<'a> {
                         };
                     }
                     Ok((MappedRequest::Pieces(pieces), plan)) => Ok((pieces, plan)),
+                    // The client's ACLs refuse all of it: answered here.
+                    Ok((MappedRequest::Answered(_), _)) if !expects_response => {
+                        return Step::Nothing
+                    }
+                    Ok((MappedRequest::Answered(answer), _)) => return Step::Answer(answer),
                     Err(e) => Err(e),
                 }
             }

@@ -384,7 +384,8 @@ async fn a_tenants_metadata_is_decoded_once_each_way() {
 
     let gateway = crate::Gateway::new(Default::default(), Default::default());
     gateway.set_catalog(gatehouse_tenancy::Catalog::new([("team", "team.")]));
-    let binding = Binding::new(&gateway, Some("team"), "a", "a")
+    let client = crate::binding::Client::new(None, std::net::Ipv4Addr::LOCALHOST.into());
+    let binding = Binding::new(&gateway, Some("team"), "a", "a", client)
         .map_err(|_| ())
         .unwrap();
     let gate = Gate::new(

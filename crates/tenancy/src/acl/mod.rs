@@ -27,11 +27,14 @@
 mod cache;
 #[cfg(test)]
 mod cache_tests;
+mod client;
+pub mod kafka_api;
 #[cfg(test)]
 mod tests;
 mod types;
 
 pub use cache::MAX_DECISIONS;
+pub use client::{refusal_error, ClientAcls, ANONYMOUS};
 
 /// Fewest entries of a resource type for which decisions are cached (below it, the scan is
 /// cheaper than the lookup).

@@ -11,15 +11,15 @@
 //! tenant may only partly see (filter them); entries that must not reach the upstream
 //! (refuse them with `admit`, answer with `readmit`).
 
+use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_protocol::ResponseError;
 
 use gatehouse_protocol::codec::CodecResult;
 
 use gatehouse_protocol::message::{RequestMessage, ResponseMessage};
 
-use crate::mapper::{Refusal, RequestMapper, ResponseMapper};
+use crate::mapper::{RequestMapper, ResponseMapper};
 
 /// API keys that name nothing a tenant owns and are safe for tenants as they are.
 pub const NAME_FREE_KEYS: &[ApiKey] = &[
@@ -31,18 +31,40 @@ pub const NAME_FREE_KEYS: &[ApiKey] = &[
     ApiKey::PushTelemetry,
 ];
 
-/// Whether a tenant may send this key at all: in the table or name-free. Everything else
+/// The ACL keys: a tenant's are answered by the gateway from its virtual cluster's own ACLs
+/// (`crate::acl::kafka_api`), never mapped or forwarded.
+pub const ACL_KEYS: &[ApiKey] = &[ApiKey::DescribeAcls, ApiKey::CreateAcls, ApiKey::DeleteAcls];
+
+/// Whether a tenant may send this key at all: in the table, name-free, or an ACL key. Everything else
 /// (log dirs, reassignments, quotas, SCRAM users, features, delegation tokens, leader
 /// elections) acts on the whole cluster and cannot be confined to a tenant.
 pub fn tenant_may_send(key: ApiKey) -> bool {
-    MAPPED_KEYS.contains(&key) || NAME_FREE_KEYS.contains(&key)
+    MAPPED_KEYS.contains(&key) || NAME_FREE_KEYS.contains(&key) || ACL_KEYS.contains(&key)
 }
 
-/// Narrows an ApiVersions list to what a tenant may send.
+/// Narrows an ApiVersions list to what a tenant may send, and offers the ACL keys at the
+/// versions the gateway answers (the upstream never sees them, whatever it offers).
 pub fn retain_tenant_keys(
     keys: &mut Vec<kafka_protocol::messages::api_versions_response::ApiVersion>,
 ) {
-    keys.retain(|k| ApiKey::try_from(k.api_key).is_ok_and(tenant_may_send));
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafka_protocol::protocol::Message;
+    keys.retain(|k| {
+        ApiKey::try_from(k.api_key).is_ok_and(|k| tenant_may_send(k) && !ACL_KEYS.contains(&k))
+    });
+    for (key, range) in [
+        (ApiKey::DescribeAcls, DescribeAclsRequest::VERSIONS),
+        (ApiKey::CreateAcls, CreateAclsRequest::VERSIONS),
+        (ApiKey::DeleteAcls, DeleteAclsRequest::VERSIONS),
+    ] {
+        keys.push(
+            ApiVersion::default()
+                .with_api_key(key as i16)
+                .with_min_version(range.min)
+                .with_max_version(range.max),
+        );
+    }
+    keys.sort_by_key(|k| k.api_key);
 }
 
 macro_rules! tenancy_table {
@@ -86,7 +108,70 @@ macro_rules! tenancy_table {
                 _ => Ok(()),
             }
         }
+
+        /// The gateway's own answer to a request it does not forward (see
+        /// [`crate::mapper::ResponseContext`]'s `answer`): an empty response with the top-level
+        /// error code, its entries the ones the request refused.
+        pub(crate) fn answer(
+            key: ApiKey,
+            version: i16,
+            correlation_id: i32,
+            error_code: i16,
+            m: &ResponseMapper<'_>,
+        ) -> CodecResult<Bytes> {
+            match key {
+                $(ApiKey::$key => answer_with::<$resp>(key, version, correlation_id, error_code, m, |$rs, $sm| $response),)*
+                key => anyhow::bail!("{key:?} is not in the tenancy table"),
+            }
+        }
     };
+}
+
+/// A response with a top-level error code (the answer to a request refused whole), or none.
+pub(crate) trait TopLevelError {
+    fn set_error_code(&mut self, code: i16);
+}
+
+macro_rules! top_level_error {
+    (with: $($with:ty),* ; without: $($without:ty),* $(,)?) => {
+        $(impl TopLevelError for $with {
+            fn set_error_code(&mut self, code: i16) {
+                self.error_code = code;
+            }
+        })*
+        $(impl TopLevelError for $without {
+            fn set_error_code(&mut self, _code: i16) {}
+        })*
+    };
+}
+
+top_level_error!(
+    with: FetchResponse, OffsetFetchResponse, OffsetDeleteResponse, FindCoordinatorResponse,
+        JoinGroupResponse, HeartbeatResponse, LeaveGroupResponse, SyncGroupResponse,
+        ListGroupsResponse, InitProducerIdResponse, AddOffsetsToTxnResponse, EndTxnResponse,
+        ConsumerGroupHeartbeatResponse, MetadataResponse, AddPartitionsToTxnResponse;
+    without: ProduceResponse, ListOffsetsResponse, OffsetCommitResponse, DescribeGroupsResponse,
+        CreateTopicsResponse, DeleteTopicsResponse, DeleteRecordsResponse,
+        OffsetForLeaderEpochResponse, TxnOffsetCommitResponse, DescribeConfigsResponse,
+        AlterConfigsResponse, CreatePartitionsResponse, DeleteGroupsResponse,
+        IncrementalAlterConfigsResponse, DescribeProducersResponse, DescribeTransactionsResponse,
+        ListTransactionsResponse, ConsumerGroupDescribeResponse, DescribeTopicPartitionsResponse,
+);
+
+pub(super) fn answer_with<T: Default + Encodable + TopLevelError>(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    error_code: i16,
+    m: &ResponseMapper<'_>,
+    edit: impl FnOnce(&mut T, &ResponseMapper<'_>),
+) -> CodecResult<Bytes> {
+    let mut body = T::default();
+    body.set_error_code(error_code);
+    edit(&mut body, m);
+    let header =
+        kafka_protocol::messages::ResponseHeader::default().with_correlation_id(correlation_id);
+    gatehouse_protocol::codec::encode_response(&header, &body, key, version)
 }
 
 /// Maps a request through the message every stage shares: decoded once, encoded once by
@@ -123,15 +208,8 @@ pub(super) fn message(r: &crate::mapper::Refused) -> Option<StrBytes> {
     Some(StrBytes::from_string(r.message.clone()))
 }
 
-pub(super) fn refuse(error: ResponseError, message: &str) -> Refusal {
-    Refusal {
-        error,
-        message: message.into(),
-    }
-}
-
 // The table itself (after the macro, which it uses).
 mod entries;
 
-pub(crate) use entries::{map_request, map_response};
+pub(crate) use entries::{answer, map_request, map_response};
 pub use entries::{response_carries_names, MAPPED_KEYS};

@@ -73,3 +73,31 @@ impl Case {
             .1
     }
 }
+
+impl Case {
+    /// A request the gateway answers itself (its client's ACLs refuse all of it): the answer
+    /// as the client gets it; None when the request goes upstream.
+    pub fn answered<Req: Encodable, Resp: Decodable>(
+        &self,
+        key: ApiKey,
+        version: i16,
+        body: Req,
+    ) -> Option<Resp> {
+        use gatehouse_protocol::message::RequestMessage;
+        use gatehouse_tenancy::MappedRequest;
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(9);
+        let frame = encode_request(&header, &body).unwrap();
+        let message = RequestMessage::new(key, version, frame);
+        match self.session.request_message(message).unwrap().0 {
+            MappedRequest::Answered(answer) => {
+                let (h, r) = decode_response::<Resp>(&answer, key, version).unwrap();
+                assert_eq!(h.correlation_id, 9);
+                Some(r)
+            }
+            _ => None,
+        }
+    }
+}
