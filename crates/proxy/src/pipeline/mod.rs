@@ -387,8 +387,14 @@ impl<'a> Pipeline<'a> {
                 }
             }
         }
-        if let Ok(Some(_)) = self.binding.current_session() {
-            gatehouse_tenancy::table::retain_tenant_keys(&mut keys);
+        match self.binding.current_session() {
+            Ok(Some(_)) => gatehouse_tenancy::table::retain_tenant_keys(&mut keys),
+            // Not authenticated yet: it may land in a virtual cluster, whose ACL keys the
+            // gateway answers.
+            _ if !self.gate.has_authenticated() => {
+                gatehouse_tenancy::table::offer_acl_keys(&mut keys)
+            }
+            _ => {}
         }
         let header =
             kafka_protocol::messages::ResponseHeader::default().with_correlation_id(correlation_id);

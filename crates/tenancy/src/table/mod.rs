@@ -42,16 +42,22 @@ pub fn tenant_may_send(key: ApiKey) -> bool {
     MAPPED_KEYS.contains(&key) || NAME_FREE_KEYS.contains(&key) || ACL_KEYS.contains(&key)
 }
 
-/// Narrows an ApiVersions list to what a tenant may send, and offers the ACL keys at the
-/// versions the gateway answers (the upstream never sees them, whatever it offers).
+/// Narrows an ApiVersions list to what a tenant may send, the ACL keys at the versions the
+/// gateway answers (the upstream never sees them, whatever it offers).
 pub fn retain_tenant_keys(
     keys: &mut Vec<kafka_protocol::messages::api_versions_response::ApiVersion>,
 ) {
+    keys.retain(|k| ApiKey::try_from(k.api_key).is_ok_and(tenant_may_send));
+    offer_acl_keys(keys);
+}
+
+/// Offers the ACL keys at the versions the gateway answers: a tenant's answer, and the one a
+/// client gets before it authenticates on a route where it may land in a virtual cluster
+/// (clients ask ApiVersions once, before SASL, and judge by it what the cluster can do).
+pub fn offer_acl_keys(keys: &mut Vec<kafka_protocol::messages::api_versions_response::ApiVersion>) {
     use kafka_protocol::messages::api_versions_response::ApiVersion;
     use kafka_protocol::protocol::Message;
-    keys.retain(|k| {
-        ApiKey::try_from(k.api_key).is_ok_and(|k| tenant_may_send(k) && !ACL_KEYS.contains(&k))
-    });
+    keys.retain(|k| ApiKey::try_from(k.api_key).is_ok_and(|k| !ACL_KEYS.contains(&k)));
     for (key, range) in [
         (ApiKey::DescribeAcls, DescribeAclsRequest::VERSIONS),
         (ApiKey::CreateAcls, CreateAclsRequest::VERSIONS),
