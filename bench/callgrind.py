@@ -7,7 +7,12 @@ Each binary runs under callgrind in front of a fresh Tansu (`null://` engine); t
 are zeroed once it serves, then scenario (c)'s producer (100 B records, 10 per request,
 linger 0) sends `--records` records through it, and the counters are dumped.
 
-Usage: .venv/bin/python bench/callgrind.py NEW [OLD ...] [--records N]
+With `--route vcluster` the producer goes through the route bound to the virtual cluster
+`bench`; with `--route acl` too, that virtual cluster enforcing ACLs (`aclEnabled`: an ALLOW
+of WRITE on the topic for every principal, after `--acl-entries` - 1 entries for other
+principals): what gateway-side ACLs cost per request, against the same binary without them.
+
+Usage: .venv/bin/python bench/callgrind.py NEW [OLD ...] [--records N] [--route R] [--acl-entries N]
 (scripts/bench builds rdkafka_performance; run it once first.)
 """
 from __future__ import annotations
@@ -36,7 +41,13 @@ def totals(out: Path) -> int:
     raise RuntimeError(f"no totals in {dumps[-1]}")
 
 
-def measure(binary: Path, records: int, label: str, workdir: Path) -> tuple[int, int]:
+def acl(principal: str, operation: str, name: str = "t") -> dict:
+    return {"resourcePattern": {"resourceType": "TOPIC", "name": name, "patternType": "LITERAL"},
+            "principal": principal, "host": "*", "operation": operation, "permissionType": "ALLOW"}
+
+
+def measure(binary: Path, records: int, label: str, workdir: Path, route: str = "passthrough",
+            acl_entries: int = 1) -> tuple[int, int]:
     """(instructions, requests) for `records` records through `binary`."""
     out = workdir / f"{label}.callgrind"
     for old in workdir.glob(out.name + "*"):
@@ -47,12 +58,18 @@ def measure(binary: Path, records: int, label: str, workdir: Path) -> tuple[int,
     ports = B.Ports()
     setup = B.Setup(ports, workdir, "null://sink", wrapper)
     try:
-        create_topic(setup.broker.bootstrap, "t")
+        topic = B.VC_PREFIX + "t" if route != "passthrough" else "t"
+        create_topic(setup.broker.bootstrap, topic)
+        if route == "acl":
+            others = [acl(f"User:other-{i}", "READ", f"other-{i}") for i in range(acl_entries - 1)]
+            B.put_virtual_cluster(setup.gateway, "bench", aclEnabled=True,
+                                  acls=others + [acl("User:*", "WRITE")])
         pid = str(setup.gateway.proc.pid)
         subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
         req0 = setup.counter("gatehouse_requests_forwarded_total")
         scenario = {s.key: s for s in B.SCENARIOS}["c"]
-        run = B.perf(setup.gateway.bootstrap("bench"),
+        bootstrap = setup.bootstrap("gateway" if route == "passthrough" else "vcluster")
+        run = B.perf(bootstrap,
                      B.produce_args(B.Scenario("c", "", scenario.size, records, scenario.extra), "t"),
                      timeout=900)
         requests = setup.counter("gatehouse_requests_forwarded_total") - req0
@@ -68,12 +85,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("binaries", nargs="+", type=Path)
     ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--route", choices=["passthrough", "vcluster", "acl"], default="passthrough")
+    ap.add_argument("--acl-entries", type=int, default=1)
     opts = ap.parse_args()
     workdir = B.BENCH_DIR / "callgrind"
     workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, binary in enumerate(opts.binaries):
-        ir, requests = measure(binary.resolve(), opts.records, f"g{i}", workdir)
+        ir, requests = measure(binary.resolve(), opts.records, f"g{i}", workdir, opts.route,
+                               opts.acl_entries)
         rows.append((binary, ir, requests))
         print(f"{binary}: {ir:,} instructions, {requests:,} requests, {ir / max(requests, 1):,.0f} per request",
               flush=True)

@@ -25,6 +25,9 @@ pub struct Principal {
     pub vcluster_hint: Option<String>,
     /// When the credential stops being valid: the KIP-368 re-authentication deadline.
     pub expires_at: Option<SystemTime>,
+    /// The gateway token's id (`jti`) for [`PrincipalKind::LocalToken`]: revoking it ends the
+    /// connections it authenticated.
+    pub token_id: Option<String>,
 }
 
 impl Principal {
@@ -34,6 +37,7 @@ impl Principal {
             kind,
             vcluster_hint: None,
             expires_at: None,
+            token_id: None,
         }
     }
 

@@ -282,8 +282,10 @@ async fn follow_store(
     while snapshots.changed().await.is_ok() {
         let (revision, vclusters, accounts, aliases) = {
             let s = snapshots.borrow_and_update();
-            gateway.set_catalog(catalog(&s));
+            // Identity first: the new catalog wakes open connections, which then see the
+            // revocations too.
             gateway.set_identity(identity(&s));
+            gateway.set_catalog(catalog(&s));
             (
                 s.revision,
                 s.virtual_clusters.len(),

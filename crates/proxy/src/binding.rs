@@ -41,6 +41,8 @@ pub(crate) struct Unbound(pub String);
 pub(crate) struct Client {
     pub principal: String,
     pub host: IpAddr,
+    /// The gateway token it authenticated with, if it did with one.
+    pub token_id: Option<String>,
 }
 
 impl Client {
@@ -48,6 +50,7 @@ impl Client {
         Self {
             principal: principal.map_or(ANONYMOUS, |p| p.name.as_str()).to_string(),
             host,
+            token_id: principal.and_then(|p| p.token_id.clone()),
         }
     }
 }
@@ -119,11 +122,21 @@ impl Binding {
 
     /// The tenant session for the next request, re-checked if the catalog changed.
     pub fn current(&mut self, gateway: &Gateway) -> Result<Option<&TenantSession>, Unbound> {
+        let now = gateway.catalog();
+        let changed = !Arc::ptr_eq(&now, &self.seen);
+        // (The store's revocations arrive with its every change, before the catalog.)
+        if let Some(id) = self.client.token_id.as_ref().filter(|_| changed) {
+            if gateway.identity().revoked_tokens.contains(id) {
+                return Err(Unbound(format!(
+                    "the gateway token it authenticated with ({id}) was revoked"
+                )));
+            }
+        }
         let Some(name) = &self.virtual_cluster else {
+            self.seen = now;
             return Ok(None);
         };
-        let now = gateway.catalog();
-        if !Arc::ptr_eq(&now, &self.seen) {
+        if changed {
             let fresh = resolve(gateway, &now, name, &self.domain, &self.client)?;
             // The same names (prefix) and every alias still there: the session goes on with
             // the fresh view, so alias topics added reach open connections with their next

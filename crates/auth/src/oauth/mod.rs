@@ -262,6 +262,7 @@ impl OAuthValidator {
             kind: PrincipalKind::OAuth,
             vcluster_hint: None,
             expires_at: Some(UNIX_EPOCH + Duration::from_secs(exp)),
+            token_id: None,
         })
     }
 

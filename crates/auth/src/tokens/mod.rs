@@ -264,6 +264,7 @@ impl TokenClaims {
             kind: PrincipalKind::LocalToken,
             vcluster_hint: self.vcluster.clone(),
             expires_at: Some(UNIX_EPOCH + Duration::from_secs(self.exp)),
+            token_id: Some(self.jti.clone()),
         }
     }
 }
