@@ -355,7 +355,7 @@ pub fn document() -> Value {
                         "aclEnabled": {"type": "boolean", "default": false},
                         "superUsers": {"type": "array", "items": {"type": "string"}, "default": []},
                         "type": {"type": "string", "enum": ["Standard", "Partner"], "default": "Standard",
-                                 "description": "Partner needs aclEnabled: true and at least one super user"},
+                                 "description": "Partner needs aclEnabled: true (super users optional: without one, the ACLs alone decide; a PartnerZone's virtual cluster has none)"},
                         "homeDomain": {"type": "string", "minLength": 1, "maxLength": MAX_DOMAIN_NAME_LEN,
                                        "description": "a configured streaming domain: holds the tenant's own prefixed topics, consumer groups, transactional ids and WRITE aliases. Unset: the domain of the route the client connects through. A route binding this virtual cluster must be on this domain. Cannot change while it would move an alias topic whose physicalCluster is unset"},
                         "acls": acls_schema(),

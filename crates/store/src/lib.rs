@@ -30,6 +30,7 @@ pub mod resource;
 pub mod revocation;
 mod snapshot;
 mod write;
+mod zones;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -46,12 +47,14 @@ pub use migrate::latest_version;
 pub use refresh::REFRESH_INTERVAL;
 pub use resource::{
     Acl, AclOperation, AclPatternType, AclPermissionType, AclResourceType, AliasAccess, AliasTopic,
-    Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType, VirtualCluster,
-    VirtualClusterType, API_VERSION, PASSTHROUGH,
+    AuthenticationMode, Kind, PartnerZone, Resource, ResourceKey, ServiceAccount,
+    ServiceAccountType, TrafficLimits, VirtualCluster, VirtualClusterType, ZoneTopic, API_VERSION,
+    PASSTHROUGH,
 };
 pub use revocation::{Revoked, RevokedToken};
 pub use snapshot::{AccountKey, Snapshot, UpsertResult};
 pub use write::Upserted;
+pub use zones::{Offboarded, ZoneApplied, ZoneOperation, ZoneToken, MAX_OPERATIONS_LISTED};
 
 /// Why a store operation failed. The admin API maps `Invalid` to 400, `Conflict` to 409,
 /// `NotFound` to 404 and `Unavailable` to 503.
@@ -262,6 +265,11 @@ impl Store {
         {
             tracing::info!(revision = self.snapshot().revision, "store available again");
         }
+    }
+
+    /// The configuration's names this store checks writes against.
+    pub fn configured(&self) -> &Configured {
+        &self.inner.configured
     }
 
     pub fn backend(&self) -> Backend {
