@@ -38,6 +38,8 @@ pub(crate) enum Change {
     },
     /// Deletes every token record of this zone.
     DeleteZoneTokens(String),
+    /// Deletes the token records (of every zone) whose token expired before this Unix second.
+    PruneZoneTokens(i64),
     /// Records a zone operation (at the revision of this transaction).
     ZoneOperation {
         zone: String,
@@ -333,6 +335,12 @@ impl Store {
                 Change::DeleteZoneTokens(zone) => {
                     sqlx::query("DELETE FROM gatehouse_partner_zone_tokens WHERE zone = $1")
                         .bind(zone)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::PruneZoneTokens(before) => {
+                    sqlx::query("DELETE FROM gatehouse_partner_zone_tokens WHERE expires_at < $1")
+                        .bind(before)
                         .execute(&mut *tx)
                         .await?;
                 }

@@ -193,22 +193,39 @@ impl Store {
                     token.id
                 )));
             }
+            // Records of tokens long expired are of no use to revocation: dropped here, so
+            // the records do not grow with every token ever issued.
+            let before = unix_secs(
+                token
+                    .issued_at
+                    .checked_sub(revocation::PRUNE_GRACE)
+                    .unwrap_or(std::time::UNIX_EPOCH),
+            );
+            let mut changes = Vec::new();
+            let expired = state
+                .zone_tokens
+                .values()
+                .any(|t| unix_secs(t.expires_at) < before);
+            if expired {
+                state
+                    .zone_tokens
+                    .retain(|_, t| unix_secs(t.expires_at) >= before);
+                changes.push(Change::PruneZoneTokens(before));
+            }
             state.zone_tokens.insert(token.id.clone(), token.clone());
             let detail = json!({
                 "tokenId": token.id,
                 "account": token.account,
                 "expiresAt": unix_secs(token.expires_at),
             });
-            let changes = vec![
-                Change::PutZoneToken(token.clone()),
-                operation(
-                    &token.zone,
-                    "CREDENTIALS_ISSUED",
-                    detail,
-                    &actor,
-                    token.issued_at,
-                ),
-            ];
+            changes.push(Change::PutZoneToken(token.clone()));
+            changes.push(operation(
+                &token.zone,
+                "CREDENTIALS_ISSUED",
+                detail,
+                &actor,
+                token.issued_at,
+            ));
             Ok((token, changes))
         })
         .await

@@ -387,6 +387,29 @@ async fn tokens_are_recorded_and_revoked(db: Db) {
     // Records survive a restart.
     let again = open(&db).await;
     assert_eq!(again.snapshot().zone_tokens, s.zone_tokens);
+    // The record of a token expired for longer than the revocation grace goes with the next
+    // token recorded.
+    let long_ago = SystemTime::now() - Duration::from_secs(7200);
+    let old = ZoneToken {
+        issued_at: long_ago,
+        expires_at: long_ago + Duration::from_secs(60),
+        ..token("00000000-0000-4000-8000-000000000009", "acme", "acme")
+    };
+    store.record_zone_token(old, "alice").await.unwrap();
+    assert_eq!(store.snapshot().zone_tokens.len(), 4);
+    store
+        .record_zone_token(
+            token("00000000-0000-4000-8000-00000000000a", "acme", "acme"),
+            "alice",
+        )
+        .await
+        .unwrap();
+    let s = store.snapshot();
+    assert_eq!(s.zone_tokens.len(), 4);
+    assert!(!s
+        .zone_tokens
+        .contains_key("00000000-0000-4000-8000-000000000009"));
+    assert_eq!(open(&db).await.snapshot().zone_tokens, s.zone_tokens);
 }
 
 async fn offboarding_removes_everything_and_revokes_every_token(db: Db) {

@@ -271,6 +271,12 @@ impl Resource {
             .ok_or_else(|| invalid("(document)", "a resource must be an object"))?;
         let kind = match obj.get("kind") {
             None => return Err(invalid("kind", "missing field `kind`")),
+            Some(Value::String(s)) if s == zone::PARTNER_ZONE_KIND => {
+                return Err(invalid(
+                    "kind",
+                    "a PartnerZone is applied on its own, with `gatehouse partner onboard -f` (PUT /gateway/v2/partner-zone)",
+                ))
+            }
             Some(Value::String(s)) => Kind::from_name(s).ok_or_else(|| {
                 invalid(
                     "kind",

@@ -158,3 +158,16 @@ fn implied_resources_and_acls() {
         .all(|a| a.principal == "User:CN=acme,O=Acme"
             && a.resource_type != AclResourceType::TransactionalId));
 }
+
+#[test]
+fn a_zone_is_not_an_ordinary_resource() {
+    let e = Resource::from_document(&json!({
+        "apiVersion": "gateway/v2", "kind": "PartnerZone",
+        "metadata": {"name": "acme"}, "spec": {"route": "r"},
+    }))
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with("kind: ") && e.to_string().contains("partner onboard"),
+        "{e}"
+    );
+}
