@@ -32,7 +32,15 @@ fn route(protocol: &str, tls: bool, plain: bool) -> PartnerRoute {
 }
 
 async fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
+    let routes = BTreeMap::from([
+        ("partners".to_string(), route("SASL_SSL", true, true)),
+        ("open".to_string(), route("PLAINTEXT", false, false)),
+    ]);
+    start_on(tempfile::tempdir().unwrap(), routes).await
+}
+
+/// A server on the store in `dir` (a gateway configured with `routes`).
+async fn start_on(dir: tempfile::TempDir, routes: BTreeMap<String, PartnerRoute>) -> Server {
     let url = format!("sqlite://{}/g.db?mode=rwc", dir.path().display());
     let store = Store::open_configured(
         &url,
@@ -43,10 +51,6 @@ async fn start() -> Server {
     )
     .await
     .unwrap();
-    let routes = BTreeMap::from([
-        ("partners".to_string(), route("SASL_SSL", true, true)),
-        ("open".to_string(), route("PLAINTEXT", false, false)),
-    ]);
     let api = V2 {
         store: store.clone(),
         users: Arc::from(vec![
@@ -348,4 +352,24 @@ async fn external_zones_get_properties_but_no_tokens() {
         body["msg"].as_str().unwrap().contains("OAUTHBEARER"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_zone_whose_route_is_no_longer_configured_is_failed() {
+    let s = start().await;
+    let (status, body) = call(&s, "alice", "PUT", "partner-zone", Some(acme("partners"))).await;
+    assert_eq!(status, 200, "{body}");
+    // The same store under a configuration without the route.
+    let Server { store, _dir, .. } = s;
+    drop(store);
+    let s = start_on(_dir, BTreeMap::new()).await;
+    let (status, got) = call(&s, "alice", "GET", "partner-zone/acme", None).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["status"]["state"], "FAILED");
+    assert_eq!(
+        got["status"]["reason"],
+        "spec.route: route 'partners' is no longer configured"
+    );
+    let (_, list) = call(&s, "alice", "GET", "partner-zone", None).await;
+    assert_eq!(list[0]["status"]["state"], "FAILED");
 }

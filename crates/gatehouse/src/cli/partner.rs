@@ -1,4 +1,4 @@
-//! `gatehouse partner onboard | credentials | revoke-credentials | offboard | operations`:
+//! `gatehouse partner onboard | credentials | revoke-credentials | offboard | get | operations`:
 //! partner zones through the admin API. What a partner's client needs (client.properties) goes
 //! to stdout, everything else to stderr, so `gatehouse partner onboard -f z.yaml >
 //! client.properties` writes a file ready to hand over.
@@ -65,6 +65,15 @@ pub enum PartnerCommand {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Print a zone (or every zone) with its status: READY or FAILED and why, its credentials
+    /// (ids, never tokens). The output without `status` is valid `onboard -f` input.
+    Get {
+        name: Option<String>,
+        #[arg(long, short, value_enum, default_value = "yaml")]
+        output: super::Output,
+        #[command(flatten)]
+        conn: Connection,
+    },
     /// Print what was done to a zone (or every zone), by whom and when.
     Operations {
         name: Option<String>,
@@ -101,6 +110,7 @@ pub fn run(command: PartnerCommand) -> anyhow::Result<()> {
             revoke(conn, &name, token.as_deref())
         }
         PartnerCommand::Offboard { name, conn } => offboard(conn, &name),
+        PartnerCommand::Get { name, output, conn } => get(conn, name.as_deref(), output),
         PartnerCommand::Operations { name, conn } => operations(conn, name.as_deref()),
     }
 }
@@ -255,6 +265,19 @@ fn offboard(conn: Connection, name: &str) -> anyhow::Result<()> {
     }
     println!("PartnerZone/{name}: OFFBOARDED");
     Ok(())
+}
+
+fn get(conn: Connection, name: Option<&str>, output: super::Output) -> anyhow::Result<()> {
+    if let Some(n) = name {
+        name_arg(Kind::VirtualCluster, "NAME", n)?;
+    }
+    let client = Client::new(conn)?;
+    let url = match name {
+        Some(n) => client.url(&zone_path(n, "")),
+        None => client.url("partner-zone"),
+    };
+    let answer = runtime()?.block_on(client.send(client.http.get(url)))?;
+    super::print(&answer, output)
 }
 
 fn operations(conn: Connection, name: Option<&str>) -> anyhow::Result<()> {
