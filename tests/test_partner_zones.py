@@ -224,6 +224,10 @@ spec:
     refused(g.cli("apply", "-f", str(f)), "spec.acls[0].operation")
     assert g.api("GET", "virtual-cluster/acl-test").status == 404
 
+    # A dry run answers as if applied and saves nothing.
+    out = onboard(g, cluster, ZONE, "--dry-run")
+    assert out.returncode == 0 and "PartnerZone/acme: CREATED (dry run)" in out.stderr, out.stderr
+    assert out.stdout == "" and g.api("GET", "partner-zone").json == []
     # What a zone manages is not the ordinary API's to change.
     assert onboard(g, cluster).returncode == 0
     err = refused(g.cli("delete", "virtual-cluster", "acme"), "VirtualCluster/acme is managed by partner zone 'acme'")

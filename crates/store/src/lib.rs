@@ -1,5 +1,6 @@
-//! Persistence of tenant resources (virtual clusters, service accounts, alias topics) and the
-//! in-memory snapshot of them the data plane reads.
+//! Persistence of tenant resources (virtual clusters, service accounts, alias topics, partner
+//! zones and the tokens issued for them) and the in-memory snapshot of them the data plane
+//! reads.
 //!
 //! * SQLite is the embedded default (`sqlite://<dataDir>/gatehouse.db?mode=rwc`); PostgreSQL
 //!   (`postgres://...`) lets several gateway processes share one set of resources.
@@ -19,7 +20,9 @@
 //! Where the code is: `connect` opens the database and `migrate` brings its schema up to date;
 //! `load` reads it into a [`Snapshot`]; `write` holds the write path (every change is one
 //! transaction), `refresh` the refresher; `snapshot` and `resource` the rules the resources
-//! follow, `configured` the names of the process configuration they must agree with.
+//! follow, `configured` the names of the process configuration they must agree with; `zones`
+//! the partner zone operations (apply, tokens, offboarding, the operations log), each one
+//! transaction of the write path.
 
 mod configured;
 mod connect;

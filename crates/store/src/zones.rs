@@ -121,8 +121,10 @@ fn no_zone(name: &str) -> StoreError {
 impl Store {
     /// Creates or updates a partner zone and, in the same transaction, its Partner virtual
     /// cluster, service account, alias topics and ACLs; resources it no longer implies are
-    /// removed. With `dry_run`, validates and answers without saving. Records `CREATED` or
-    /// `UPDATED` by `actor`.
+    /// removed; tokens issued for an account the zone no longer authenticates as (a renamed
+    /// service account, a zone that left PLAIN) are revoked. With `dry_run`, validates and
+    /// answers without saving. Records `CREATED` or `UPDATED` (and `CREDENTIALS_REVOKED`) by
+    /// `actor`.
     pub async fn apply_zone(
         &self,
         zone: PartnerZone,
@@ -147,7 +149,33 @@ impl Store {
                     "changed": changed.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "removed": plan.deletes.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 });
-                changes.push(operation(&zone.name, name, detail, &actor, now_secs()));
+                let at = now_secs();
+                changes.push(operation(&zone.name, name, detail, &actor, at));
+                // Tokens issued for an account the zone no longer authenticates as (renamed, or
+                // the zone left PLAIN) would still name its virtual cluster: revoked with it.
+                let stale: Vec<String> = state
+                    .zone_tokens_of(&zone.name)
+                    .filter(|t| {
+                        t.account != zone.service_account
+                            || zone.authentication_mode != crate::AuthenticationMode::Plain
+                    })
+                    .map(|t| t.id.clone())
+                    .collect();
+                let reason = format!(
+                    "partner zone '{}' no longer authenticates its partners with them (changed by {actor})",
+                    zone.name
+                );
+                let (revocations, revoked) = revoke(state, &stale, &reason, at);
+                changes.extend(revocations);
+                if !revoked.is_empty() {
+                    changes.push(operation(
+                        &zone.name,
+                        "CREDENTIALS_REVOKED",
+                        json!({"tokenIds": revoked}),
+                        &actor,
+                        at,
+                    ));
+                }
             }
             Ok((
                 ZoneApplied {

@@ -222,6 +222,10 @@ async fn a_refused_zone_leaves_nothing(db: Db) {
 async fn reapplying_without_a_topic_removes_its_alias_and_acls(db: Db) {
     let store = open(&db).await;
     store.apply_zone(acme(), "alice", false).await.unwrap();
+    store
+        .record_zone_token(token(T1, "acme", "acme"), "alice")
+        .await
+        .unwrap();
     let mut doc = acme().to_document();
     doc["spec"]["topics"].as_array_mut().unwrap().remove(2); // feedback, the WRITE topic
     doc["spec"]["serviceAccount"] = json!("acme-client");
@@ -247,6 +251,8 @@ async fn reapplying_without_a_topic_removes_its_alias_and_acls(db: Db) {
         "no WRITE topic left: {acls:?}"
     );
     assert!(acls.iter().all(|a| a.starts_with("User:acme-client ")));
+    // The old account's token is revoked with the rename.
+    assert!(s.is_token_revoked(T1));
     // A topic may move to another domain: its alias is replaced.
     doc["spec"]["topics"][0]["physicalCluster"] = json!("d2");
     store
@@ -266,7 +272,9 @@ async fn reapplying_without_a_topic_removes_its_alias_and_acls(db: Db) {
         operations(&store, "acme").await,
         [
             ("CREATED".to_string(), "alice".to_string()),
+            ("CREDENTIALS_ISSUED".to_string(), "alice".to_string()),
             ("UPDATED".to_string(), "bob".to_string()),
+            ("CREDENTIALS_REVOKED".to_string(), "bob".to_string()),
             ("UPDATED".to_string(), "bob".to_string()),
         ]
     );

@@ -36,6 +36,9 @@ pub enum PartnerCommand {
         /// Apply without issuing a token (re-applying a changed zone).
         #[arg(long)]
         no_credentials: bool,
+        /// Validate against the server's state and report, without saving or issuing a token.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         conn: Connection,
     },
@@ -89,12 +92,14 @@ pub fn run(command: PartnerCommand) -> anyhow::Result<()> {
             lifetime,
             ca_location,
             no_credentials,
+            dry_run,
             conn,
         } => onboard(
             conn,
             &file,
-            (!no_credentials).then_some(lifetime),
+            (!no_credentials && !dry_run).then_some(lifetime),
             &ca_location,
+            dry_run,
         ),
         PartnerCommand::Credentials {
             name,
@@ -124,6 +129,7 @@ fn onboard(
     file: &std::path::Path,
     lifetime: Option<Duration>,
     ca_location: &str,
+    dry_run: bool,
 ) -> anyhow::Result<()> {
     let docs = read_documents(file)?;
     let zone = match docs.as_slice() {
@@ -148,7 +154,7 @@ fn onboard(
             client.send(
                 client
                     .http
-                    .put(client.url("partner-zone"))
+                    .put(format!("{}?dryMode={dry_run}", client.url("partner-zone")))
                     .json(&zone.value),
             ),
         )
@@ -158,14 +164,18 @@ fn onboard(
         .ok_or_else(|| anyhow!("the admin API answered without the zone: {answer}"))?
         .to_string();
     eprintln!(
-        "gatehouse: PartnerZone/{name}: {}",
-        answer["upsertResult"].as_str().unwrap_or("?")
+        "gatehouse: PartnerZone/{name}: {}{}",
+        answer["upsertResult"].as_str().unwrap_or("?"),
+        if dry_run { " (dry run)" } else { "" }
     );
     for key in answer["changed"].as_array().into_iter().flatten() {
         eprintln!("  applied {}", key.as_str().unwrap_or("?"));
     }
     for key in answer["removed"].as_array().into_iter().flatten() {
         eprintln!("  removed {}", key.as_str().unwrap_or("?"));
+    }
+    if dry_run {
+        return Ok(());
     }
     let status = &answer["zone"]["status"];
     if status["state"] == "FAILED" {
