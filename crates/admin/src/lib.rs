@@ -6,17 +6,22 @@
 
 pub mod audit;
 mod auth;
+pub mod client_properties;
 pub mod openapi;
+mod openapi_zones;
 pub mod readiness;
 pub mod server;
 pub mod throttle;
 pub mod tokens;
 pub mod v2;
+pub mod zones;
 
 pub use auth::{Auth, ClientAddr, User};
+pub use client_properties::PartnerRoute;
 pub use readiness::{Check, Readiness};
 pub use server::{serve, serve_with, AdminOptions};
 pub use v2::V2;
+pub use zones::PartnerRoutes;
 
 use std::sync::Arc;
 

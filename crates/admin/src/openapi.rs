@@ -45,7 +45,7 @@ fn acls_schema() -> Value {
     })
 }
 
-fn schema_ref(name: &str) -> Value {
+pub(crate) fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
@@ -63,13 +63,13 @@ fn errors(codes: &[(&str, &str)]) -> Map<String, Value> {
     m
 }
 
-fn ok(description: &str, schema: Value) -> Value {
+pub(crate) fn ok(description: &str, schema: Value) -> Value {
     let mut r = json_body(schema);
     r["description"] = json!(description);
     r
 }
 
-fn responses(success: Value, codes: &[(&str, &str)]) -> Value {
+pub(crate) fn responses(success: Value, codes: &[(&str, &str)]) -> Value {
     let mut m = errors(codes);
     m.insert("200".into(), success);
     m.insert(
@@ -89,11 +89,11 @@ fn responses(success: Value, codes: &[(&str, &str)]) -> Value {
     Value::Object(m)
 }
 
-fn query_param(name: &str, description: &str, schema: Value) -> Value {
+pub(crate) fn query_param(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
 }
 
-fn dry_mode() -> Value {
+pub(crate) fn dry_mode() -> Value {
     query_param(
         "dryMode",
         "validate against the current state and answer as if saved, without saving",
@@ -290,6 +290,7 @@ pub fn document() -> Value {
         }}),
     );
     token_paths(&mut paths);
+    crate::openapi_zones::paths(&mut paths);
     for kind in Kind::ALL {
         kind_paths(kind, &mut paths);
     }
@@ -333,12 +334,12 @@ pub fn document() -> Value {
             },
         })
     };
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Gatehouse admin API",
             "version": "v2",
-            "description": "Tenant resources and gateway tokens of the Gatehouse Kafka gateway. Every call needs HTTP basic auth. {kind} path segments also accept the kind names (VirtualCluster, GatewayServiceAccount, AliasTopic).",
+            "description": "Tenant resources, partner zones and gateway tokens of the Gatehouse Kafka gateway. Every call needs HTTP basic auth. {kind} path segments also accept the kind names (VirtualCluster, GatewayServiceAccount, AliasTopic).",
         },
         "security": [{"basic": []}],
         "paths": paths,
@@ -355,7 +356,7 @@ pub fn document() -> Value {
                         "aclEnabled": {"type": "boolean", "default": false},
                         "superUsers": {"type": "array", "items": {"type": "string"}, "default": []},
                         "type": {"type": "string", "enum": ["Standard", "Partner"], "default": "Standard",
-                                 "description": "Partner needs aclEnabled: true and at least one super user"},
+                                 "description": "Partner needs aclEnabled: true (super users optional: without one, the ACLs alone decide; a PartnerZone's virtual cluster has none)"},
                         "homeDomain": {"type": "string", "minLength": 1, "maxLength": MAX_DOMAIN_NAME_LEN,
                                        "description": "a configured streaming domain: holds the tenant's own prefixed topics, consumer groups, transactional ids and WRITE aliases. Unset: the domain of the route the client connects through. A route binding this virtual cluster must be on this domain. Cannot change while it would move an alias topic whose physicalCluster is unset"},
                         "acls": acls_schema(),
@@ -483,5 +484,10 @@ pub fn document() -> Value {
                 },
             },
         },
-    })
+    });
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas is an object");
+    crate::openapi_zones::schemas(schemas);
+    doc
 }

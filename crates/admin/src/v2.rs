@@ -10,6 +10,9 @@
 //! | POST | `/gateway/v2/token` | issue a gateway token (see [`crate::tokens`]) |
 //! | POST | `/gateway/v2/token/revoke` | revoke a gateway token by token or id |
 //! | GET | `/gateway/v2/token/revoked` | the revoked token ids |
+//! | PUT, GET, DELETE | `/gateway/v2/partner-zone[/{name}]` | partner zones; DELETE offboards (see [`crate::zones`]) |
+//! | POST | `/gateway/v2/partner-zone/{name}/credentials`, `.../revoke-credentials` | a zone's tokens |
+//! | GET | `/gateway/v2/partner-zone-operations` | what was done to zones, by whom, when |
 //! | POST | `/gateway/v2/drain` | stop taking traffic: readiness answers 503 "draining" from now on |
 //! | GET | `/gateway/v2/openapi.json` | the OpenAPI 3 document of all of the above |
 //!
@@ -40,13 +43,15 @@ use crate::audit::{Changed, Refused};
 use crate::auth::{require_user, Auth, User};
 use crate::readiness::Readiness;
 
-/// What the v2 API needs: the store, who may call it, and the key gateway tokens are issued
-/// with (none: `POST /gateway/v2/token` answers 503).
+/// What the v2 API needs: the store, who may call it, the key gateway tokens are issued
+/// with (none: `POST /gateway/v2/token` answers 503), and the configured routes partner zones
+/// may bootstrap on.
 #[derive(Clone)]
 pub struct V2 {
     pub store: Store,
     pub users: Arc<[User]>,
     pub token_key: Option<Arc<TokenKey>>,
+    pub partner_routes: crate::zones::PartnerRoutes,
 }
 
 /// Routes outside the v2 API that the OpenAPI document describes too (no credentials, except
@@ -67,6 +72,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/gateway/v2/token/revoke"),
     ("get", "/gateway/v2/token/revoked"),
     ("post", "/gateway/v2/drain"),
+    ("get", "/gateway/v2/partner-zone"),
+    ("put", "/gateway/v2/partner-zone"),
+    ("get", "/gateway/v2/partner-zone/{name}"),
+    ("delete", "/gateway/v2/partner-zone/{name}"),
+    ("post", "/gateway/v2/partner-zone/{name}/credentials"),
+    ("post", "/gateway/v2/partner-zone/{name}/revoke-credentials"),
+    ("get", "/gateway/v2/partner-zone-operations"),
     ("get", "/gateway/v2/{kind}"),
     ("put", "/gateway/v2/{kind}"),
     ("get", "/gateway/v2/{kind}/{name}"),
@@ -82,6 +94,15 @@ fn handler(method: &str, path: &str) -> MethodRouter<V2> {
         ("post", "/gateway/v2/token/revoke") => post(crate::tokens::revoke),
         ("get", "/gateway/v2/token/revoked") => get(crate::tokens::revoked),
         ("post", "/gateway/v2/drain") => post(drain),
+        ("get", "/gateway/v2/partner-zone") => get(crate::zones::list),
+        ("put", "/gateway/v2/partner-zone") => put(crate::zones::upsert),
+        ("get", "/gateway/v2/partner-zone/{name}") => get(crate::zones::get_one),
+        ("delete", "/gateway/v2/partner-zone/{name}") => delete(crate::zones::offboard),
+        ("post", "/gateway/v2/partner-zone/{name}/credentials") => post(crate::zones::credentials),
+        ("post", "/gateway/v2/partner-zone/{name}/revoke-credentials") => {
+            post(crate::zones::revoke_credentials)
+        }
+        ("get", "/gateway/v2/partner-zone-operations") => get(crate::zones::operations),
         ("get", "/gateway/v2/{kind}") => get(list),
         ("put", "/gateway/v2/{kind}") => put(upsert),
         ("get", "/gateway/v2/{kind}/{name}") => get(get_one),
@@ -246,7 +267,7 @@ fn dry(dry_run: bool) -> &'static str {
     }
 }
 
-fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+pub(crate) fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
     match query.get(name).map(String::as_str) {
         None | Some("false") => Ok(false),
         Some("true") | Some("") => Ok(true),
@@ -263,7 +284,7 @@ fn vcluster(query: &HashMap<String, String>) -> Option<&str> {
         .map(String::as_str)
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid(format!("(document): not valid JSON: {e}")))
 }

@@ -30,6 +30,7 @@ async fn start_with(token_key: Option<TokenKey>) -> Server {
             password: "pw".into(),
         }]),
         token_key: token_key.map(Arc::new),
+        partner_routes: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -70,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: cli::token::TokenCommand,
     },
+    /// Partner zones: onboard one from a PartnerZone document (printing its client.properties),
+    /// issue and revoke its credentials, offboard it, list what was done to it.
+    Partner {
+        #[command(subcommand)]
+        command: cli::partner::PartnerCommand,
+    },
     /// Ask the gateway to drain: it reports not-ready from now on, lets requests in flight be
     /// answered, and closes its connections (POST /gateway/v2/drain).
     Drain {
@@ -124,6 +130,7 @@ fn main() -> std::process::ExitCode {
             conn,
         } => cli::delete(conn, &kind, &name, vcluster.as_deref()),
         Command::Token { command } => cli::token::run(command),
+        Command::Partner { command } => cli::partner::run(command),
         Command::Drain { conn } => cli::drain(conn),
     };
     match result {

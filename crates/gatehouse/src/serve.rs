@@ -33,6 +33,7 @@ pub fn serve(config: GatewayConfig) -> anyhow::Result<()> {
             store.subscribe();
         let limits = connection_limits(&config.gateway);
         let auth = auth_settings(&config)?;
+        let partner_routes = partner_routes(&config);
         let gateway = Gateway::with_security(config.topology, limits, config.security, auth);
         gateway
             .keep_producer_ids_in(&config.store.data_dir)
@@ -47,7 +48,7 @@ pub fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         );
         add_readiness_checks(&ready, &store, &gateway);
         if let Some(admin) = &config.admin {
-            serve_admin_api(admin, &ready, &store, &config.auth).await?;
+            serve_admin_api(admin, &ready, &store, &config.auth, partner_routes).await?;
         }
         let listeners = gateway.bind().await?;
         ready.set_ready();
@@ -110,6 +111,7 @@ async fn serve_admin_api(
     ready: &gatehouse_admin::Readiness,
     store: &gatehouse_store::Store,
     auth: &gatehouse_config::AuthSettings,
+    partner_routes: gatehouse_admin::PartnerRoutes,
 ) -> anyhow::Result<()> {
     if admin.users.is_empty() {
         tracing::warn!(
@@ -128,6 +130,7 @@ async fn serve_admin_api(
             })
             .collect(),
         token_key: auth.token_key.clone(),
+        partner_routes,
     };
     let options = gatehouse_admin::AdminOptions {
         tls: admin.tls.clone(),
@@ -138,6 +141,43 @@ async fn serve_admin_api(
     };
     gatehouse_admin::serve_with(admin.listen, ready.clone(), Some(api), options).await?;
     Ok(())
+}
+
+/// What the admin API needs of each route for partner zones: where clients bootstrap and how
+/// the route authenticates them (for client.properties and to check a zone's route).
+fn partner_routes(config: &GatewayConfig) -> gatehouse_admin::PartnerRoutes {
+    use gatehouse_auth::listener::{ClientAuth, Sasl, SecurityProtocol};
+    use gatehouse_auth::sasl::Mechanism;
+    let routes = config.topology.routes.values().map(|route| {
+        let security = config.security.get(&route.name);
+        let protocol = security.map_or(SecurityProtocol::Plaintext, |s| s.protocol);
+        let local = match security.and_then(|s| s.sasl.as_ref()) {
+            Some(Sasl::Local(l)) => Some(l),
+            _ => None,
+        };
+        let has = |m: Mechanism| local.is_some_and(|l| l.mechanisms.contains(&m));
+        let info = gatehouse_admin::PartnerRoute {
+            endpoint: route.endpoint.to_string(),
+            protocol: match protocol {
+                SecurityProtocol::Plaintext => "PLAINTEXT",
+                SecurityProtocol::Ssl => "SSL",
+                SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+                SecurityProtocol::SaslSsl => "SASL_SSL",
+                SecurityProtocol::DelegatedSaslPlaintext => "DELEGATED_SASL_PLAINTEXT",
+                SecurityProtocol::DelegatedSaslSsl => "DELEGATED_SASL_SSL",
+            }
+            .into(),
+            tls: protocol.uses_tls(),
+            sasl_plain: has(Mechanism::Plain),
+            sasl_oauthbearer: has(Mechanism::OAuthBearer),
+            client_certificates: security
+                .and_then(|s| s.tls.as_ref())
+                .is_some_and(|t| t.client_auth != ClientAuth::None),
+            virtual_cluster: route.virtual_cluster.clone(),
+        };
+        (route.name.clone(), info)
+    });
+    Arc::new(routes.collect())
 }
 
 /// Stops accepting, then lets clients go listener by listener once every answer they are

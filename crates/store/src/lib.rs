@@ -1,5 +1,6 @@
-//! Persistence of tenant resources (virtual clusters, service accounts, alias topics) and the
-//! in-memory snapshot of them the data plane reads.
+//! Persistence of tenant resources (virtual clusters, service accounts, alias topics, partner
+//! zones and the tokens issued for them) and the in-memory snapshot of them the data plane
+//! reads.
 //!
 //! * SQLite is the embedded default (`sqlite://<dataDir>/gatehouse.db?mode=rwc`); PostgreSQL
 //!   (`postgres://...`) lets several gateway processes share one set of resources.
@@ -19,7 +20,9 @@
 //! Where the code is: `connect` opens the database and `migrate` brings its schema up to date;
 //! `load` reads it into a [`Snapshot`]; `write` holds the write path (every change is one
 //! transaction), `refresh` the refresher; `snapshot` and `resource` the rules the resources
-//! follow, `configured` the names of the process configuration they must agree with.
+//! follow, `configured` the names of the process configuration they must agree with; `zones`
+//! the partner zone operations (apply, tokens, offboarding, the operations log), each one
+//! transaction of the write path.
 
 mod configured;
 mod connect;
@@ -30,6 +33,7 @@ pub mod resource;
 pub mod revocation;
 mod snapshot;
 mod write;
+mod zones;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -46,12 +50,14 @@ pub use migrate::latest_version;
 pub use refresh::REFRESH_INTERVAL;
 pub use resource::{
     Acl, AclOperation, AclPatternType, AclPermissionType, AclResourceType, AliasAccess, AliasTopic,
-    Kind, Resource, ResourceKey, ServiceAccount, ServiceAccountType, VirtualCluster,
-    VirtualClusterType, API_VERSION, PASSTHROUGH,
+    AuthenticationMode, Kind, PartnerZone, Resource, ResourceKey, ServiceAccount,
+    ServiceAccountType, TrafficLimits, VirtualCluster, VirtualClusterType, ZoneTopic, API_VERSION,
+    PASSTHROUGH,
 };
 pub use revocation::{Revoked, RevokedToken};
 pub use snapshot::{AccountKey, Snapshot, UpsertResult};
 pub use write::Upserted;
+pub use zones::{Offboarded, ZoneApplied, ZoneOperation, ZoneToken, MAX_OPERATIONS_LISTED};
 
 /// Why a store operation failed. The admin API maps `Invalid` to 400, `Conflict` to 409,
 /// `NotFound` to 404 and `Unavailable` to 503.
@@ -262,6 +268,11 @@ impl Store {
         {
             tracing::info!(revision = self.snapshot().revision, "store available again");
         }
+    }
+
+    /// The configuration's names this store checks writes against.
+    pub fn configured(&self) -> &Configured {
+        &self.inner.configured
     }
 
     pub fn backend(&self) -> Backend {

@@ -3,7 +3,9 @@
 
 use sqlx::Row;
 
-use crate::{revocation, Backend, Resource, RevokedToken, Snapshot, StoreError};
+use crate::{
+    revocation, Backend, PartnerZone, Resource, RevokedToken, Snapshot, StoreError, ZoneToken,
+};
 
 /// A consistent snapshot: revision and rows read in one transaction (REPEATABLE READ on
 /// PostgreSQL; a SQLite read transaction always is one).
@@ -69,6 +71,41 @@ pub(crate) async fn load_rows(
                 reason,
             },
         );
+    }
+    let rows = sqlx::query("SELECT name, body FROM gatehouse_partner_zones")
+        .fetch_all(&mut **tx)
+        .await?;
+    for row in rows {
+        let name: String = row.try_get(0)?;
+        let body: String = row.try_get(1)?;
+        let key = format!("PartnerZone/{name}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                key: key.clone(),
+                reason: e.to_string(),
+            })?;
+        let z = PartnerZone::from_document(&doc).map_err(|e| StoreError::Corrupt {
+            key,
+            reason: e.to_string(),
+        })?;
+        s.partner_zones.insert(z.name.clone(), z);
+    }
+    let rows = sqlx::query(
+        "SELECT id, zone, account, issued_at, expires_at, revoked_at FROM gatehouse_partner_zone_tokens",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in rows {
+        let revoked_at: Option<i64> = row.try_get(5)?;
+        let t = ZoneToken {
+            id: row.try_get(0)?,
+            zone: row.try_get(1)?,
+            account: row.try_get(2)?,
+            issued_at: revocation::from_unix_secs(row.try_get(3)?),
+            expires_at: revocation::from_unix_secs(row.try_get(4)?),
+            revoked_at: revoked_at.map(revocation::from_unix_secs),
+        };
+        s.zone_tokens.insert(t.id.clone(), t);
     }
     Ok(s)
 }

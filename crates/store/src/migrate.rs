@@ -28,6 +28,11 @@ const SQLITE: Embedded = &[
         "revoked_tokens",
         include_str!("../../../migrations/sqlite/0002_revoked_tokens.sql"),
     ),
+    (
+        3,
+        "partner_zones",
+        include_str!("../../../migrations/sqlite/0003_partner_zones.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -40,6 +45,11 @@ const POSTGRES: Embedded = &[
         2,
         "revoked_tokens",
         include_str!("../../../migrations/postgres/0002_revoked_tokens.sql"),
+    ),
+    (
+        3,
+        "partner_zones",
+        include_str!("../../../migrations/postgres/0003_partner_zones.sql"),
     ),
 ];
 

@@ -3,17 +3,18 @@
 //! `aliases`).
 
 mod aliases;
+mod zones;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::resource::{
-    passthrough_is_built_in, AliasTopic, Kind, Resource, ResourceKey, ServiceAccount,
+    passthrough_is_built_in, AliasTopic, Kind, PartnerZone, Resource, ResourceKey, ServiceAccount,
     VirtualCluster, PASSTHROUGH,
 };
 use crate::revocation::RevokedToken;
-use crate::StoreError;
+use crate::{StoreError, ZoneToken};
 
 /// Identifies a service account: its virtual cluster and its name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,6 +46,10 @@ pub struct Snapshot {
     /// Revoked gateway tokens by id (`jti`). Verification asks [`Snapshot::is_token_revoked`]
     /// (or uses the snapshot as a `gatehouse_auth::tokens::Revocations`).
     pub revoked_tokens: BTreeMap<String, RevokedToken>,
+    /// Partner zones by name (each owns the virtual cluster of the same name).
+    pub partner_zones: BTreeMap<String, PartnerZone>,
+    /// The gateway tokens issued for partner zones, by id (`jti`).
+    pub zone_tokens: BTreeMap<String, ZoneToken>,
     /// External name → the one account it maps to.
     external_names: BTreeMap<String, AccountKey>,
 }
@@ -64,6 +69,8 @@ impl Snapshot {
             service_accounts: BTreeMap::new(),
             alias_topics: BTreeMap::new(),
             revoked_tokens: BTreeMap::new(),
+            partner_zones: BTreeMap::new(),
+            zone_tokens: BTreeMap::new(),
             external_names: BTreeMap::new(),
         }
     }

@@ -10,8 +10,8 @@ use sqlx::Any;
 
 use crate::load::load_rows;
 use crate::{
-    revocation, Acl, Configured, Resource, ResourceKey, Revoked, RevokedToken, Snapshot, Store,
-    StoreError, UpsertResult,
+    revocation, Acl, Configured, PartnerZone, Resource, ResourceKey, Revoked, RevokedToken,
+    Snapshot, Store, StoreError, UpsertResult, ZoneToken,
 };
 
 /// The result of one upsert.
@@ -22,12 +22,42 @@ pub struct Upserted {
     pub result: UpsertResult,
 }
 
-enum Change {
+pub(crate) enum Change {
     Put(Resource),
     Delete(ResourceKey),
     Revoke(RevokedToken),
     /// Deletes revocations whose token expired before this Unix second.
     PruneRevocations(i64),
+    PutZone(PartnerZone),
+    DeleteZone(String),
+    PutZoneToken(ZoneToken),
+    /// Marks a zone's token revoked at this Unix second.
+    ZoneTokenRevoked {
+        id: String,
+        at: i64,
+    },
+    /// Deletes every token record of this zone.
+    DeleteZoneTokens(String),
+    /// Deletes the token records (of every zone) whose token expired before this Unix second.
+    PruneZoneTokens(i64),
+    /// Records a zone operation (at the revision of this transaction).
+    ZoneOperation {
+        zone: String,
+        operation: String,
+        detail: String,
+        actor: String,
+        at: i64,
+    },
+}
+
+/// The refusal of an ordinary change to a resource a partner zone manages.
+fn managed(state: &Snapshot, key: &ResourceKey) -> Result<(), StoreError> {
+    match state.managed_by_zone(key) {
+        Some(zone) => Err(StoreError::Conflict(format!(
+            "{key} is managed by partner zone '{zone}': change the zone (gatehouse partner onboard -f, PUT /gateway/v2/partner-zone) or offboard it (gatehouse partner offboard {zone}, DELETE /gateway/v2/partner-zone/{zone})"
+        ))),
+        None => Ok(()),
+    }
 }
 
 impl Store {
@@ -54,8 +84,8 @@ impl Store {
             let mut results = Vec::with_capacity(ordered.len());
             let mut changes = Vec::new();
             for (i, r) in ordered {
-                let result = configured
-                    .check(&r)
+                let result = managed(state, &r.key())
+                    .and_then(|()| configured.check(&r))
                     .and_then(|()| state.upsert(r.clone()))
                     .map_err(|e| {
                         if batch {
@@ -81,6 +111,7 @@ impl Store {
     pub async fn delete(&self, key: &ResourceKey) -> Result<Resource, StoreError> {
         let key = key.clone();
         self.write(false, move |state, configured| {
+            managed(state, &key)?;
             let old = state.delete(&key, &configured.virtual_clusters)?;
             Ok((old, vec![Change::Delete(key)]))
         })
@@ -107,6 +138,8 @@ impl Store {
                     "virtual cluster '{name}' does not exist"
                 )));
             };
+            // A partner zone's ACLs follow its permissions: changed through the zone only.
+            managed(state, &ResourceKey::virtual_cluster(&name))?;
             let mut vc = vc.clone();
             let out = edit(&mut vc.acls);
             let checked = Resource::from_document(&Resource::VirtualCluster(vc).to_document())?;
@@ -195,7 +228,7 @@ impl Store {
     /// The snapshot published is the state this transaction read and wrote, and only once the
     /// COMMIT succeeded; after a failure the store reloads from the database before it
     /// publishes anything.
-    async fn write<T>(
+    pub(crate) async fn write<T>(
         &self,
         dry_run: bool,
         f: impl FnOnce(&mut Snapshot, &Configured) -> Result<(T, Vec<Change>), StoreError>,
@@ -292,6 +325,77 @@ impl Store {
                     .bind(revocation::unix_secs(r.revoked_at))
                     .bind(r.expires_at.map(revocation::unix_secs))
                     .bind(r.reason)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::PutZone(z) => {
+                    sqlx::query(
+                        "INSERT INTO gatehouse_partner_zones (name, body, revision) VALUES ($1, $2, $3) \
+                         ON CONFLICT (name) DO UPDATE SET body = excluded.body, revision = excluded.revision",
+                    )
+                    .bind(z.name.clone())
+                    .bind(z.to_document().to_string())
+                    .bind(revision)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::DeleteZone(name) => {
+                    sqlx::query("DELETE FROM gatehouse_partner_zones WHERE name = $1")
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::PutZoneToken(t) => {
+                    sqlx::query(
+                        "INSERT INTO gatehouse_partner_zone_tokens (id, zone, account, issued_at, expires_at, revoked_at) \
+                         VALUES ($1, $2, $3, $4, $5, NULL)",
+                    )
+                    .bind(t.id)
+                    .bind(t.zone)
+                    .bind(t.account)
+                    .bind(revocation::unix_secs(t.issued_at))
+                    .bind(revocation::unix_secs(t.expires_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::ZoneTokenRevoked { id, at } => {
+                    sqlx::query(
+                        "UPDATE gatehouse_partner_zone_tokens SET revoked_at = $1 WHERE id = $2",
+                    )
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Change::DeleteZoneTokens(zone) => {
+                    sqlx::query("DELETE FROM gatehouse_partner_zone_tokens WHERE zone = $1")
+                        .bind(zone)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::PruneZoneTokens(before) => {
+                    sqlx::query("DELETE FROM gatehouse_partner_zone_tokens WHERE expires_at < $1")
+                        .bind(before)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Change::ZoneOperation {
+                    zone,
+                    operation,
+                    detail,
+                    actor,
+                    at,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO gatehouse_partner_zone_operations (zone, operation, detail, actor, at, revision) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(zone)
+                    .bind(operation)
+                    .bind(detail)
+                    .bind(actor)
+                    .bind(at)
+                    .bind(revision)
                     .execute(&mut *tx)
                     .await?;
                 }

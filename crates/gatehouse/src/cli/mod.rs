@@ -1,7 +1,8 @@
-//! `gatehouse apply | get | delete | token | drain`: a client of the admin API's gateway/v2
+//! `gatehouse apply | get | delete | token | partner | drain`: a client of the admin API's gateway/v2
 //! resources, over plain HTTP or TLS (`https://`, with `--ca` for a private CA and `--cert`/
 //! `--key` where the admin listener asks for client certificates).
 
+pub mod partner;
 pub mod tls;
 pub mod token;
 

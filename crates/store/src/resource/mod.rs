@@ -9,6 +9,9 @@ mod alias;
 mod names;
 #[cfg(test)]
 mod tests;
+mod zone;
+#[cfg(test)]
+mod zone_tests;
 
 pub use acls::{
     Acl, AclOperation, AclPatternType, AclPermissionType, AclResourceType, MAX_ACLS,
@@ -17,6 +20,11 @@ pub use acls::{
 pub use alias::{
     topic_name_problem, AliasAccess, AliasTopic, MAX_DOMAIN_NAME_LEN, MAX_TOPIC_NAME_LEN,
     TOPIC_NAME_RULE,
+};
+
+pub use zone::{
+    AuthenticationMode, PartnerZone, TrafficLimits, ZoneResources, ZoneTopic,
+    MAX_BOOTSTRAP_SERVERS, MAX_ZONE_TEXT_LEN, MAX_ZONE_TOPICS, PARTNER_ZONE_KIND,
 };
 
 use std::fmt;
@@ -167,7 +175,8 @@ impl fmt::Display for ResourceKey {
 pub enum VirtualClusterType {
     #[default]
     Standard,
-    /// A virtual cluster for a partner: needs `aclEnabled: true` and at least one super user.
+    /// A virtual cluster for a partner: needs `aclEnabled: true`. Super users are optional: a
+    /// partner zone's has none, so its ACLs alone decide (deny by default).
     Partner,
 }
 
@@ -262,6 +271,12 @@ impl Resource {
             .ok_or_else(|| invalid("(document)", "a resource must be an object"))?;
         let kind = match obj.get("kind") {
             None => return Err(invalid("kind", "missing field `kind`")),
+            Some(Value::String(s)) if s == zone::PARTNER_ZONE_KIND => {
+                return Err(invalid(
+                    "kind",
+                    "a PartnerZone is applied on its own, with `gatehouse partner onboard -f` (PUT /gateway/v2/partner-zone)",
+                ))
+            }
             Some(Value::String(s)) => Kind::from_name(s).ok_or_else(|| {
                 invalid(
                     "kind",
@@ -444,19 +459,11 @@ impl VirtualClusterDoc {
         for (i, u) in s.super_users.iter().enumerate() {
             check_principal(&format!("spec.superUsers[{i}]"), u)?;
         }
-        if s.cluster_type == VirtualClusterType::Partner {
-            if !s.acl_enabled {
-                return Err(invalid(
-                    "spec.aclEnabled",
-                    "a Partner virtual cluster needs aclEnabled: true",
-                ));
-            }
-            if s.super_users.is_empty() {
-                return Err(invalid(
-                    "spec.superUsers",
-                    "a Partner virtual cluster needs at least one super user",
-                ));
-            }
+        if s.cluster_type == VirtualClusterType::Partner && !s.acl_enabled {
+            return Err(invalid(
+                "spec.aclEnabled",
+                "a Partner virtual cluster needs aclEnabled: true",
+            ));
         }
         if let Some(d) = &s.home_domain {
             alias::check_domain_name("spec.homeDomain", d)?;

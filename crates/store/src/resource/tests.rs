@@ -127,10 +127,12 @@ fn dot_names_refused_in_documents() {
 }
 
 #[test]
-fn partner_needs_acls_and_super_users() {
+fn partner_needs_acls_not_super_users() {
     let e = vc(json!({"type": "Partner"})).unwrap_err();
     assert_eq!(field_of(e), "spec.aclEnabled");
     assert!(vc(json!({"type": "Partner", "aclEnabled": true, "superUsers": ["admin"]})).is_ok());
+    // Deny by default: a partner zone's virtual cluster has no super user.
+    assert!(vc(json!({"type": "Partner", "aclEnabled": true})).is_ok());
 }
 
 #[test]
