@@ -6,9 +6,8 @@ named and nothing half-applied, credentials revoked one by one, and offboarding 
 on one PostgreSQL: the consumer connected through the second gateway loses its connection within
 a bound of `offboard` on the first and cannot reconnect with any of the zone's tokens.
 
-What the data plane's ACL enforcement adds (a group or topic refused by the zone's ACLs rather
-than by its aliases) is not relied on here: READ topics refuse produce as READ aliases, and
-the zone sees only its aliases because it is a virtual cluster."""
+Deny by default is the zone's ACLs, enforced by the data plane: what its permissions do not grant
+(creating topics, transactions in a read-only zone, managing ACLs) is refused with Kafka's codes."""
 from __future__ import annotations
 
 import time
