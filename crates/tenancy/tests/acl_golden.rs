@@ -434,3 +434,33 @@ fn acl_requests_are_answered_from_the_virtual_clusters_own_acls() {
     assert_eq!(removed[0][0].name, "pub-");
     assert_eq!(entries.len(), 5);
 }
+
+#[test]
+fn a_connections_memo_answers_as_the_acls_do_past_its_size() {
+    let acls = Arc::new(Acls::new(acls(), ["admin"]));
+    let alice = ClientAcls::new(&acls, "alice", HOST).unwrap();
+    let names: Vec<String> = (0..3 * gatehouse_tenancy::acl::MEMO_DECISIONS)
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("pub-{i}")
+            } else {
+                format!("t-{i}")
+            }
+        })
+        .chain(["orders".into(), "pub-secret".into()])
+        .collect();
+    for round in 0..3 {
+        for n in &names {
+            let expected = acls.authorize("alice", HOST, Operation::Read, ResourceType::Topic, n);
+            assert_eq!(
+                alice.allows(Operation::Read, ResourceType::Topic, n),
+                expected,
+                "{n} round {round}"
+            );
+            assert_eq!(
+                expected,
+                n.starts_with("pub-") && n != "pub-secret" || n == "orders"
+            );
+        }
+    }
+}

@@ -34,7 +34,7 @@ mod tests;
 mod types;
 
 pub use cache::MAX_DECISIONS;
-pub use client::{refusal_error, ClientAcls, ANONYMOUS};
+pub use client::{refusal_error, ClientAcls, ANONYMOUS, MEMO_DECISIONS};
 
 /// Fewest entries of a resource type for which decisions are cached (below it, the scan is
 /// cheaper than the lookup).
