@@ -6,6 +6,7 @@
 
 pub mod audit;
 mod auth;
+mod body;
 pub mod client_properties;
 pub mod openapi;
 mod openapi_zones;

@@ -19,51 +19,15 @@ use axum::Json;
 use gatehouse_auth::tokens::{revocation_target, token_id_unverified};
 use gatehouse_store::resource::name_problem;
 use gatehouse_store::{Kind, RevokedToken};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use crate::body::{invalid, object, required, string};
 use crate::v2::{changed, ApiError, ApiResult, V2};
 
 /// Shortest token lifetime accepted.
 pub const MIN_LIFETIME_SECS: u64 = 1;
 /// Longest token lifetime accepted: one year (365 days).
 pub const MAX_LIFETIME_SECS: u64 = 365 * 24 * 3600;
-
-fn invalid(msg: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "Invalid request",
-        msg,
-        "INVALID_RESOURCE",
-    )
-}
-
-/// The body as a JSON object with only `allowed` fields.
-fn object(body: &Bytes, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid(format!("(document): not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(invalid("(document): expected a JSON object"));
-    };
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(invalid(format!(
-            "{unknown}: unknown field (expected {})",
-            allowed.join(", ")
-        )));
-    }
-    Ok(map)
-}
-
-fn string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, ApiError> {
-    match map.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid(format!("{field}: expected a string"))),
-    }
-}
-
-fn required<'a>(map: &'a Map<String, Value>, field: &str) -> Result<&'a str, ApiError> {
-    string(map, field)?.ok_or_else(|| invalid(format!("{field}: required")))
-}
 
 /// `POST /gateway/v2/token`.
 pub(crate) async fn create(State(api): State<V2>, body: Bytes) -> ApiResult {

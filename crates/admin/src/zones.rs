@@ -24,9 +24,10 @@ use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_store::resource::name_problem;
 use gatehouse_store::{AuthenticationMode, Kind, PartnerZone, Snapshot, StoreError, ZoneToken};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::auth::AuthenticatedUser;
+use crate::body::{invalid, object, string};
 use crate::client_properties::{render, Credential, PartnerRoute};
 use crate::tokens::{rfc3339, MAX_LIFETIME_SECS, MIN_LIFETIME_SECS};
 use crate::v2::{changed, ApiError, ApiResult, V2};
@@ -40,15 +41,6 @@ pub const DEFAULT_CA_LOCATION: &str = "ca.pem";
 /// What `status.trafficLimits` says about the limits.
 pub const TRAFFIC_LIMITS_NOTE: &str =
     "stored, not enforced yet: the governance work will enforce them";
-
-fn invalid(msg: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "Invalid request",
-        msg,
-        "INVALID_RESOURCE",
-    )
-}
 
 fn zone_name(name: String) -> Result<String, ApiError> {
     match name_problem(Kind::VirtualCluster, &name) {
@@ -213,33 +205,6 @@ pub(crate) async fn offboard(
         format!("PartnerZone/{name}"),
         "OFFBOARDED",
     ))
-}
-
-/// The body as a JSON object with only `allowed` fields.
-fn object(body: &Bytes, allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    if body.is_empty() {
-        return Ok(Map::new());
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid(format!("(document): not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(invalid("(document): expected a JSON object"));
-    };
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(invalid(format!(
-            "{unknown}: unknown field (expected {})",
-            allowed.join(", ")
-        )));
-    }
-    Ok(map)
-}
-
-fn string<'a>(map: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, ApiError> {
-    match map.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid(format!("{field}: expected a string"))),
-    }
 }
 
 /// `POST /gateway/v2/partner-zone/{name}/credentials`: a token for the zone's account.
