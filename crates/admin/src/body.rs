@@ -49,3 +49,19 @@ pub(crate) fn string<'a>(
 pub(crate) fn required<'a>(map: &'a Map<String, Value>, field: &str) -> Result<&'a str, ApiError> {
     string(map, field)?.ok_or_else(|| invalid(format!("{field}: required")))
 }
+
+/// `lifeTimeSeconds`, required: a token's lifetime within the bounds tokens may have.
+pub(crate) fn lifetime_seconds(map: &Map<String, Value>) -> Result<u64, ApiError> {
+    use crate::tokens::{MAX_LIFETIME_SECS, MIN_LIFETIME_SECS};
+    match map.get("lifeTimeSeconds") {
+        None | Some(Value::Null) => Err(invalid("lifeTimeSeconds: required")),
+        Some(v) => v
+            .as_u64()
+            .filter(|s| (MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(s))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "lifeTimeSeconds: must be a whole number of seconds from {MIN_LIFETIME_SECS} to {MAX_LIFETIME_SECS} (one year)"
+                ))
+            }),
+    }
+}

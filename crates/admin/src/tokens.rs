@@ -21,7 +21,7 @@ use gatehouse_store::resource::name_problem;
 use gatehouse_store::{Kind, RevokedToken};
 use serde_json::{json, Value};
 
-use crate::body::{invalid, object, required, string};
+use crate::body::{invalid, lifetime_seconds, object, required, string};
 use crate::v2::{changed, ApiError, ApiResult, V2};
 
 /// Shortest token lifetime accepted.
@@ -56,17 +56,7 @@ pub(crate) async fn create(State(api): State<V2>, body: Bytes) -> ApiResult {
             "vCluster: no virtual cluster named '{vcluster}'"
         )));
     }
-    let lifetime = match map.get("lifeTimeSeconds") {
-        None | Some(Value::Null) => return Err(invalid("lifeTimeSeconds: required")),
-        Some(v) => v
-            .as_u64()
-            .filter(|s| (MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(s))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "lifeTimeSeconds: must be a whole number of seconds from {MIN_LIFETIME_SECS} to {MAX_LIFETIME_SECS} (one year)"
-                ))
-            })?,
-    };
+    let lifetime = lifetime_seconds(&map)?;
     let issued = key
         .issue(username, Some(vcluster), Duration::from_secs(lifetime))
         .map_err(|e| invalid(e.to_string()))?;

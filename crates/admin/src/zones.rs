@@ -27,9 +27,9 @@ use gatehouse_store::{AuthenticationMode, Kind, PartnerZone, Snapshot, StoreErro
 use serde_json::{json, Value};
 
 use crate::auth::AuthenticatedUser;
-use crate::body::{invalid, object, string};
+use crate::body::{invalid, lifetime_seconds, object, string};
 use crate::client_properties::{render, Credential, PartnerRoute};
-use crate::tokens::{rfc3339, MAX_LIFETIME_SECS, MIN_LIFETIME_SECS};
+use crate::tokens::rfc3339;
 use crate::v2::{changed, ApiError, ApiResult, V2};
 
 /// The configured routes partners may bootstrap on, by name.
@@ -216,17 +216,7 @@ pub(crate) async fn credentials(
 ) -> ApiResult {
     let name = zone_name(name)?;
     let map = object(&body, &["lifeTimeSeconds", "caLocation"])?;
-    let lifetime = match map.get("lifeTimeSeconds") {
-        None | Some(Value::Null) => return Err(invalid("lifeTimeSeconds: required")),
-        Some(v) => v
-            .as_u64()
-            .filter(|s| (MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(s))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "lifeTimeSeconds: must be a whole number of seconds from {MIN_LIFETIME_SECS} to {MAX_LIFETIME_SECS} (one year)"
-                ))
-            })?,
-    };
+    let lifetime = lifetime_seconds(&map)?;
     let ca_location = string(&map, "caLocation")?.unwrap_or(DEFAULT_CA_LOCATION);
     if ca_location.is_empty() || ca_location.chars().any(char::is_control) {
         return Err(invalid("caLocation: a path, without control characters"));
