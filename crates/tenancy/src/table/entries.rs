@@ -715,6 +715,9 @@ tenancy_table! {
                 }
                 m.group(&mut g.group_id)
             });
+            for g in &mut r.groups {
+                m.authorized_operations(Group, &g.group_id.0, &mut g.authorized_operations);
+            }
             m.readmit(&mut r.groups, |x| consumer_group_describe_response::DescribedGroup::default()
                 .with_group_id(GroupId(x.name.clone()))
                 .with_error_code(x.error.code())
