@@ -464,3 +464,25 @@ fn a_connections_memo_answers_as_the_acls_do_past_its_size() {
         }
     }
 }
+
+#[test]
+fn authorized_operations_are_the_gateways_answer_for_the_principal() {
+    let c = case_as("alice");
+    let (_, ctx) = c.up(
+        ApiKey::Metadata,
+        12,
+        MetadataRequest::default().with_topics(None),
+    );
+    // Asked for (the upstream sends its own figure; not asked: i32::MIN stays).
+    let t = |n: &str, asked: bool| {
+        metadata_response::MetadataResponseTopic::default()
+            .with_name(Some(topic(n)))
+            .with_topic_authorized_operations(if asked { 0x7fff } else { i32::MIN })
+    };
+    let answer =
+        MetadataResponse::default().with_topics(vec![t("a.orders", true), t("a.events", false)]);
+    let down = c.down(ApiKey::Metadata, 12, ctx.as_deref(), answer);
+    let read_describe = 1 << Operation::Read.code() | 1 << Operation::Describe.code();
+    assert_eq!(down.topics[0].topic_authorized_operations, read_describe);
+    assert_eq!(down.topics[1].topic_authorized_operations, i32::MIN);
+}
