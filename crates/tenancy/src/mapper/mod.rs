@@ -283,7 +283,9 @@ impl<'a> RequestMapper<'a> {
     }
 
     /// Keeps the entries `check` accepts (after it mapped them); the others are taken out of
-    /// the request and remembered, to be answered as errors in the response.
+    /// the request and remembered, to be answered as errors in the response. `check` refuses
+    /// before it maps anything `describe` reads: a refused entry is described as the client
+    /// wrote it (and an admitted one is never described, so its answer costs nothing).
     pub fn admit<T>(
         &mut self,
         list: &mut Vec<T>,
@@ -328,23 +330,28 @@ impl<'a> RequestMapper<'a> {
         mut check: impl FnMut(&mut Self, &mut T) -> Result<(), Refusal>,
         describe: impl Fn(&mut T) -> (StrBytes, Uuid, i8, Vec<i32>),
     ) {
-        let entries = std::mem::take(list);
-        for (index, mut entry) in entries.into_iter().enumerate() {
-            // Described before `check` maps it: the answer names what the client wrote.
-            let (name, id, resource_type, partitions) = describe(&mut entry);
-            match check(self, &mut entry) {
-                Ok(()) => list.push(entry),
-                Err(r) => self.ctx.refused.push(Refused {
-                    index,
-                    name,
-                    id,
-                    resource_type,
-                    partitions,
-                    error: r.error,
-                    message: r.message,
-                }),
-            }
-        }
+        // In place: a request whose entries are all admitted (nearly every one) allocates
+        // nothing here.
+        let mut index = 0;
+        list.retain_mut(|entry| {
+            index += 1;
+            let Err(r) = check(self, entry) else {
+                return true;
+            };
+            // The answer names what the client wrote: described before `check` mapped it,
+            // which leaves a refused entry as it was.
+            let (name, id, resource_type, partitions) = describe(entry);
+            self.ctx.refused.push(Refused {
+                index: index - 1,
+                name,
+                id,
+                resource_type,
+                partitions,
+                error: r.error,
+                message: r.message,
+            });
+            false
+        });
     }
 
     /// Maps a config resource (DescribeConfigs/AlterConfigs): topics and groups are the
