@@ -95,11 +95,11 @@ impl RequestMessage {
     /// The request's correlation id, read off the frame as it arrived (the admission stage
     /// checked the header is there): what an answer the gateway writes itself carries.
     pub fn correlation_id(&self) -> i32 {
-        // length prefix (4), api key (2), api version (2), then the correlation id
-        match self.frame.get(8..12) {
-            Some(b) => i32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-            None => 0,
-        }
+        let body = self
+            .frame
+            .get(crate::frame::LENGTH_PREFIX..)
+            .unwrap_or_default();
+        crate::header::RequestHeaderPeek::parse(body).map_or(0, |h| h.correlation_id)
     }
 }
 

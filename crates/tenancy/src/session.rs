@@ -180,7 +180,6 @@ impl TenantSession {
                 }
             }
         }
-        let correlation_id = message.correlation_id();
         let mut mapper = RequestMapper {
             tenant: &self.tenant,
             version,
@@ -194,7 +193,7 @@ impl TenantSession {
             let answer = table::answer(
                 key,
                 version,
-                correlation_id,
+                message.correlation_id(),
                 code,
                 &self.mapper(&mapper.ctx),
             )?;

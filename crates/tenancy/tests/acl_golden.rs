@@ -338,9 +338,16 @@ fn acl_requests_are_answered_from_the_virtual_clusters_own_acls() {
             .with_permission_type(1),
     );
     // A super user (no client ACLs) sees the topic entries, grouped by pattern.
-    let AclRequest::Answer(frame) =
-        kafka_api::parse("a", Some(&acls), None, ApiKey::DescribeAcls, 2, &describe).unwrap()
-    else {
+    let AclRequest::Answer(frame) = kafka_api::parse(
+        "a",
+        Some(&acls),
+        None,
+        ApiKey::DescribeAcls,
+        2,
+        5,
+        &describe,
+    )
+    .unwrap() else {
         panic!("answered at once")
     };
     let (_, r) = decode_response::<DescribeAclsResponse>(&frame, ApiKey::DescribeAcls, 2).unwrap();
@@ -358,6 +365,7 @@ fn acl_requests_are_answered_from_the_virtual_clusters_own_acls() {
         alice.as_ref(),
         ApiKey::DescribeAcls,
         2,
+        5,
         &describe,
     )
     .unwrap() else {
@@ -371,7 +379,7 @@ fn acl_requests_are_answered_from_the_virtual_clusters_own_acls() {
 
     // Without aclEnabled there are no ACLs to manage.
     let AclRequest::Answer(frame) =
-        kafka_api::parse("a", None, None, ApiKey::DescribeAcls, 2, &describe).unwrap()
+        kafka_api::parse("a", None, None, ApiKey::DescribeAcls, 2, 5, &describe).unwrap()
     else {
         panic!("answered at once")
     };
@@ -403,7 +411,7 @@ fn acl_requests_are_answered_from_the_virtual_clusters_own_acls() {
     );
     let AclRequest::Change {
         change, refused, ..
-    } = kafka_api::parse("a", Some(&acls), None, ApiKey::CreateAcls, 2, &create).unwrap()
+    } = kafka_api::parse("a", Some(&acls), None, ApiKey::CreateAcls, 2, 5, &create).unwrap()
     else {
         panic!("a change")
     };

@@ -17,6 +17,7 @@ impl Pipeline<'_> {
         session: &TenantSession,
         key: ApiKey,
         version: i16,
+        correlation_id: i32,
         frame: &Bytes,
     ) -> Step {
         let tenant = session.tenant();
@@ -27,20 +28,16 @@ impl Pipeline<'_> {
             session.client_acls(),
             key,
             version,
+            correlation_id,
             frame,
         );
         let decode_error = |e: anyhow::Error| {
             Step::End(End::BadInput("decode", format!("{key:?} v{version}: {e}")))
         };
-        let (change, refused, correlation_id) = match parsed {
+        let (change, refused) = match parsed {
             Err(e) => return decode_error(e),
             Ok(AclRequest::Answer(answer)) => return Step::Answer(answer),
-            Ok(AclRequest::Change {
-                change,
-                refused,
-                correlation_id,
-                ..
-            }) => (change, refused, correlation_id),
+            Ok(AclRequest::Change { change, refused }) => (change, refused),
         };
         let outcome = match (&change, self.gateway.acl_store()) {
             (AclChange::Create(entries), _) if entries.is_empty() => Ok(Vec::new()),

@@ -228,7 +228,7 @@ impl<'a> Pipeline<'a> {
         };
         if let (true, Body::Whole(frame)) = (ACL_KEYS.contains(&key), &body) {
             // The virtual cluster's own ACLs, kept by the gateway.
-            return self.acl_request(&session, key, version, frame).await;
+            return (self.acl_request(&session, key, version, correlation_id, frame)).await;
         }
         // On a connection to a further domain's broker only requests about its partitions
         // stay there (in the tenant's view of that domain), and the connection's own SASL

@@ -117,9 +117,6 @@ pub enum AclRequest {
         change: AclChange,
         /// Per creation, its refusal (None: it is in the change).
         refused: Vec<Option<(ResponseError, String)>>,
-        correlation_id: i32,
-        key: ApiKey,
-        version: i16,
     },
 }
 
@@ -133,9 +130,9 @@ pub fn parse(
     client: Option<&ClientAcls>,
     key: ApiKey,
     version: i16,
+    correlation_id: i32,
     frame: &Bytes,
 ) -> CodecResult<AclRequest> {
-    let correlation_id = i32::from_be_bytes(frame[8..12].try_into()?);
     let refused_whole = match (acls, client) {
         (None, _) => Some((
             ResponseError::SecurityDisabled,
@@ -205,9 +202,6 @@ pub fn parse(
             Ok(AclRequest::Change {
                 change: AclChange::Create(entries),
                 refused,
-                correlation_id,
-                key,
-                version,
             })
         }
         ApiKey::DeleteAcls => {
@@ -244,9 +238,6 @@ pub fn parse(
             Ok(AclRequest::Change {
                 change: AclChange::Delete(filters.expect("checked")),
                 refused: Vec::new(),
-                correlation_id,
-                key,
-                version,
             })
         }
         other => anyhow::bail!("{other:?} is not an ACL key"),

@@ -676,9 +676,9 @@ tenancy_table! {
     }
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse) {
         request: |r, m| {
-            let topics = r.subscribed_topic_names.iter().flatten();
+            let mut topics = r.subscribed_topic_names.iter().flatten();
             let allowed = m.allowed(Read, Group, &r.group_id.0)
-                .and_then(|()| topics.clone().try_for_each(|t| m.allowed(Describe, Topic, &t.0)));
+                .and_then(|()| topics.try_for_each(|t| m.allowed(Describe, Topic, &t.0)));
             if let Err(refused) = allowed {
                 m.answer_here(&refused);
             }
