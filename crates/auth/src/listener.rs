@@ -32,16 +32,29 @@ pub enum SecurityProtocol {
 }
 
 impl SecurityProtocol {
+    pub const ALL: [SecurityProtocol; 6] = [
+        Self::Plaintext,
+        Self::Ssl,
+        Self::SaslPlaintext,
+        Self::SaslSsl,
+        Self::DelegatedSaslPlaintext,
+        Self::DelegatedSaslSsl,
+    ];
+
+    /// The name configurations (and Kafka's `security.protocol`) use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plaintext => "PLAINTEXT",
+            Self::Ssl => "SSL",
+            Self::SaslPlaintext => "SASL_PLAINTEXT",
+            Self::SaslSsl => "SASL_SSL",
+            Self::DelegatedSaslPlaintext => "DELEGATED_SASL_PLAINTEXT",
+            Self::DelegatedSaslSsl => "DELEGATED_SASL_SSL",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "PLAINTEXT" => Self::Plaintext,
-            "SSL" => Self::Ssl,
-            "SASL_PLAINTEXT" => Self::SaslPlaintext,
-            "SASL_SSL" => Self::SaslSsl,
-            "DELEGATED_SASL_PLAINTEXT" => Self::DelegatedSaslPlaintext,
-            "DELEGATED_SASL_SSL" => Self::DelegatedSaslSsl,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|p| p.name() == s)
     }
 
     pub fn uses_tls(self) -> bool {

@@ -158,15 +158,7 @@ fn partner_routes(config: &GatewayConfig) -> gatehouse_admin::PartnerRoutes {
         let has = |m: Mechanism| local.is_some_and(|l| l.mechanisms.contains(&m));
         let info = gatehouse_admin::PartnerRoute {
             endpoint: route.endpoint.to_string(),
-            protocol: match protocol {
-                SecurityProtocol::Plaintext => "PLAINTEXT",
-                SecurityProtocol::Ssl => "SSL",
-                SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
-                SecurityProtocol::SaslSsl => "SASL_SSL",
-                SecurityProtocol::DelegatedSaslPlaintext => "DELEGATED_SASL_PLAINTEXT",
-                SecurityProtocol::DelegatedSaslSsl => "DELEGATED_SASL_SSL",
-            }
-            .into(),
+            protocol: protocol.name().into(),
             tls: protocol.uses_tls(),
             sasl_plain: has(Mechanism::Plain),
             sasl_oauthbearer: has(Mechanism::OAuthBearer),
