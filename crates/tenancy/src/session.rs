@@ -31,7 +31,7 @@ pub struct TenantSession {
     ids: Arc<TopicIds>,
     producers: Arc<ProducerIds>,
     /// The client's ACLs, when its virtual cluster enforces them and it is no super user.
-    acls: Option<ClientAcls>,
+    acls: Option<Arc<ClientAcls>>,
 }
 
 /// A request as the tenancy stage leaves it.
@@ -97,13 +97,15 @@ impl TenantSession {
     /// [`crate::acl::ANONYMOUS`] without authentication), connected from `host`: the
     /// tenant's ACLs, if it enforces them, decide what it may do.
     pub fn for_client(mut self, principal: &str, host: std::net::IpAddr) -> Self {
-        self.acls = (self.tenant.acls.as_ref()).and_then(|a| ClientAcls::new(a, principal, host));
+        self.acls = (self.tenant.acls.as_ref())
+            .and_then(|a| ClientAcls::new(a, principal, host))
+            .map(Arc::new);
         self
     }
 
     /// The client's ACLs (None: nothing is checked: no `aclEnabled`, or a super user).
     pub fn client_acls(&self) -> Option<&ClientAcls> {
-        self.acls.as_ref()
+        self.acls.as_deref()
     }
 
     /// The same tenant's view of a further domain of its route (one of its aliases' domains),
@@ -185,7 +187,7 @@ impl TenantSession {
             version,
             domain: self.domain(),
             ids: &self.ids,
-            acls: self.acls.as_ref(),
+            acls: self.acls.as_deref(),
             ctx: ResponseContext::default(),
         };
         table::map_request(&mut message, &mut mapper)?;
@@ -302,7 +304,7 @@ impl TenantSession {
                         name,
                     )
                 };
-                if entity == Entity::Topic && self.acls.as_ref().is_some_and(refused) {
+                if entity == Entity::Topic && self.acls.as_deref().is_some_and(refused) {
                     return Ok(None);
                 }
                 let mapped = self.tenant.map_on(self.domain(), entity, name);
@@ -360,7 +362,7 @@ impl TenantSession {
             ids: &self.ids,
             producers: &self.producers,
             ctx,
-            acls: self.acls.as_ref(),
+            acls: self.acls.as_deref(),
         }
     }
 

@@ -21,16 +21,17 @@ type Memo = Vec<(Operation, ResourceType, Box<str>, bool)>;
 
 /// A client connection's authorizer: a virtual cluster's ACLs with the connection's
 /// principal and address. A session whose ACLs cannot refuse it anything (no `aclEnabled`, a
-/// super user) has none, and pays nothing per request.
-#[derive(Debug, Clone)]
+/// super user) has none, and pays nothing per request. A session holds it behind one `Arc`
+/// (cloned with the session on every request).
+#[derive(Debug)]
 pub struct ClientAcls {
     acls: Arc<Acls>,
-    principal: Arc<str>,
+    principal: Box<str>,
     host: IpAddr,
     /// The connection's own decisions, asked again on every request: a short scan under a
     /// lock only this connection takes is a tenth of a lookup in the shared cache, whose key
     /// must be hashed whole (measured with callgrind, README "Performance").
-    memo: Arc<Mutex<Memo>>,
+    memo: Mutex<Memo>,
 }
 
 impl ClientAcls {
@@ -41,7 +42,7 @@ impl ClientAcls {
             acls: acls.clone(),
             principal: principal.into(),
             host,
-            memo: Arc::default(),
+            memo: Mutex::default(),
         })
     }
 
